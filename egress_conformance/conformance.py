@@ -1,0 +1,105 @@
+"""What a scenario works with: ``t``, one per test, bound to the mesh under test.
+
+Every change ``t`` makes registers its undo on the test's cleanup stack at once;
+every expectation waits for several consistent observations of the sidecar's
+state and of a real request from the meshed workload.
+"""
+
+import logging
+
+from egress_conformance import cleanup, envoy, kube, meshconfig, observe, waits
+from egress_conformance.providers.base import Provider
+from egress_conformance.settings import Timing
+
+log = logging.getLogger("egress")
+
+
+class EgressTest:
+    """The scenario's handle on the mesh: change it, then expect what a workload sees."""
+
+    def __init__(self, provider: Provider, undo: cleanup.Stack, timing: Timing):
+        self.provider = provider
+        self.undo = undo
+        self.timing = timing
+        self.api = provider.api()
+        self.workload = provider.workload()
+        self.namespace = self.workload.namespace
+
+    # -- changes, each with its undo registered at once
+
+    def set_outbound_policy(self, policy: str) -> cleanup.Undo:
+        """Set the mesh-wide outbound policy; the API read-back must agree. Returns the restore."""
+        where = self.provider.mesh_config_map()
+        restore = meshconfig.set_policy(self.api, where, policy, self.undo)
+        self.expect_configured_policy(policy)
+        log.info(meshconfig.message(policy))
+        return restore
+
+    def restore(self, change: cleanup.Undo) -> None:
+        """Undo one change now (the walkthrough's clean-up step), logged as such."""
+        log.info("clean up: %s", change.description)
+        change.run()
+
+    def log_policy(self) -> None:
+        """Print the configured policy the way the seed's tool does."""
+        log.info(meshconfig.message(meshconfig.policy_of(self.mesh_config())))
+
+    def expect_configured_policy(self, policy: str) -> None:
+        """The mesh ConfigMap, read back through the API, sets ``policy``."""
+        __tracebackhide__ = True
+        actual = meshconfig.policy_of(meshconfig.read(self.api, self.provider.mesh_config_map()))
+        assert actual == policy, f"API read-back: mesh config sets {actual}, expected {policy}"
+
+    def mesh_config(self) -> str:
+        """The current ``mesh`` text of the mesh ConfigMap."""
+        return meshconfig.read(self.api, self.provider.mesh_config_map())
+
+    def apply(self, manifest) -> cleanup.Undo:
+        """Create a manifest's objects in the test namespace; each must read back from the API."""
+        undos = []
+        for obj in kube.load_manifests(manifest, namespace=self.namespace):
+            obj["metadata"]["namespace"] = self.namespace
+            undos.append(kube.create(self.api, obj, self.undo))
+            live = kube.get(self.api, obj)
+            assert live is not None and live.get("spec") == obj.get("spec"), (
+                f"API read-back of {obj['kind']} {obj['metadata']['name']} differs: {live and live.get('spec')}"
+            )
+            log.info("applied %s %s/%s", obj["kind"], self.namespace, obj["metadata"]["name"])
+        if len(undos) == 1:
+            return undos[0]
+        return self.undo.push(f"delete objects of {manifest.name}", lambda: [u.run() for u in reversed(undos)])
+
+    def expect_absent(self, manifest) -> None:
+        """None of a manifest's objects is left in the API."""
+        __tracebackhide__ = True
+        for obj in kube.load_manifests(manifest, namespace=self.namespace):
+            obj["metadata"]["namespace"] = self.namespace
+            assert kube.get(self.api, obj) is None, f"{obj['kind']} {obj['metadata']['name']} still exists"
+
+    # -- observations
+
+    def probe(self, request: observe.Request) -> observe.Observation:
+        """Make ``request`` once from the workload, with the sidecar's state and counters around it."""
+        self.provider.ensure_healthy()
+        state = envoy.sidecar_state(self.workload.envoy_admin("/config_dump"))
+        before = envoy.parse_counters(self.workload.envoy_admin(envoy.STATS_PATH))
+        args = [request.url]
+        if request.url.startswith("https://") and self.workload.trusted_ca:
+            args = ["--cacert", self.workload.trusted_ca, *args]
+        record = self.workload.curl(args, self.timing.request_timeout)
+        after = envoy.parse_counters(self.workload.envoy_admin(envoy.STATS_PATH))
+        outcome, status, error = observe.classify(record)
+        return observe.Observation(request, outcome, status, error, envoy.clusters_used(before, after), state)
+
+    def expect(self, step: str, request: observe.Request, check) -> observe.Observation:
+        """Wait until ``request`` consistently satisfies ``check``; log the verdict with its evidence."""
+        __tracebackhide__ = True
+        try:
+            done = waits.until_consistent(lambda: self.probe(request), check, self.timing,
+                                          what=f"{step}: {check.__name__}")
+        except waits.NotConverged:
+            log.info("FAIL %s: %s", step, check.__name__)
+            raise
+        log.info("PASS %s: %s (%d in a row, %d attempts, %.1fs)\n       evidence: %s", step, check.__name__,
+                 self.timing.consecutive, done.attempts, done.elapsed, done.observation.summary())
+        return done.observation

@@ -1,0 +1,93 @@
+"""Reading the sidecar's own state from Envoy's admin API: counters and config dump.
+
+These are the evidence behind every verdict: which cluster a request went to,
+and which egress policy the sidecar has actually been given.
+"""
+
+import dataclasses
+import json
+import re
+
+BLACKHOLE = "BlackHoleCluster"
+PASSTHROUGH = "PassthroughCluster"
+
+STATS_PATH = "/stats?usedonly&filter=^cluster%5C."
+"""Only cluster counters that have been touched: small and enough to see a request's path."""
+
+# A request or connection handed to a cluster moves one of these counters. A
+# BlackHoleCluster has no endpoints, so its connections count as none_healthy.
+_PATH_COUNTERS = re.compile(r"^cluster\.(?P<cluster>.+)\.(upstream_rq_total|upstream_cx_total|upstream_cx_none_healthy)$")
+
+
+def parse_counters(stats_text: str) -> dict[str, int]:
+    """``name: value`` lines of Envoy's /stats text output -> counters (histograms skipped)."""
+    counters = {}
+    for line in stats_text.splitlines():
+        name, sep, value = line.partition(": ")
+        if sep and value.strip().isdigit():
+            counters[name.strip()] = int(value)
+    return counters
+
+
+def clusters_used(before: dict[str, int], after: dict[str, int]) -> tuple[str, ...]:
+    """Clusters whose request or connection counters grew between two snapshots."""
+    used = set()
+    for name, value in after.items():
+        match = _PATH_COUNTERS.match(name)
+        if match and value > before.get(name, 0):
+            used.add(match["cluster"])
+    return tuple(sorted(used))
+
+
+@dataclasses.dataclass(frozen=True)
+class SidecarState:
+    """The egress-relevant part of a sidecar's configuration."""
+
+    unknown_tcp: str | None
+    """Cluster of the catch-all outbound chain: PassthroughCluster (ALLOW_ANY) or BlackHoleCluster (REGISTRY_ONLY)."""
+    http_port_80: str | None
+    """Catch-all virtual host of the port-80 HTTP route ("allow_any"/"block_all"), None without an HTTP listener."""
+    virtual_hosts_80: tuple[str, ...]
+    """Named virtual hosts of the port-80 route, e.g. ``httpbin.org:80``."""
+    clusters: tuple[str, ...]
+    """Outbound service clusters, e.g. ``outbound|80||httpbin.org``."""
+
+    @property
+    def policy(self) -> str | None:
+        """The outbound traffic policy this configuration enforces, as the mesh config names it."""
+        return {PASSTHROUGH: "ALLOW_ANY", BLACKHOLE: "REGISTRY_ONLY"}.get(self.unknown_tcp or "")
+
+    def summary(self) -> str:
+        port80 = self.http_port_80 or "no HTTP listener"
+        return (f"policy {self.policy or '?'} (catch-all -> {self.unknown_tcp}), port 80: {port80}, "
+                f"clusters: {', '.join(self.clusters) or 'none'}")
+
+
+def sidecar_state(config_dump: str) -> SidecarState:
+    """Extract the SidecarState from Envoy's /config_dump JSON."""
+    dump = json.loads(config_dump)
+    unknown_tcp, port80_fallback, vhosts, clusters = None, None, [], []
+    for section in dump.get("configs", []):
+        for item in section.get("dynamic_listeners", []):
+            listener = (item.get("active_state") or {}).get("listener") or {}
+            if listener.get("name") == "virtualOutbound":
+                unknown_tcp = _tcp_proxy_cluster(listener.get("default_filter_chain") or {})
+        for item in section.get("dynamic_active_clusters", []):
+            name = (item.get("cluster") or {}).get("name", "")
+            if name.startswith("outbound|"):
+                clusters.append(name)
+        for item in section.get("dynamic_route_configs", []):
+            route = item.get("route_config") or {}
+            if route.get("name") == "80":
+                names = [vh.get("name", "") for vh in route.get("virtual_hosts", [])]
+                port80_fallback = next((n for n in names if n in ("allow_any", "block_all")), None)
+                vhosts = [n for n in names if n not in ("allow_any", "block_all")]
+    return SidecarState(unknown_tcp, port80_fallback, tuple(sorted(vhosts)), tuple(sorted(clusters)))
+
+
+def _tcp_proxy_cluster(chain: dict) -> str | None:
+    for network_filter in chain.get("filters", []):
+        config = network_filter.get("typed_config") or {}
+        if "cluster" in config:
+            return config["cluster"]
+    return None

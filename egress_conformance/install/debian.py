@@ -1,0 +1,27 @@
+"""Debian packages the local mesh needs: installed with apt only when a command is missing."""
+
+import os
+import shutil
+import subprocess
+
+from egress_conformance.install import progress
+from egress_conformance.install.errors import InstallError
+
+COMMANDS = {"iptables": "iptables", "ip": "iproute2", "setpriv": "util-linux", "curl": "curl", "openssl": "openssl"}
+"""Command the local mesh runs -> the Debian package that provides it."""
+
+
+def ensure_commands() -> None:
+    """Install the Debian package of every missing command (needs root and apt)."""
+    missing = sorted({pkg for cmd, pkg in COMMANDS.items() if shutil.which(cmd) is None})
+    if not missing:
+        progress.say(f"debian packages: {', '.join(sorted(set(COMMANDS.values())))} present")
+        return
+    if shutil.which("apt-get") is None or os.geteuid() != 0:
+        raise InstallError(f"missing Debian packages {' '.join(missing)}: install them as root (apt-get install {' '.join(missing)})")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    with progress.step(f"apt-get install {' '.join(missing)}") as state:
+        for argv in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *missing]):
+            result = progress.run_counting(argv, env=env, state=state)
+            if result.returncode != 0:
+                raise InstallError(f"{' '.join(argv)} failed: {result.stdout.strip()[-200:]}; fix apt and run set-up again")

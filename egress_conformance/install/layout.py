@@ -1,0 +1,54 @@
+"""Where set-up put each component, recorded for the local provider to find."""
+
+import dataclasses
+import json
+import pathlib
+
+from egress_conformance import versions
+from egress_conformance.install import cache
+
+
+@dataclasses.dataclass(frozen=True)
+class Layout:
+    """Paths of the installed components."""
+
+    kubernetes_bin: pathlib.Path
+    istio_bin: pathlib.Path
+    istio_source: pathlib.Path
+    envoy: pathlib.Path
+
+    def binary(self, name: str) -> pathlib.Path:
+        """One executable by name (kube-apiserver, etcd, pilot-discovery, envoy, ...)."""
+        if name == "envoy":
+            return self.envoy
+        if name in ("pilot-discovery", "pilot-agent"):
+            return self.istio_bin / name
+        return self.kubernetes_bin / name
+
+    @property
+    def crds(self) -> pathlib.Path:
+        return self.istio_source / "manifests" / "charts" / "base" / "files" / "crd-all.gen.yaml"
+
+    @property
+    def bootstrap_template(self) -> pathlib.Path:
+        return self.istio_source / "tools" / "packaging" / "common" / "envoy_bootstrap.json"
+
+
+def _file() -> pathlib.Path:
+    return cache.root() / f"layout-k8s{versions.KUBERNETES}-istio{versions.ISTIO_COMMIT}-envoy{versions.ENVOY}.json"
+
+
+def save(paths: Layout) -> None:
+    """Record the layout of a finished set-up."""
+    _file().write_text(json.dumps({k: str(v) for k, v in dataclasses.asdict(paths).items()}, indent=2))
+
+
+def load() -> Layout | None:
+    """The recorded layout for the pinned versions, or None if set-up has not completed."""
+    try:
+        raw = json.loads(_file().read_text())
+    except FileNotFoundError:
+        return None
+    paths = Layout(**{k: pathlib.Path(v) for k, v in raw.items()})
+    missing = [n for n in ("kube-apiserver", "etcd", "pilot-discovery", "pilot-agent", "envoy") if not paths.binary(n).exists()]
+    return None if missing else paths

@@ -1,0 +1,70 @@
+"""Small helpers over the official Kubernetes client: connect, create with undo, wait for deletion."""
+
+import pathlib
+import time
+
+import yaml
+from kubernetes import client, config, dynamic
+from kubernetes.client.rest import ApiException
+
+from egress_conformance import cleanup
+
+
+def connect(kubeconfig: pathlib.Path, context: str | None = None) -> client.ApiClient:
+    """An API client for one kubeconfig file (never the process-wide default)."""
+    return config.new_client_from_config(config_file=str(kubeconfig), context=context)
+
+
+def load_manifests(path: pathlib.Path, **substitutions: str) -> list[dict]:
+    """The YAML documents of a manifest file, with ``${name}`` placeholders filled in."""
+    text = path.read_text()
+    for key, value in substitutions.items():
+        text = text.replace("${" + key + "}", value)
+    return [doc for doc in yaml.safe_load_all(text) if doc]
+
+
+def resource(api: client.ApiClient, obj: dict):
+    """The dynamic-client resource for an object's apiVersion and kind."""
+    return dynamic.DynamicClient(api).resources.get(api_version=obj["apiVersion"], kind=obj["kind"])
+
+
+def create(api: client.ApiClient, obj: dict, undo: cleanup.Stack | None) -> cleanup.Undo | None:
+    """Create ``obj`` and register its deletion (and wait for it to be gone) on ``undo``.
+
+    ``undo`` None is for objects that die with a cluster the run itself created.
+    """
+    res = resource(api, obj)
+    namespace = obj["metadata"].get("namespace")
+    res.create(body=obj, namespace=namespace)
+    if undo is None:
+        return None
+    name = obj["metadata"]["name"]
+    where = f"{namespace}/" if namespace else ""
+    return undo.push(f"delete {obj['kind']} {where}{name}", lambda: delete_and_wait(api, obj))
+
+
+def get(api: client.ApiClient, obj: dict) -> dict | None:
+    """The live object with the same kind, namespace and name, or None if absent."""
+    res = resource(api, obj)
+    try:
+        return res.get(name=obj["metadata"]["name"], namespace=obj["metadata"].get("namespace")).to_dict()
+    except ApiException as err:
+        if err.status == 404:
+            return None
+        raise
+
+
+def delete_and_wait(api: client.ApiClient, obj: dict, timeout: float = 120.0) -> None:
+    """Delete an object and return once the API no longer has it (namespaces take a while)."""
+    res = resource(api, obj)
+    name, namespace = obj["metadata"]["name"], obj["metadata"].get("namespace")
+    try:
+        res.delete(name=name, namespace=namespace)
+    except ApiException as err:
+        if err.status != 404:
+            raise
+    deadline = time.monotonic() + timeout
+    while get(api, obj) is not None:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{obj['kind']} {name} still present {timeout:.0f}s after deletion")
+        time.sleep(0.2)

@@ -1,0 +1,51 @@
+"""The "internet" of the local mesh: a real httpbin in its own network namespace.
+
+It is reached by name only: the client pod's hosts file maps the external names
+(httpbin.org and the rest) to its address, while nothing in the mesh registry
+knows it. It serves HTTPS with a certificate from a throwaway CA that the client
+trusts, so that HTTPS egress can be checked too.
+"""
+
+import dataclasses
+import pathlib
+import sys
+
+from egress_conformance import cleanup
+from egress_conformance.localmesh import netns, pki, processes
+
+READY_TIMEOUT_SECONDS = 30.0
+
+
+@dataclasses.dataclass(frozen=True)
+class ExternalHost:
+    namespace: netns.Namespace
+    address: str
+    ca: pki.KeyPair
+    process: processes.Process
+
+
+def start(
+    namespace: netns.Namespace,
+    address: str,
+    names: list[str],
+    run_dir: pathlib.Path,
+    undo: cleanup.Stack,
+    record,
+) -> ExternalHost:
+    """Start httpbin on ``address`` inside ``namespace``, serving HTTPS for ``names``."""
+    directory = run_dir / "external"
+    directory.mkdir()
+    ca = pki.ca(directory, "external-ca", "egress-conformance throwaway external CA")
+    serving = pki.leaf(directory, "httpbin", ca, names[0], dns=tuple(names))
+    process = processes.start(
+        "httpbin",
+        namespace.argv([sys.executable, "-m", "egress_conformance.localmesh.httpbin_server", str(serving.cert),
+                        str(serving.key)]),
+        log_dir=run_dir, undo=undo, record=record,
+    )
+    processes.wait_ready(
+        process,
+        lambda: namespace.run(["curl", "-sf", "-o", "/dev/null", "http://127.0.0.1/get"], timeout=5).returncode == 0,
+        timeout=READY_TIMEOUT_SECONDS, what="GET http://127.0.0.1/get",
+    )
+    return ExternalHost(namespace, address, ca, process)

@@ -1,0 +1,56 @@
+"""The mesh-wide outbound traffic policy, read and changed through the mesh ConfigMap.
+
+Only ``outboundTrafficPolicy.mode`` is changed; every other field is kept. The
+undo of a change writes back the exact original text, byte for byte, not a
+re-serialisation of it.
+"""
+
+import yaml
+from kubernetes import client
+
+from egress_conformance import cleanup
+
+ALLOW_ANY = "ALLOW_ANY"
+REGISTRY_ONLY = "REGISTRY_ONLY"
+POLICIES = (ALLOW_ANY, REGISTRY_ONLY)
+
+
+def message(policy: str) -> str:
+    """The line the seed's ``backyards istio outbound-traffic-policy`` prints."""
+    return f"mesh wide outbound traffic policy is set to '{policy}'"
+
+
+def policy_of(mesh_text: str) -> str:
+    """The policy a mesh config text sets; unset means Istio's default, ALLOW_ANY."""
+    mesh = yaml.safe_load(mesh_text) or {}
+    return ((mesh.get("outboundTrafficPolicy") or {}).get("mode")) or ALLOW_ANY
+
+
+def with_policy(mesh_text: str, policy: str) -> str:
+    """``mesh_text`` with outboundTrafficPolicy.mode set to ``policy``, all else kept."""
+    if policy not in POLICIES:
+        raise ValueError(f"unknown outbound traffic policy {policy!r}: use {' or '.join(POLICIES)}")
+    mesh = yaml.safe_load(mesh_text) or {}
+    mesh.setdefault("outboundTrafficPolicy", {})
+    mesh["outboundTrafficPolicy"] = dict(mesh["outboundTrafficPolicy"] or {}, mode=policy)
+    return yaml.safe_dump(mesh, sort_keys=False, default_flow_style=False)
+
+
+def read(api: client.ApiClient, where: tuple[str, str]) -> str:
+    """The ``mesh`` key of the ConfigMap at (namespace, name)."""
+    namespace, name = where
+    config_map = client.CoreV1Api(api).read_namespaced_config_map(name, namespace)
+    return (config_map.data or {}).get("mesh", "")
+
+
+def write(api: client.ApiClient, where: tuple[str, str], mesh_text: str) -> None:
+    """Replace the ``mesh`` key of the ConfigMap with exactly ``mesh_text``."""
+    namespace, name = where
+    client.CoreV1Api(api).patch_namespaced_config_map(name, namespace, {"data": {"mesh": mesh_text}})
+
+
+def set_policy(api: client.ApiClient, where: tuple[str, str], policy: str, undo: cleanup.Stack) -> cleanup.Undo:
+    """Set the mesh-wide policy and register the byte-for-byte restore of the original text."""
+    original = read(api, where)
+    write(api, where, with_policy(original, policy))
+    return undo.push(f"restore mesh config {where[0]}/{where[1]}", lambda: write(api, where, original))

@@ -1,0 +1,71 @@
+"""One request from the meshed workload, classified once, with the sidecar's evidence.
+
+``classify`` is the only place that reads curl's exit codes and error texts; every
+check works on the Observation it produces.
+"""
+
+import dataclasses
+
+from egress_conformance import envoy
+
+REACHABLE = "reachable"
+HTTP_ERROR = "http-error"
+RESET = "reset"
+TLS_FAILURE = "tls-failure"
+TIMEOUT = "timeout"
+REFUSED = "refused"
+UNRESOLVED = "unresolved"
+ERROR = "error"
+
+# curl's exit codes (man curl, EXIT CODES) -> outcome.
+_CURL_EXITS = {
+    6: UNRESOLVED,  # could not resolve host
+    7: REFUSED,  # failed to connect
+    28: TIMEOUT,  # operation timed out
+    35: TLS_FAILURE,  # SSL connect error: the handshake was cut off
+    52: RESET,  # empty reply: the peer accepted and closed (BlackHoleCluster over plain TCP)
+    56: RESET,  # failure receiving network data: connection reset
+    60: TLS_FAILURE,  # peer certificate cannot be authenticated
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Request:
+    """What to ask: a URL, with the CA to trust for HTTPS."""
+
+    url: str
+    description: str = ""
+
+    def __str__(self) -> str:
+        return f"GET {self.url}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Observation:
+    """What one request did, and what the sidecar showed about it."""
+
+    request: Request
+    outcome: str
+    status: int | None
+    error: str
+    served_by: tuple[str, ...] = ()
+    """Envoy clusters whose request/connection counters moved during the request."""
+    sidecar: envoy.SidecarState | None = None
+
+    def summary(self) -> str:
+        """One line: outcome, status, serving cluster and sidecar state."""
+        status = f" {self.status}" if self.status else ""
+        via = f" via {', '.join(self.served_by)}" if self.served_by else " via no cluster"
+        error = f" ({self.error})" if self.error and self.outcome != REACHABLE else ""
+        state = f"; sidecar: {self.sidecar.summary()}" if self.sidecar else ""
+        return f"{self.request} -> {self.outcome}{status}{via}{error}{state}"
+
+
+def classify(curl_record: dict) -> tuple[str, int | None, str]:
+    """(outcome, HTTP status or None, error text) from curl's ``%{json}`` record."""
+    exit_code = int(curl_record.get("exitcode", -1))
+    status = int(curl_record.get("http_code") or 0) or None
+    error = str(curl_record.get("errormsg") or "")
+    if exit_code == 0 and status is not None:
+        return (REACHABLE if 200 <= status < 300 else HTTP_ERROR), status, error
+    return _CURL_EXITS.get(exit_code, ERROR), status, error or f"curl exit code {exit_code}"

@@ -1,0 +1,145 @@
+"""The local provider: a Docker-free mesh of real components on this machine.
+
+Topology (all addresses in 198.18.0.0/15, reserved for network tests):
+
+    host (control plane on 127.0.0.1; istiod's xDS on 198.18.0.1:15010)
+      | veth
+    client pod netns (198.18.0.2): pilot-agent + Envoy (uid 1337), app (uid 1001)
+      | veth
+    external netns (198.18.1.2): httpbin on :80 and :443, named httpbin.org etc.
+
+The pod reaches the external host over its own link, so the host never routes
+or forwards anything and its firewall is left alone.
+"""
+
+import os
+import pathlib
+import secrets
+import shutil
+import subprocess
+import tempfile
+
+from kubernetes import client
+
+from egress_conformance import cleanup, kube, targets, versions
+from egress_conformance.install import layout as install_layout
+from egress_conformance.localmesh import controlplane, external, istio_install, istiod, netns, pki, runstate, sidecar
+from egress_conformance.localmesh.errors import LocalMeshError
+from egress_conformance.providers.base import MeshInfo, Provider, ProviderError, Workload
+
+HOST_ADDRESS, POD_ADDRESS = "198.18.0.1", "198.18.0.2"
+POD_LINK_ADDRESS, EXTERNAL_ADDRESS = "198.18.1.1", "198.18.1.2"
+XDS_ADDRESS = f"{HOST_ADDRESS}:15010"
+POD_NAME = "client"
+
+
+class LocalWorkload(Workload):
+    def __init__(self, pod: sidecar.Sidecar, namespace: str, trusted_ca: str):
+        self.pod = pod
+        self.namespace = namespace
+        self.name = POD_NAME
+        self.trusted_ca = trusted_ca
+
+    def _run_as_app(self, argv, timeout):
+        return self.pod.namespace.run(argv, uid=sidecar.CLIENT_UID, timeout=timeout)
+
+    def _run_beside_proxy(self, argv):
+        # Root's traffic to 127.0.0.1 is exempt from capture (istio-iptables returns loopback early).
+        return self.pod.namespace.run(argv, timeout=15)
+
+
+class LocalProvider(Provider):
+    name = "local"
+
+    def start(self, undo: cleanup.Stack) -> None:
+        _require_root()
+        layout = install_layout.load()
+        if layout is None:
+            raise ProviderError("the local mesh's components are not installed: run ci/setup first")
+        for line in runstate.sweep_stale():
+            print(line)
+        run_id = secrets.token_hex(3)
+        state = runstate.RunState(run_id)
+        undo.push("remove the run record", state.remove)
+        run_dir = pathlib.Path(tempfile.mkdtemp(prefix=f"egress-conformance-{run_id}-"))
+        state.add_path(run_dir)
+        undo.push(f"remove {run_dir}", lambda: shutil.rmtree(run_dir, ignore_errors=True))
+        run_dir.chmod(0o755)  # Envoy (uid 1337) reads its files under here
+        self.run_dir = run_dir
+
+        pod_ns, ext_ns = (self._namespace(f"ec-{run_id}-{role}", state, undo) for role in ("pod", "ext"))
+        netns.link(None, f"ec{run_id}h", f"{HOST_ADDRESS}/30", pod_ns, "eth0", f"{POD_ADDRESS}/30")
+        netns.link(pod_ns, "eth1", f"{POD_LINK_ADDRESS}/30", ext_ns, "eth0", f"{EXTERNAL_ADDRESS}/30")
+        pod_ns.set_hosts({EXTERNAL_ADDRESS: list(targets.ALL)})
+        ext_ns.set_hosts({})
+
+        self.control = controlplane.start(layout, run_dir, undo, state.add_pid)
+        self._api = kube.connect(self.control.kubeconfig)
+        istio_install.install(self._api, layout, XDS_ADDRESS, undo=None)
+        self.istiod = istiod.start(layout, self.control.kubeconfig, XDS_ADDRESS, run_dir, undo, state.add_pid)
+        self.test_namespace = f"egress-conformance-{run_id}"
+        self._create_pod_object()
+
+        ext = external.start(ext_ns, EXTERNAL_ADDRESS, [targets.HTTPBIN, targets.HTTPBIN_WWW], run_dir, undo,
+                             state.add_pid)
+        client_ca = run_dir / "external-ca.crt"
+        shutil.copyfile(ext.ca.cert, client_ca)
+        client_ca.chmod(0o644)
+        workload_ca = pki.ca(run_dir / "pki", "workload-ca", "egress-conformance workload CA")
+        pod = sidecar.start(layout, pod_ns, pod_ip=POD_ADDRESS, pod_name=POD_NAME,
+                            pod_namespace=self.test_namespace, discovery_address=XDS_ADDRESS,
+                            workload_ca=workload_ca, run_dir=run_dir, undo=undo, record=state.add_pid)
+        self._workload = LocalWorkload(pod, self.test_namespace, str(client_ca))
+        self._sidecar = pod
+
+    def api(self) -> client.ApiClient:
+        return self._api
+
+    def workload(self) -> Workload:
+        return self._workload
+
+    def info(self) -> MeshInfo:
+        return MeshInfo(provider=self.name, kubernetes_version=versions.KUBERNETES,
+                        istio_version=versions.ISTIO_VERSION_LABEL, revision="default")
+
+    def ensure_healthy(self) -> None:
+        try:
+            self.control.ensure_running()
+            self.istiod.process.ensure_running()
+            self._sidecar.agent.ensure_running()
+        except LocalMeshError as err:
+            raise ProviderError(str(err)) from err
+
+    def _namespace(self, name: str, state: runstate.RunState, undo: cleanup.Stack) -> netns.Namespace:
+        state.add_netns(name)
+        return netns.create(name, undo)
+
+    def _create_pod_object(self) -> None:
+        """The client's Namespace and Pod in the API, with the status a kubelet would report.
+
+        No undo: these live in this run's own etcd, which is discarded with it.
+        """
+        core = client.CoreV1Api(self._api)
+        core.create_namespace({"metadata": {"name": self.test_namespace, "labels": {"istio-injection": "enabled"}}})
+        core.create_namespaced_pod(self.test_namespace, {
+            "metadata": {"name": POD_NAME, "labels": {"app": "client"},
+                         "annotations": {"sidecar.istio.io/status": '{"containers":["istio-proxy"]}'}},
+            "spec": {"automountServiceAccountToken": False, "containers": [
+                {"name": "client", "image": "curlimages/curl"},
+                {"name": "istio-proxy", "image": "istio/proxyv2"},
+            ]},
+        })
+        core.patch_namespaced_pod_status(POD_NAME, self.test_namespace, {"status": {
+            "phase": "Running", "podIP": POD_ADDRESS, "podIPs": [{"ip": POD_ADDRESS}], "hostIP": HOST_ADDRESS,
+            "conditions": [{"type": "Ready", "status": "True"}],
+        }})
+
+
+def _require_root() -> None:
+    if os.geteuid() != 0:
+        raise ProviderError(
+            "the local mesh needs root (network namespaces, iptables, uid switching): run it as root, "
+            "or pass --provider with a cluster of your own"
+        )
+    if subprocess.run(["ip", "netns", "list"], capture_output=True).returncode != 0:
+        raise ProviderError("cannot list network namespaces: the local mesh needs CAP_NET_ADMIN and iproute2")

@@ -1,0 +1,26 @@
+"""A conformance scenario as data: a short name, what it proves, what it needs, and one function."""
+
+import dataclasses
+import pathlib
+
+CORE = "core"
+EXTENDED = "extended"
+
+
+@dataclasses.dataclass(frozen=True)
+class Scenario:
+    """One scenario: ``run(t)`` holds only the flow; the suite supplies ``t``."""
+
+    name: str
+    description: str
+    profile: str
+    features: frozenset[str]
+    run: "Callable[[egress_conformance.conformance.EgressTest], None]"
+    manifests: pathlib.Path | None = None
+    """Directory of the scenario's manifests, named after it."""
+
+    def manifest(self, file_name: str) -> pathlib.Path:
+        """Path of one of the scenario's manifests."""
+        if self.manifests is None:
+            raise ValueError(f"scenario {self.name} has no manifests")
+        return self.manifests / file_name

@@ -1,0 +1,46 @@
+"""The one helper for eventually-consistent state: observe until several answers in a row match."""
+
+import dataclasses
+import time
+
+from egress_conformance.settings import Timing
+
+
+class NotConverged(AssertionError):
+    """The expected state was not observed consistently before the timeout."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Converged:
+    """How a wait ended: the last matching observation and what it took."""
+
+    observation: object
+    attempts: int
+    elapsed: float
+
+
+def until_consistent(probe, check, timing: Timing, *, what: str, clock=time.monotonic, sleep=time.sleep) -> Converged:
+    """Call ``probe()`` until ``check(observation)`` has returned None ``timing.consecutive`` times in a row.
+
+    A mismatch while waiting means "not yet" and resets the run of agreeing
+    answers. On timeout, raise NotConverged naming the attempts, the elapsed time
+    and the last observation with its mismatch.
+    """
+    __tracebackhide__ = True
+    started = clock()
+    attempts, streak, last, reason = 0, 0, None, None
+    while True:
+        last = probe()
+        attempts += 1
+        reason = check(last)
+        streak = streak + 1 if reason is None else 0
+        if streak >= timing.consecutive:
+            return Converged(last, attempts, clock() - started)
+        elapsed = clock() - started
+        if elapsed > timing.convergence_timeout:
+            summary = last.summary() if hasattr(last, "summary") else repr(last)
+            raise NotConverged(
+                f"{what}: not consistently true after {attempts} attempts in {elapsed:.1f}s; "
+                f"last seen: {summary}; mismatch: {reason or 'none (streak too short)'}"
+            )
+        sleep(timing.interval)

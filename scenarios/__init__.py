@@ -1,0 +1,11 @@
+"""Every scenario of the suite, registered in one place."""
+
+from egress_conformance.scenario import Scenario
+from scenarios import core_egress
+
+ALL: tuple[Scenario, ...] = (core_egress.SCENARIO,)
+
+
+def in_profile(profile: str) -> list[Scenario]:
+    """The scenarios of one profile, in registration order."""
+    return [s for s in ALL if s.profile == profile]

@@ -1,0 +1,58 @@
+"""The seed walkthrough, end to end: restrict the mesh-wide policy, see httpbin.org
+blocked, open it with a ServiceEntry, see it reachable, clean up, see the
+original state back."""
+
+import pathlib
+
+from egress_conformance import checks, targets
+from egress_conformance.envoy import PASSTHROUGH
+from egress_conformance.meshconfig import ALLOW_ANY, REGISTRY_ONLY
+from egress_conformance.observe import Request
+from egress_conformance.scenario import CORE, Scenario
+
+HTTP = Request(f"http://{targets.HTTPBIN}/get")
+HTTPS = Request(f"https://{targets.HTTPBIN}/get")
+UNLISTED_HTTP = Request(f"http://{targets.UNLISTED}/get")
+SERVICE_ENTRY_CLUSTER = f"outbound|80||{targets.HTTPBIN}"
+
+MANIFESTS = pathlib.Path(__file__).parent
+SERVICE_ENTRY = MANIFESTS / "httpbin-service-entry.yaml"
+
+
+def run(t):
+    original_mesh_config = t.mesh_config()
+    t.expect_configured_policy(ALLOW_ANY)
+    t.expect("0 baseline", HTTP, checks.all_of(checks.sidecar_policy(ALLOW_ANY), checks.reachable(via=PASSTHROUGH)))
+
+    restriction = t.set_outbound_policy(REGISTRY_ONLY)
+    blocked = checks.sidecar_policy(REGISTRY_ONLY)
+    t.expect("1+2 restricted: HTTP blocked", HTTP, checks.all_of(blocked, checks.blocked_http()))
+    t.expect("2 restricted: HTTPS blocked", HTTPS, checks.all_of(blocked, checks.blocked_tls()))
+
+    service_entry = t.apply(SERVICE_ENTRY)
+    opened = checks.all_of(blocked, checks.sidecar_has_cluster(SERVICE_ENTRY_CLUSTER))
+    t.expect("3 allowed: HTTP reachable", HTTP, checks.all_of(opened, checks.reachable(via=SERVICE_ENTRY_CLUSTER)))
+    t.expect("3 allowed: HTTPS still blocked", HTTPS, checks.all_of(opened, checks.blocked_tls()))
+    t.expect("3 allowed: other host still blocked", UNLISTED_HTTP, checks.all_of(opened, checks.blocked_http()))
+
+    t.restore(service_entry)
+    t.expect_absent(SERVICE_ENTRY)
+    closed = checks.all_of(blocked, checks.sidecar_has_cluster(SERVICE_ENTRY_CLUSTER, present=False))
+    t.expect("4 entry removed: HTTP blocked again", HTTP, checks.all_of(closed, checks.blocked_http()))
+
+    t.restore(restriction)
+    t.expect_configured_policy(ALLOW_ANY)
+    t.log_policy()
+    t.expect("4 policy restored: HTTP reachable", HTTP,
+             checks.all_of(checks.sidecar_policy(ALLOW_ANY), checks.reachable(via=PASSTHROUGH)))
+    assert t.mesh_config() == original_mesh_config, "mesh config differs from the original after restore"
+
+
+SCENARIO = Scenario(
+    name="core-egress",
+    description="REGISTRY_ONLY blocks httpbin.org, a ServiceEntry opens exactly it, clean-up restores ALLOW_ANY.",
+    profile=CORE,
+    features=frozenset({"mesh-wide-policy", "service-entry-http"}),
+    run=run,
+    manifests=MANIFESTS,
+)

@@ -1,0 +1,11 @@
+"""The core profile: every core scenario, one test each, named by its short name."""
+
+import pytest
+
+import scenarios
+from egress_conformance.scenario import CORE
+
+
+@pytest.mark.parametrize("scenario", scenarios.in_profile(CORE), ids=lambda s: s.name)
+def test_core(scenario, egress):
+    scenario.run(egress)

@@ -1,0 +1,60 @@
+from egress_conformance import checks, envoy, observe
+
+REQUEST = observe.Request("http://httpbin.org/get")
+NO_HTTP_LISTENER = envoy.SidecarState(envoy.BLACKHOLE, None, (), ())
+BLOCK_ALL = envoy.SidecarState(envoy.BLACKHOLE, "block_all", ("httpbin.org:80",), ("outbound|80||httpbin.org",))
+
+
+def obs(outcome, status=None, served_by=(), sidecar=NO_HTTP_LISTENER):
+    return observe.Observation(REQUEST, outcome, status, "", tuple(served_by), sidecar)
+
+
+def ok(_):
+    return None
+
+
+def bad(_):
+    return "bad"
+
+
+def test_all_of_needs_every_check_and_any_of_needs_one():
+    # Istio once shipped an Or identical to its And: the two must differ exactly here.
+    assert checks.all_of(ok, ok)(None) is None
+    assert checks.all_of(ok, bad)(None) == "bad"
+    assert checks.any_of(ok, bad)(None) is None
+    assert checks.any_of(bad, bad)(None) == "none matched: bad; bad"
+
+
+def test_reachable_requires_the_named_cluster():
+    check = checks.reachable(via=envoy.PASSTHROUGH)
+    assert check(obs(observe.REACHABLE, 200, [envoy.PASSTHROUGH])) is None
+    assert "not PassthroughCluster" in check(obs(observe.REACHABLE, 200, ["outbound|80||httpbin.org"]))
+    assert "expected reachable" in check(obs(observe.RESET, None, [envoy.BLACKHOLE]))
+
+
+def test_blocked_http_without_listener_means_blackhole_reset():
+    check = checks.blocked_http()
+    assert check(obs(observe.RESET, None, [envoy.BLACKHOLE])) is None
+    assert check(obs(observe.TIMEOUT)) is not None
+    assert check(obs(observe.RESET)) is not None  # a reset that did not go through BlackHoleCluster
+
+
+def test_blocked_http_with_listener_means_502_from_block_all():
+    check = checks.blocked_http()
+    assert check(obs(observe.HTTP_ERROR, 502, sidecar=BLOCK_ALL)) is None
+    assert "block_all" in check(obs(observe.RESET, None, [envoy.BLACKHOLE], sidecar=BLOCK_ALL))
+    # A 502 produced by an upstream (a cluster was used) is not the sidecar's refusal.
+    assert check(obs(observe.HTTP_ERROR, 502, ["outbound|80||httpbin.org"], sidecar=BLOCK_ALL)) is not None
+
+
+def test_blocked_tls_and_timeout_differ():
+    check = checks.blocked_tls()
+    assert check(obs(observe.TLS_FAILURE, None, [envoy.BLACKHOLE])) is None
+    assert "timeout" in check(obs(observe.TIMEOUT))
+
+
+def test_sidecar_checks_read_the_sidecar_state():
+    assert checks.sidecar_policy("REGISTRY_ONLY")(obs(observe.RESET)) is None
+    assert checks.sidecar_policy("ALLOW_ANY")(obs(observe.RESET)) == "sidecar still enforces REGISTRY_ONLY, not ALLOW_ANY"
+    assert checks.sidecar_has_cluster("outbound|80||httpbin.org")(obs(observe.RESET, sidecar=BLOCK_ALL)) is None
+    assert checks.sidecar_has_cluster("outbound|80||httpbin.org", present=False)(obs(observe.RESET, sidecar=BLOCK_ALL))
