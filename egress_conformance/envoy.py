@@ -11,12 +11,15 @@ import re
 BLACKHOLE = "BlackHoleCluster"
 PASSTHROUGH = "PassthroughCluster"
 
-STATS_PATH = "/stats?usedonly&filter=^cluster%5C."
+STATS_PATH = "/stats?usedonly&filter=^cluster%5C.(outbound|BlackHoleCluster|PassthroughCluster)"
 """Only cluster counters that have been touched: small and enough to see a request's path."""
 
 # A request or connection handed to a cluster moves one of these counters. A
 # BlackHoleCluster has no endpoints, so its connections count as none_healthy.
-_PATH_COUNTERS = re.compile(r"^cluster\.(?P<cluster>.+)\.(upstream_rq_total|upstream_cx_total|upstream_cx_none_healthy)$")
+# Istio's tag extraction ends the cluster name with ';' (cluster.outbound|80||httpbin.org;.upstream_rq_total).
+_PATH_COUNTERS = re.compile(
+    r"^cluster\.(?P<cluster>[^;]+?);?\.(upstream_rq_total|upstream_cx_total|upstream_cx_none_healthy)$"
+)
 
 
 def parse_counters(stats_text: str) -> dict[str, int]:
@@ -71,7 +74,7 @@ def sidecar_state(config_dump: str) -> SidecarState:
         for item in section.get("dynamic_listeners", []):
             listener = (item.get("active_state") or {}).get("listener") or {}
             if listener.get("name") == "virtualOutbound":
-                unknown_tcp = _tcp_proxy_cluster(listener.get("default_filter_chain") or {})
+                unknown_tcp = _catch_all_cluster(listener)
         for item in section.get("dynamic_active_clusters", []):
             name = (item.get("cluster") or {}).get("name", "")
             if name.startswith("outbound|"):
@@ -83,6 +86,18 @@ def sidecar_state(config_dump: str) -> SidecarState:
                 port80_fallback = next((n for n in names if n in ("allow_any", "block_all")), None)
                 vhosts = [n for n in names if n not in ("allow_any", "block_all")]
     return SidecarState(unknown_tcp, port80_fallback, tuple(sorted(vhosts)), tuple(sorted(clusters)))
+
+
+def _catch_all_cluster(listener: dict) -> str | None:
+    # Istio puts the catch-all chain last, without a filter_chain_match; the chain
+    # that does match (destination port 15001) only guards against loops.
+    chains = [c for c in listener.get("filter_chains", []) if not c.get("filter_chain_match")]
+    chains.append(listener.get("default_filter_chain") or {})
+    for chain in chains:
+        cluster = _tcp_proxy_cluster(chain)
+        if cluster:
+            return cluster
+    return None
 
 
 def _tcp_proxy_cluster(chain: dict) -> str | None:

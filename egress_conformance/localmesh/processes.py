@@ -81,14 +81,19 @@ def start(
     env: dict | None = None,
     cwd: pathlib.Path | None = None,
     record=None,
+    log_owner: int | None = None,
 ) -> Process:
     """Start a component and register its stop on ``undo`` at once.
 
     ``record`` (if given) is called with the pid so that a later run can find a
-    process this run could not stop (the run was SIGKILLed).
+    process this run could not stop (the run was SIGKILLed). ``log_owner`` hands
+    the log file to the uid the process runs as, so that it can reopen its own
+    /dev/stdout (Envoy's access log does).
     """
     log = log_dir / f"{name}.log"
     handle = open(log, "ab")
+    if log_owner is not None:
+        os.chown(log, log_owner, log_owner)
     try:
         popen = subprocess.Popen(
             argv, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

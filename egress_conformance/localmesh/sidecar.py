@@ -76,7 +76,7 @@ def start(
         "pilot-agent",
         namespace.argv([str(directory / "pilot-agent"), "proxy", "sidecar", "--proxyLogLevel=warning",
                         "--log_output_level=default:info"], uid=PROXY_UID),
-        log_dir=run_dir, undo=undo, env=env, cwd=directory, record=record,
+        log_dir=run_dir, undo=undo, env=env, cwd=directory, record=record, log_owner=PROXY_UID,
     )
     processes.wait_ready(
         agent,
@@ -128,4 +128,9 @@ def _proxy_config(directory: pathlib.Path, discovery_address: str) -> str:
         "terminationDrainDuration: 1s",
         f"proxyAdminPort: {ADMIN_PORT}",
         "statusPort: 15020",
+        # Istio's bootstrap keeps only a few stats; these clusters' counters are the
+        # evidence of which path a request took (the annotation
+        # sidecar.istio.io/statsInclusionPrefixes does the same on a real pod).
+        "proxyStatsMatcher:",
+        "  inclusionPrefixes: [cluster.outbound, cluster.BlackHoleCluster, cluster.PassthroughCluster]",
     ]) + "\n"
