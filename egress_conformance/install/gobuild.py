@@ -107,7 +107,7 @@ def build(
     for tags, group in packages.items():
         argv = [go, "build", "-v", "-trimpath", "-o", str(entry / "bin") + "/", "-tags", tags,
                 "-ldflags", ("-s -w " + ldflags).strip(), *group]
-        binaries = ", ".join(_binary_name(p) for p in group)
+        binaries = ", ".join((renames or {}).get(_binary_name(p), _binary_name(p)) for p in group)
         with progress.step(f"{name} {version}: compiling {binaries}") as state:
             result = progress.run_counting(argv, cwd=src, env=env, state=state, unit="packages compiled")
         if result.returncode != 0:

@@ -1,0 +1,83 @@
+"""Integration tests drive the real local mesh; they need root and a finished set-up."""
+
+import os
+import pathlib
+import subprocess
+import sys
+import time
+
+import pytest
+
+from egress_conformance.install import layout
+from tests.integration import traces
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def pytest_collection_modifyitems(config, items):
+    reason = None
+    if os.geteuid() != 0:
+        reason = "the local mesh needs root; run the project's tests as root"
+    elif layout.load() is None:
+        reason = "the local mesh's components are not installed: run ci/setup"
+    if reason:
+        for item in items:
+            if "integration" in str(item.fspath):
+                item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture
+def clean_machine():
+    """The test starts and must end with no trace of any local-mesh run."""
+    assert traces.leftovers() == [], "a previous run left traces; fix that first"
+    yield
+    assert traces.leftovers() == []
+
+
+class SuiteRun:
+    """The core suite running as a separate pytest process, its output collected line by line."""
+
+    def __init__(self, *extra: str):
+        self.lines: list[str] = []
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "pytest", "suites", *extra],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+
+    def wait_for_line(self, text: str, timeout: float = 180.0) -> None:
+        """Read output until a line containing ``text`` appears (the run reached that step)."""
+        deadline = time.monotonic() + timeout
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip())
+            if text in line:
+                return
+            if time.monotonic() > deadline:
+                break
+        raise AssertionError(f"the suite never printed {text!r}; output:\n" + "\n".join(self.lines[-30:]))
+
+    def finish(self, timeout: float = 180.0) -> int:
+        """Read the rest of the output and return the exit code."""
+        rest, _ = self.process.communicate(timeout=timeout)
+        self.lines += rest.splitlines()
+        return self.process.returncode
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+
+@pytest.fixture
+def suite_run():
+    """Start the core suite in a subprocess; killed at teardown if still running."""
+    runs = []
+
+    def start(*extra: str) -> SuiteRun:
+        run = SuiteRun(*extra)
+        runs.append(run)
+        return run
+
+    yield start
+    for run in runs:
+        if run.process.poll() is None:
+            run.process.kill()
+            run.process.wait()

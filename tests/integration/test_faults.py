@@ -1,0 +1,78 @@
+"""Faults give one clear line that says what to do, and still leave nothing behind."""
+
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from egress_conformance import cleanup, providers
+from egress_conformance.conformance import EgressTest
+from egress_conformance.localmesh import processes
+from egress_conformance.localmesh.errors import ComponentCrashed
+from egress_conformance.observe import Request
+from egress_conformance.providers.base import ProviderError
+from egress_conformance.settings import Timing
+
+
+def test_a_crashed_istiod_is_named_with_its_log(clean_machine):
+    undo = cleanup.Stack()
+    try:
+        provider = providers.create("local", {})
+        provider.start(undo)
+        provider.istiod.process.popen.kill()
+        provider.istiod.process.popen.wait()
+        t = EgressTest(provider, undo, Timing())
+        with pytest.raises(ProviderError) as err:
+            t.probe(Request("http://httpbin.org/get"))
+    finally:
+        undo.close()
+    message = str(err.value)
+    assert message.startswith("istiod exited with code -9") and "istiod.log" in message
+    assert "\n" not in message
+
+
+def test_a_port_in_use_is_reported_as_such(tmp_path):
+    undo = cleanup.Stack()
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        server = processes.start("http-server", [sys.executable, "-m", "http.server", "--bind", "127.0.0.1",
+                                                 str(port)], log_dir=tmp_path, undo=undo)
+        server.popen.wait(30)
+        with pytest.raises(ComponentCrashed, match="could not bind its port \\(address already in use\\)"):
+            server.ensure_running()
+    undo.close()
+
+
+def test_without_root_the_local_mesh_says_so():
+    code = ("from egress_conformance import cleanup, providers\n"
+            "try:\n    providers.create('local', {}).start(cleanup.Stack())\n"
+            "except Exception as err:\n    print(err)\n")
+    result = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", code],
+                            capture_output=True, text=True, cwd=os.getcwd())
+    assert result.stdout.startswith("the local mesh needs root"), result.stdout + result.stderr
+
+
+def _install(env_changes: dict, tmp_path) -> subprocess.CompletedProcess:
+    env = dict(os.environ, EGRESS_CONFORMANCE_CACHE=str(tmp_path / "cache"), **env_changes)
+    return subprocess.run([sys.executable, "-m", "egress_conformance.install"], capture_output=True, text=True,
+                          env=env, timeout=300)
+
+
+def test_set_up_without_go_says_how_to_get_it(tmp_path):
+    path = ":".join(p for p in os.environ["PATH"].split(":") if not os.path.exists(os.path.join(p, "go")))
+    result = _install({"PATH": path}, tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("set-up failed: no Go toolchain on PATH: install Go")
+
+
+def test_set_up_with_an_unreachable_module_proxy_names_it(tmp_path):
+    result = _install({"GOPROXY": "http://127.0.0.1:9", "GOMODCACHE": str(tmp_path / "gomod"),
+                       "GOFLAGS": "-mod=mod"}, tmp_path)
+    subprocess.run(["chmod", "-R", "u+w", str(tmp_path)])
+    last = result.stderr.strip().splitlines()[-1]
+    assert result.returncode == 1
+    assert "GOPROXY=http://127.0.0.1:9" in last and "check that the Go module proxy is reachable" in last

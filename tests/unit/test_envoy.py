@@ -1,0 +1,46 @@
+"""Parsing the sidecar's evidence, on config dumps and stats captured from a real
+local-mesh run (trimmed to the listeners, clusters and routes that matter)."""
+
+import pathlib
+
+from egress_conformance import envoy
+
+DATA = pathlib.Path(__file__).parent / "data"
+
+
+def state(name):
+    return envoy.sidecar_state((DATA / f"{name}.json").read_text())
+
+
+def test_allow_any_sends_unknown_hosts_to_passthrough():
+    s = state("config_dump_allow_any")
+    assert (s.unknown_tcp, s.policy, s.http_port_80) == (envoy.PASSTHROUGH, "ALLOW_ANY", None)
+
+
+def test_registry_only_sends_unknown_hosts_to_blackhole():
+    s = state("config_dump_registry_only")
+    assert (s.unknown_tcp, s.policy, s.http_port_80) == (envoy.BLACKHOLE, "REGISTRY_ONLY", None)
+    assert "outbound|80||httpbin.org" not in s.clusters
+
+
+def test_a_service_entry_adds_its_cluster_and_an_http_listener_with_block_all():
+    s = state("config_dump_registry_only_service_entry")
+    assert s.policy == "REGISTRY_ONLY"
+    assert s.http_port_80 == "block_all"
+    assert "httpbin.org:80" in s.virtual_hosts_80
+    assert "outbound|80||httpbin.org" in s.clusters
+
+
+def test_counters_of_istio_tagged_cluster_names_are_parsed():
+    counters = envoy.parse_counters((DATA / "stats_passthrough.txt").read_text())
+    assert counters["cluster.PassthroughCluster;.upstream_rq_total"] >= 1
+
+
+def test_clusters_used_names_only_clusters_whose_counters_grew():
+    before = {"cluster.PassthroughCluster;.upstream_cx_total": 2, "cluster.BlackHoleCluster;.upstream_cx_none_healthy": 1,
+              "cluster.outbound|80||httpbin.org;.upstream_rq_total": 4}
+    after = dict(before, **{"cluster.BlackHoleCluster;.upstream_cx_none_healthy": 2,
+                            "cluster.outbound|80||httpbin.org;.upstream_rq_total": 5,
+                            "cluster.outbound|80||httpbin.org;.upstream_cx_active": 9})
+    assert envoy.clusters_used(before, after) == ("BlackHoleCluster", "outbound|80||httpbin.org")
+    assert envoy.clusters_used(after, after) == ()
