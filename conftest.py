@@ -1,3 +1,4 @@
-"""Registers the suite's fixtures for every test under this directory."""
+"""Registers the suite's fixtures and plugins for every test under this directory."""
 
-pytest_plugins = ["fixtures.mesh", "fixtures.egress"]
+# Imported modules come first, so that pytest can rewrite their asserts.
+pytest_plugins = ["fixtures.selection", "fixtures.report", "fixtures.mesh", "fixtures.egress"]

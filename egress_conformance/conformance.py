@@ -5,9 +5,11 @@ every expectation waits for several consistent observations of the sidecar's
 state and of a real request from the meshed workload.
 """
 
+import dataclasses
 import logging
 
 from egress_conformance import cleanup, envoy, kube, meshconfig, observe, waits
+from egress_conformance.journal import Journal
 from egress_conformance.providers.base import Provider
 from egress_conformance.settings import Timing
 
@@ -17,20 +19,31 @@ log = logging.getLogger("egress")
 class EgressTest:
     """The scenario's handle on the mesh: change it, then expect what a workload sees."""
 
-    def __init__(self, provider: Provider, undo: cleanup.Stack, timing: Timing):
+    def __init__(self, provider: Provider, undo: cleanup.Stack, timing: Timing, journal: Journal):
         self.provider = provider
         self.undo = undo
+        self.journal = journal
         self.timing = timing
         self.api = provider.api()
         self.workload = provider.workload()
         self.namespace = self.workload.namespace
+        self.steps: list[dict] = []
+        """What the scenario did and saw, step by step, for the report."""
 
     # -- changes, each with its undo registered at once
 
     def set_outbound_policy(self, policy: str) -> cleanup.Undo:
         """Set the mesh-wide outbound policy; the API read-back must agree. Returns the restore."""
         where = self.provider.mesh_config_map()
-        restore = meshconfig.set_policy(self.api, where, policy, self.undo)
+        original = meshconfig.read(self.api, where)
+        entry = self.journal.mesh_config_changing(where, original)
+        meshconfig.write(self.api, where, meshconfig.with_policy(original, policy))
+
+        def restore_original():
+            meshconfig.write(self.api, where, original)
+            self.journal.settle(entry)
+
+        restore = self.undo.push(f"restore mesh config {where[0]}/{where[1]}", restore_original)
         self.expect_configured_policy(policy)
         log.info(meshconfig.message(policy))
         return restore
@@ -47,7 +60,11 @@ class EgressTest:
     def expect_configured_policy(self, policy: str) -> None:
         """The mesh ConfigMap, read back through the API, sets ``policy``."""
         __tracebackhide__ = True
-        actual = meshconfig.policy_of(meshconfig.read(self.api, self.provider.mesh_config_map()))
+        where = self.provider.mesh_config_map()
+        actual = meshconfig.policy_of(meshconfig.read(self.api, where))
+        verdict = "passed" if actual == policy else "failed"
+        self.steps.append({"step": f"API: mesh config {where[0]}/{where[1]} sets {policy}", "verdict": verdict,
+                           "detail": f"read back {actual}", "evidence": f"outboundTrafficPolicy.mode: {actual}"})
         assert actual == policy, f"API read-back: mesh config sets {actual}, expected {policy}"
 
     def mesh_config(self) -> str:
@@ -59,7 +76,7 @@ class EgressTest:
         undos = []
         for obj in kube.load_manifests(manifest, namespace=self.namespace):
             obj["metadata"]["namespace"] = self.namespace
-            undos.append(kube.create(self.api, obj, self.undo))
+            undos.append(self._create(obj))
             live = kube.get(self.api, obj)
             assert live is not None and live.get("spec") == obj.get("spec"), (
                 f"API read-back of {obj['kind']} {obj['metadata']['name']} differs: {live and live.get('spec')}"
@@ -68,6 +85,16 @@ class EgressTest:
         if len(undos) == 1:
             return undos[0]
         return self.undo.push(f"delete objects of {manifest.name}", lambda: [u.run() for u in reversed(undos)])
+
+    def _create(self, obj: dict) -> cleanup.Undo:
+        entry = self.journal.object_creating(obj)
+        kube.create(self.api, obj)
+
+        def delete():
+            kube.delete_and_wait(self.api, obj)
+            self.journal.settle(entry)
+
+        return self.undo.push(f"delete {obj['kind']} {self.namespace}/{obj['metadata']['name']}", delete)
 
     def expect_absent(self, manifest) -> None:
         """None of a manifest's objects is left in the API."""
@@ -97,9 +124,20 @@ class EgressTest:
         try:
             done = waits.until_consistent(lambda: self.probe(request), check, self.timing,
                                           what=f"{step}: {check.__name__}")
-        except waits.NotConverged:
-            log.info("FAIL %s: %s", step, check.__name__)
+        except waits.NotConverged as err:
+            log.info("FAIL %s: %s\n       last seen: %s\n       mismatch: %s", step, check.__name__,
+                     err.observation.summary() if err.observation else "nothing", err.reason)
+            self._record(step, check.__name__, "failed", err.reason or "", err.observation, err.attempts, err.elapsed)
             raise
         log.info("PASS %s: %s (%d in a row, %d attempts, %.1fs)\n       evidence: %s", step, check.__name__,
                  self.timing.consecutive, done.attempts, done.elapsed, done.observation.summary())
+        self._record(step, check.__name__, "passed", "", done.observation, done.attempts, done.elapsed)
         return done.observation
+
+    def _record(self, step, check, verdict, detail, observation, attempts, elapsed) -> None:
+        self.steps.append({
+            "step": step, "check": check, "verdict": verdict, "detail": detail,
+            "attempts": attempts, "seconds": round(elapsed, 2),
+            "evidence": observation.summary() if observation else None,
+            "observation": dataclasses.asdict(observation) if observation else None,
+        })

@@ -1,4 +1,4 @@
-"""Small helpers over the official Kubernetes client: connect, create with undo, wait for deletion."""
+"""Small helpers over the official Kubernetes client: connect, load manifests, create, read back, delete and wait."""
 
 import pathlib
 import time
@@ -7,7 +7,6 @@ import yaml
 from kubernetes import client, config, dynamic
 from kubernetes.client.rest import ApiException
 
-from egress_conformance import cleanup
 
 
 def connect(kubeconfig: pathlib.Path, context: str | None = None) -> client.ApiClient:
@@ -28,19 +27,9 @@ def resource(api: client.ApiClient, obj: dict):
     return dynamic.DynamicClient(api).resources.get(api_version=obj["apiVersion"], kind=obj["kind"])
 
 
-def create(api: client.ApiClient, obj: dict, undo: cleanup.Stack | None) -> cleanup.Undo | None:
-    """Create ``obj`` and register its deletion (and wait for it to be gone) on ``undo``.
-
-    ``undo`` None is for objects that die with a cluster the run itself created.
-    """
-    res = resource(api, obj)
-    namespace = obj["metadata"].get("namespace")
-    res.create(body=obj, namespace=namespace)
-    if undo is None:
-        return None
-    name = obj["metadata"]["name"]
-    where = f"{namespace}/" if namespace else ""
-    return undo.push(f"delete {obj['kind']} {where}{name}", lambda: delete_and_wait(api, obj))
+def create(api: client.ApiClient, obj: dict) -> None:
+    """Create ``obj``; the caller registers its undo (see conformance.EgressTest.apply)."""
+    resource(api, obj).create(body=obj, namespace=obj["metadata"].get("namespace"))
 
 
 def get(api: client.ApiClient, obj: dict) -> dict | None:

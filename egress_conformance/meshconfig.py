@@ -1,14 +1,13 @@
 """The mesh-wide outbound traffic policy, read and changed through the mesh ConfigMap.
 
-Only ``outboundTrafficPolicy.mode`` is changed; every other field is kept. The
-undo of a change writes back the exact original text, byte for byte, not a
+Only ``outboundTrafficPolicy.mode`` is changed; every other field is kept. A
+restore writes back the exact original text, byte for byte, not a
 re-serialisation of it.
 """
 
 import yaml
 from kubernetes import client
 
-from egress_conformance import cleanup
 
 ALLOW_ANY = "ALLOW_ANY"
 REGISTRY_ONLY = "REGISTRY_ONLY"
@@ -49,8 +48,8 @@ def write(api: client.ApiClient, where: tuple[str, str], mesh_text: str) -> None
     client.CoreV1Api(api).patch_namespaced_config_map(name, namespace, {"data": {"mesh": mesh_text}})
 
 
-def set_policy(api: client.ApiClient, where: tuple[str, str], policy: str, undo: cleanup.Stack) -> cleanup.Undo:
-    """Set the mesh-wide policy and register the byte-for-byte restore of the original text."""
+def set_policy(api: client.ApiClient, where: tuple[str, str], policy: str) -> str:
+    """Set the mesh-wide policy; return the original text (the caller's to restore)."""
     original = read(api, where)
     write(api, where, with_policy(original, policy))
-    return undo.push(f"restore mesh config {where[0]}/{where[1]}", lambda: write(api, where, original))
+    return original

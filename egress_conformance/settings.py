@@ -19,3 +19,6 @@ class Timing:
 
     request_timeout: float = 5.0
     """curl's --max-time for one request; hitting it is the outcome 'timeout'."""
+
+    progress_every: float = 10.0
+    """While a wait lasts longer than this, say every this many seconds what it is still waiting for."""

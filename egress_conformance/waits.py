@@ -1,13 +1,23 @@
 """The one helper for eventually-consistent state: observe until several answers in a row match."""
 
 import dataclasses
+import logging
 import time
 
 from egress_conformance.settings import Timing
 
+log = logging.getLogger("egress")
+
 
 class NotConverged(AssertionError):
     """The expected state was not observed consistently before the timeout."""
+
+    def __init__(self, message: str, observation, reason: str | None, attempts: int, elapsed: float):
+        super().__init__(message)
+        self.observation = observation
+        self.reason = reason
+        self.attempts = attempts
+        self.elapsed = elapsed
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,6 +39,7 @@ def until_consistent(probe, check, timing: Timing, *, what: str, clock=time.mono
     __tracebackhide__ = True
     started = clock()
     attempts, streak, last, reason = 0, 0, None, None
+    next_progress = timing.progress_every
     while True:
         last = probe()
         attempts += 1
@@ -41,6 +52,11 @@ def until_consistent(probe, check, timing: Timing, *, what: str, clock=time.mono
             summary = last.summary() if hasattr(last, "summary") else repr(last)
             raise NotConverged(
                 f"{what}: not consistently true after {attempts} attempts in {elapsed:.1f}s; "
-                f"last seen: {summary}; mismatch: {reason or 'none (streak too short)'}"
+                f"last seen: {summary}; mismatch: {reason or 'none (streak too short)'}",
+                last, reason, attempts, elapsed,
             )
+        if elapsed >= next_progress:
+            next_progress += timing.progress_every
+            log.info("  ... still waiting: %s (%.0fs, %d attempts; last mismatch: %s)", what, elapsed, attempts,
+                     reason or "none (streak too short)")
         sleep(timing.interval)

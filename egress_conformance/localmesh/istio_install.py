@@ -8,7 +8,7 @@ import time
 import yaml
 from kubernetes import client
 
-from egress_conformance import cleanup, kube
+from egress_conformance import kube
 from egress_conformance.install.layout import Layout
 from egress_conformance.localmesh.errors import LocalMeshError
 
@@ -34,13 +34,15 @@ def mesh_config(discovery_address: str) -> str:
     )
 
 
-def install(api: client.ApiClient, layout: Layout, discovery_address: str, undo: cleanup.Stack | None) -> None:
-    """Create CRDs, istio-system and the istio ConfigMap; wait until the CRDs are served."""
+def install(api: client.ApiClient, layout: Layout, mesh: str) -> None:
+    """Create CRDs, istio-system and the istio ConfigMap; wait until the CRDs are served.
+
+    No undo: all of it lives in the run's own etcd, which is discarded with it.
+    """
     extensions = client.ApiextensionsV1Api(api)
     crds = [doc for doc in yaml.safe_load_all(layout.crds.read_text()) if doc and doc.get("kind") == "CustomResourceDefinition"]
     for crd in crds:
         extensions.create_custom_resource_definition(body=crd)
-    # The CRDs die with the API server's etcd at teardown; nothing else holds them.
     deadline = time.monotonic() + CRD_TIMEOUT_SECONDS
     pending = {crd["metadata"]["name"] for crd in crds}
     while pending:
@@ -52,7 +54,7 @@ def install(api: client.ApiClient, layout: Layout, discovery_address: str, undo:
             raise LocalMeshError(f"Istio CRDs not established after {CRD_TIMEOUT_SECONDS:.0f}s: {sorted(pending)[:3]}")
         if pending:
             time.sleep(0.2)
-    kube.create(api, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "istio-system"}}, undo)
+    kube.create(api, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "istio-system"}})
     labels = {
         "app": "istiod",
         "istio.io/rev": "default",
@@ -63,5 +65,5 @@ def install(api: client.ApiClient, layout: Layout, discovery_address: str, undo:
     kube.create(api, {
         "apiVersion": "v1", "kind": "ConfigMap",
         "metadata": {"name": "istio", "namespace": "istio-system", "labels": labels},
-        "data": {"mesh": mesh_config(discovery_address), "meshNetworks": "networks: {}\n"},
-    }, undo)
+        "data": {"mesh": mesh, "meshNetworks": "networks: {}\n"},
+    })

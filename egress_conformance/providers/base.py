@@ -91,6 +91,18 @@ class Provider(abc.ABC):
     def info(self) -> MeshInfo:
         """Versions and revision of the mesh under test."""
 
+    @abc.abstractmethod
+    def features(self) -> frozenset[str]:
+        """The features (features.py) this mesh can show; scenarios needing others are 'not supported'."""
+
+    @abc.abstractmethod
+    def cluster(self) -> dict:
+        """How to reach this cluster again later (for the journal): provider, kubeconfig, context, server."""
+
+    def logs(self) -> dict[str, str]:
+        """File name -> recent log text of the mesh's components, for evidence (empty if none)."""
+        return {}
+
     def ensure_healthy(self) -> None:
         """Raise ProviderError if the mesh can no longer answer (e.g. istiod crashed)."""
 

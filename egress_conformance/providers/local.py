@@ -21,7 +21,7 @@ import tempfile
 
 from kubernetes import client
 
-from egress_conformance import cleanup, kube, targets, versions
+from egress_conformance import cleanup, features, kube, targets, versions
 from egress_conformance.install import layout as install_layout
 from egress_conformance.localmesh import controlplane, external, istio_install, istiod, netns, pki, runstate, sidecar
 from egress_conformance.localmesh.errors import LocalMeshError
@@ -75,7 +75,8 @@ class LocalProvider(Provider):
 
         self.control = controlplane.start(layout, run_dir, undo, state.add_pid)
         self._api = kube.connect(self.control.kubeconfig)
-        istio_install.install(self._api, layout, XDS_ADDRESS, undo=None)
+        mesh_config = self.options.get("mesh_config") or istio_install.mesh_config(XDS_ADDRESS)
+        istio_install.install(self._api, layout, mesh_config)
         self.istiod = istiod.start(layout, self.control.kubeconfig, XDS_ADDRESS, run_dir, undo, state.add_pid)
         self.test_namespace = f"egress-conformance-{run_id}"
         self._create_pod_object()
@@ -101,6 +102,25 @@ class LocalProvider(Provider):
     def info(self) -> MeshInfo:
         return MeshInfo(provider=self.name, kubernetes_version=versions.KUBERNETES,
                         istio_version=versions.ISTIO_VERSION_LABEL, revision="default")
+
+    def features(self) -> frozenset[str]:
+        # No gateway deployment here: egress-gateway scenarios are 'not supported'.
+        return frozenset({features.MESH_WIDE_POLICY, features.SERVICE_ENTRY_HTTP, features.HTTPS_PASSTHROUGH,
+                          features.SIDECAR_SCOPED_POLICY})
+
+    def cluster(self) -> dict:
+        return {"provider": self.name, "kubeconfig": str(self.control.kubeconfig), "context": None,
+                "server": self.control.server}
+
+    def logs(self) -> dict[str, str]:
+        sidecar_log = self._sidecar.log.read_text(errors="replace").splitlines()
+        # Envoy's JSON access log shares pilot-agent's stdout; its lines are the ones that are JSON objects.
+        access = [line for line in sidecar_log if line.startswith("{")]
+        return {
+            "access-log.jsonl": "\n".join(access[-200:]) + "\n",
+            "sidecar.log": "\n".join(sidecar_log[-300:]) + "\n",
+            "istiod.log": "\n".join(self.istiod.process.log.read_text(errors="replace").splitlines()[-300:]) + "\n",
+        }
 
     def ensure_healthy(self) -> None:
         try:

@@ -4,7 +4,7 @@ original state back."""
 
 import pathlib
 
-from egress_conformance import checks, targets
+from egress_conformance import checks, features, targets
 from egress_conformance.envoy import PASSTHROUGH
 from egress_conformance.meshconfig import ALLOW_ANY, REGISTRY_ONLY
 from egress_conformance.observe import Request
@@ -52,7 +52,7 @@ SCENARIO = Scenario(
     name="core-egress",
     description="REGISTRY_ONLY blocks httpbin.org, a ServiceEntry opens exactly it, clean-up restores ALLOW_ANY.",
     profile=CORE,
-    features=frozenset({"mesh-wide-policy", "service-entry-http"}),
+    features=frozenset({features.MESH_WIDE_POLICY, features.SERVICE_ENTRY_HTTP}),
     run=run,
     manifests=MANIFESTS,
 )

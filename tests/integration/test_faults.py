@@ -23,7 +23,7 @@ def test_a_crashed_istiod_is_named_with_its_log(clean_machine):
         provider.start(undo)
         provider.istiod.process.popen.kill()
         provider.istiod.process.popen.wait()
-        t = EgressTest(provider, undo, Timing())
+        t = EgressTest(provider, undo, Timing(), None)
         with pytest.raises(ProviderError) as err:
             t.probe(Request("http://httpbin.org/get"))
     finally:

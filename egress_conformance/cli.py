@@ -1,0 +1,189 @@
+"""``egress-conformance``: run the suite, change the mesh-wide policy, restore what an
+interrupted run changed, and read saved reports.
+
+Every error is one line on stderr that says what to do, with exit code 2 for
+usage errors and 1 for everything else.
+"""
+
+import argparse
+import os
+import pathlib
+import sys
+
+from egress_conformance import features, journal, kube, meshconfig, report, versions
+from egress_conformance.scenario import CORE, EXTENDED
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+POLICY_WORDS = {"allowed": meshconfig.ALLOW_ANY, "restricted": meshconfig.REGISTRY_ONLY}
+
+
+class CliError(Exception):
+    """A one-line message for the user; the command exits 1."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.command(args)
+    except CliError as err:
+        print(f"egress-conformance: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("egress-conformance: interrupted", file=sys.stderr)
+        return 130
+
+
+def run(args) -> int:
+    """Run profiles of the suite through pytest; pytest stays usable directly."""
+    if not (ROOT / "suites").is_dir():
+        raise CliError(f"the suite's scenarios are not next to the package ({ROOT}); install from a checkout "
+                       "with pip install -e")
+    provider = args.provider or "local"
+    if provider == "local":
+        if args.istio_version and args.istio_version != versions.ISTIO_VERSION_LABEL:
+            raise CliError(f"the local provider runs Istio {versions.ISTIO_VERSION_LABEL} (pinned in versions.py), "
+                           f"not {args.istio_version}; drop --istio-version or choose another --provider")
+        from egress_conformance.install import __main__ as install
+
+        if install.main() != 0:
+            raise CliError("set-up of the local mesh failed (see above); fix it and run again")
+    pytest_args = [str(ROOT / "suites"), f"--rootdir={ROOT}", f"--provider={provider}"]
+    for profile in args.profile or [CORE]:
+        pytest_args.append(f"--profile={profile}")
+    for option, values in (("--run-test", args.run_test), ("--skip-test", args.skip_test),
+                           ("--skip-feature", args.skip_feature), ("--force-feature", args.force_feature)):
+        pytest_args += [f"{option}={value}" for value in values]
+    if args.report_dir:
+        pytest_args.append(f"--report-dir={args.report_dir}")
+    if args.junit_xml:
+        pytest_args.append(f"--junitxml={args.junit_xml}")
+    import pytest
+
+    os.chdir(ROOT)
+    return int(pytest.main(pytest_args + args.pytest_args))
+
+
+def policy(args) -> int:
+    """The seed's ``backyards istio outbound-traffic-policy allowed|restricted``."""
+    api = _connect(args.kubeconfig, args.context)
+    where = ("istio-system", "istio" if args.revision in ("", "default") else f"istio-{args.revision}")
+    try:
+        meshconfig.set_policy(api, where, POLICY_WORDS[args.setting])
+        current = meshconfig.policy_of(meshconfig.read(api, where))
+    except Exception as err:
+        raise CliError(f"cannot change ConfigMap {where[0]}/{where[1]}: {_short(err)}; check --revision "
+                       "and that you may edit it") from None
+    print(meshconfig.message(current))
+    return 0
+
+
+def restore(args) -> int:
+    """Put back what interrupted runs changed, from their journals; then sweep local meshes."""
+    pending = journal.pending()
+    if not pending:
+        print("nothing to restore: no unrestored journal")
+    for entry in pending:
+        print(f"journal {journal.describe(entry)}")
+        if args.discard:
+            entry.path.unlink(missing_ok=True)
+            print("  discarded without restoring")
+            continue
+        cluster = entry.data["cluster"]
+        try:
+            api = kube.connect(pathlib.Path(cluster["kubeconfig"]), cluster.get("context"))
+            lines = journal.restore(entry, api)
+        except Exception as err:
+            raise CliError(f"cannot restore {entry.path.name}: cluster {cluster.get('server')} unreachable or "
+                           f"refusing ({_short(err)}); if that cluster is gone, run `egress-conformance restore "
+                           "--discard`") from None
+        for line in lines:
+            print(f"  {line}")
+    if not args.no_sweep:
+        _sweep_local()
+    return 0
+
+
+def show_report(args) -> int:
+    """Print a saved report as a readable summary; exit 0 only for a successful run."""
+    path = pathlib.Path(args.path)
+    if path.is_dir():
+        path = path / "report.yaml"
+    try:
+        document = report.load(path.read_text())
+    except FileNotFoundError:
+        raise CliError(f"no report at {path}: pass a report.yaml/report.json or its run folder") from None
+    except ValueError as err:
+        raise CliError(f"{path} is not a conformance report: {err}") from None
+    print(report.render(document))
+    return 0 if document["result"] == report.SUCCESS else 1
+
+
+def _sweep_local() -> None:
+    if os.geteuid() != 0:
+        return
+    from egress_conformance.localmesh import runstate
+    from egress_conformance.localmesh.errors import LocalMeshError
+
+    try:
+        for line in runstate.sweep_stale():
+            print(line)
+    except LocalMeshError as err:
+        print(f"local mesh left running: {err}")
+
+
+def _connect(kubeconfig: str | None, context: str | None):
+    path = pathlib.Path(kubeconfig or os.environ.get("KUBECONFIG") or pathlib.Path.home() / ".kube" / "config")
+    if not path.exists():
+        raise CliError(f"no kubeconfig at {path}: pass --kubeconfig FILE")
+    try:
+        return kube.connect(path, context)
+    except Exception as err:
+        raise CliError(f"cannot use kubeconfig {path}: {_short(err)}") from None
+
+
+def _short(err: Exception) -> str:
+    text = str(err).strip().splitlines()
+    return text[0][:200] if text else type(err).__name__
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="egress-conformance", description="Istio egress conformance suite")
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    p = sub.add_parser("run", help="run profiles of the suite (default: core on the local mesh)")
+    p.add_argument("--provider", choices=["local"], help="where the mesh comes from (default: local; "
+                   "an existing cluster is never used unless chosen)")
+    p.add_argument("--istio-version", help="Istio version to test (the local provider has one, pinned)")
+    p.add_argument("--profile", action="append", choices=[CORE, EXTENDED], help="repeatable; default: core")
+    p.add_argument("--run-test", action="append", default=[], metavar="NAME", help="run only this scenario")
+    p.add_argument("--skip-test", action="append", default=[], metavar="NAME", help="skip this scenario")
+    p.add_argument("--skip-feature", action="append", default=[], choices=sorted(features.ALL), metavar="FEATURE",
+                   help=f"skip scenarios needing it ({', '.join(features.ALL)})")
+    p.add_argument("--force-feature", action="append", default=[], choices=sorted(features.ALL), metavar="FEATURE",
+                   help="run scenarios needing it even if the provider does not declare it")
+    p.add_argument("--report-dir", help="folder for report.yaml/json, junit.xml, evidence (default: results/<time>)")
+    p.add_argument("--junit-xml", help="JUnit XML path (default: in the report folder)")
+    p.add_argument("pytest_args", nargs="*", help="after --: passed to pytest as they are")
+    p.set_defaults(command=run)
+
+    p = sub.add_parser("policy", help="set the mesh-wide outbound traffic policy of a cluster")
+    p.add_argument("setting", choices=sorted(POLICY_WORDS), help="allowed = ALLOW_ANY, restricted = REGISTRY_ONLY")
+    p.add_argument("--kubeconfig", help="default: $KUBECONFIG or ~/.kube/config")
+    p.add_argument("--context")
+    p.add_argument("--revision", default="default", help="Istio revision whose ConfigMap istio-<rev> counts")
+    p.set_defaults(command=policy)
+
+    p = sub.add_parser("restore", help="undo what interrupted runs changed, from their journals")
+    p.add_argument("--discard", action="store_true", help="forget the journals without restoring (cluster gone)")
+    p.add_argument("--no-sweep", action="store_true",
+                   help="leave the processes of killed local-mesh runs running (to inspect the restored mesh)")
+    p.set_defaults(command=restore)
+
+    p = sub.add_parser("report", help="print a saved report as a summary")
+    p.add_argument("path", help="report.yaml, report.json, or a run's report folder")
+    p.set_defaults(command=show_report)
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())

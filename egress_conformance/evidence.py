@@ -1,0 +1,54 @@
+"""Evidence of a failed test, collected before anything is undone: the sidecar's
+config dump and stats, its access log, istiod's log, the mesh config, the test
+namespace's Istio objects and events. Each piece is best-effort: collecting
+evidence must never hide the failure it documents."""
+
+import json
+import pathlib
+
+import yaml
+from kubernetes import client, dynamic
+
+from egress_conformance import meshconfig
+
+ISTIO_KINDS = (("networking.istio.io/v1", "ServiceEntry"), ("networking.istio.io/v1", "Sidecar"))
+
+
+def collect(t, directory: pathlib.Path) -> list[str]:
+    """Write every piece of evidence into ``directory``; return the files written."""
+    directory.mkdir(parents=True, exist_ok=True)
+    pieces = {
+        "config_dump.json": lambda: t.workload.envoy_admin("/config_dump"),
+        "stats.txt": lambda: t.workload.envoy_admin("/stats"),
+        "mesh-config.yaml": lambda: meshconfig.read(t.api, t.provider.mesh_config_map()),
+        "istio-objects.yaml": lambda: _istio_objects(t.api, t.namespace),
+        "events.txt": lambda: _events(t.api, t.namespace),
+        "steps.json": lambda: json.dumps(t.steps, indent=2),
+    }
+    for name, text in t.provider.logs().items():
+        pieces[name] = (lambda text=text: text)
+    written = []
+    for name, produce in pieces.items():
+        try:
+            content = produce()
+        except Exception as err:  # a dead component must not mask the test's own failure
+            content = f"could not collect {name}: {type(err).__name__}: {err}\n"
+        (directory / name).write_text(content)
+        written.append(name)
+    return written
+
+
+def _istio_objects(api: client.ApiClient, namespace: str) -> str:
+    dyn = dynamic.DynamicClient(api)
+    docs = []
+    for api_version, kind in ISTIO_KINDS:
+        for item in dyn.resources.get(api_version=api_version, kind=kind).get(namespace=namespace).items:
+            docs.append(item.to_dict())
+    return yaml.safe_dump_all(docs, sort_keys=False) if docs else "# no ServiceEntry or Sidecar in the namespace\n"
+
+
+def _events(api: client.ApiClient, namespace: str) -> str:
+    events = client.CoreV1Api(api).list_namespaced_event(namespace).items
+    lines = [f"{e.last_timestamp or e.event_time} {e.type} {e.reason} {e.involved_object.kind}/"
+             f"{e.involved_object.name}: {e.message}" for e in events]
+    return "\n".join(lines) + "\n" if lines else "no events\n"

@@ -1,0 +1,23 @@
+"""The features a scenario can need, and what each means. A provider declares which
+it supports; a scenario whose feature is unsupported is reported "not supported",
+one whose feature the user disabled is "skipped": neither is ever a pass."""
+
+MESH_WIDE_POLICY = "mesh-wide-policy"
+SERVICE_ENTRY_HTTP = "service-entry-http"
+HTTPS_PASSTHROUGH = "https-passthrough"
+SIDECAR_SCOPED_POLICY = "sidecar-scoped-policy"
+EGRESS_GATEWAY = "egress-gateway"
+
+ALL = {
+    MESH_WIDE_POLICY: "outboundTrafficPolicy.mode in the mesh config decides what unknown hosts get",
+    SERVICE_ENTRY_HTTP: "a MESH_EXTERNAL ServiceEntry opens an HTTP host under REGISTRY_ONLY",
+    HTTPS_PASSTHROUGH: "a TLS ServiceEntry on 443 opens an HTTPS host by SNI, without terminating TLS",
+    SIDECAR_SCOPED_POLICY: "a Sidecar resource sets the outbound policy for one namespace only",
+    EGRESS_GATEWAY: "external traffic leaves through a dedicated egress gateway",
+}
+"""Feature name -> what a scenario that needs it proves."""
+
+
+def unknown(names) -> list[str]:
+    """The names that are not features (for a clear usage error)."""
+    return sorted(set(names) - set(ALL))

@@ -1,0 +1,121 @@
+"""The run's journal: before any change to a cluster, what it was, on disk.
+
+A change is journaled before it is made and settled once its undo has run. A
+run killed at any point (even SIGKILL) leaves its unsettled entries behind;
+``egress-conformance restore`` puts the cluster back from them, and the next
+run refuses to start while any journal is unrestored.
+"""
+
+import datetime
+import json
+import os
+import pathlib
+import secrets
+
+from kubernetes import client
+
+from egress_conformance import kube, meshconfig
+
+
+def directory() -> pathlib.Path:
+    """$EGRESS_CONFORMANCE_STATE/journals, else /var/lib (root) or ~/.local/state."""
+    configured = os.environ.get("EGRESS_CONFORMANCE_STATE")
+    if configured:
+        base = pathlib.Path(configured)
+    elif os.geteuid() == 0:
+        base = pathlib.Path("/var/lib/egress-conformance")
+    else:
+        base = pathlib.Path.home() / ".local" / "state" / "egress-conformance"
+    return base / "journals"
+
+
+class Journal:
+    """The journal of one run against one cluster."""
+
+    def __init__(self, cluster: dict, path: pathlib.Path | None = None):
+        self.path = path or directory() / f"{datetime.datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}.json"
+        self.data = {"cluster": cluster, "started": datetime.datetime.now().isoformat(timespec="seconds"),
+                     "pid": os.getpid(), "entries": []}
+
+    @classmethod
+    def load(cls, path: pathlib.Path) -> "Journal":
+        journal = cls({}, path)
+        journal.data = json.loads(path.read_text())
+        return journal
+
+    @property
+    def entries(self) -> list[dict]:
+        return self.data["entries"]
+
+    def mesh_config_changing(self, where: tuple[str, str], original: str) -> dict:
+        """Record the mesh config's original text before it is changed."""
+        return self._record({"kind": "mesh-config", "namespace": where[0], "name": where[1], "original": original})
+
+    def object_creating(self, obj: dict) -> dict:
+        """Record an object about to be created (restore deletes it)."""
+        meta = obj["metadata"]
+        return self._record({"kind": "created", "object": {
+            "apiVersion": obj["apiVersion"], "kind": obj["kind"],
+            "metadata": {"name": meta["name"], "namespace": meta.get("namespace")}}})
+
+    def settle(self, entry: dict) -> None:
+        """The change has been undone: drop its entry (and the file once empty)."""
+        if entry in self.entries:
+            self.entries.remove(entry)
+        self._write()
+
+    def _record(self, entry: dict) -> dict:
+        entry["id"] = secrets.token_hex(4)
+        self.entries.append(entry)
+        self._write()
+        return entry
+
+    def _write(self) -> None:
+        if not self.entries:
+            self.path.unlink(missing_ok=True)
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temp = self.path.with_suffix(".tmp")
+        temp.write_text(json.dumps(self.data, indent=1))
+        temp.replace(self.path)  # atomic: a kill never leaves half a journal
+
+
+def pending() -> list[Journal]:
+    """Journals of runs that did not undo everything they changed, oldest first."""
+    if not directory().exists():
+        return []
+    return [Journal.load(path) for path in sorted(directory().glob("*.json"))]
+
+
+def describe(journal: Journal) -> str:
+    """One line naming a journal's run, cluster and what it still holds."""
+    cluster = journal.data["cluster"]
+    kinds = ", ".join(_entry_text(e) for e in journal.entries)
+    return (f"{journal.path.name}: run of {journal.data['started']} on {cluster.get('provider')} cluster "
+            f"{cluster.get('server')}: {kinds}")
+
+
+def restore(journal: Journal, api: client.ApiClient) -> list[str]:
+    """Undo a journal's entries, newest first; verify each; return a line per entry."""
+    done = []
+    for entry in reversed(list(journal.entries)):
+        if entry["kind"] == "mesh-config":
+            where = (entry["namespace"], entry["name"])
+            meshconfig.write(api, where, entry["original"])
+            if meshconfig.read(api, where) != entry["original"]:
+                raise RuntimeError(f"mesh config {where[0]}/{where[1]} did not read back as the original")
+            done.append(f"restored mesh config {where[0]}/{where[1]} to its original text "
+                        f"({meshconfig.message(meshconfig.policy_of(entry['original']))})")
+        elif entry["kind"] == "created":
+            obj = entry["object"]
+            kube.delete_and_wait(api, obj)
+            done.append(f"deleted {obj['kind']} {obj['metadata']['namespace']}/{obj['metadata']['name']}")
+        journal.settle(entry)
+    return done
+
+
+def _entry_text(entry: dict) -> str:
+    if entry["kind"] == "mesh-config":
+        return f"mesh config {entry['namespace']}/{entry['name']} changed"
+    meta = entry["object"]["metadata"]
+    return f"{entry['object']['kind']} {meta.get('namespace')}/{meta['name']} created"

@@ -1,0 +1,92 @@
+"""The conformance report: what ran on which mesh, per profile and per test, with the
+evidence behind every step. Pure data in, YAML/JSON/text out; the pytest plugin
+(fixtures/report.py) gathers the data.
+"""
+
+import json
+
+import yaml
+
+API_VERSION = "egress-conformance.dev/v1alpha1"
+KIND = "ConformanceReport"
+
+PASSED, FAILED, SKIPPED, NOT_SUPPORTED, NOT_RUN = "passed", "failed", "skipped", "not-supported", "not-run"
+SUCCESS, PARTIAL, FAILURE, NOTHING_RUN = "success", "partial", "failure", "not run"
+
+
+def profile_result(results: list[str]) -> str:
+    """success: all passed; failure: any failed; not run: nothing reached the mesh;
+    partial: the rest (something skipped, unsupported or not run). No result is never a pass."""
+    if not results or all(r == NOT_RUN for r in results):
+        return NOTHING_RUN
+    if FAILED in results:
+        return FAILURE
+    if all(r == PASSED for r in results):
+        return SUCCESS
+    return PARTIAL
+
+
+def overall_result(profile_results: list[str]) -> str:
+    """The run's result from its profiles' results, by the same rule as profile_result."""
+    as_tests = {SUCCESS: PASSED, FAILURE: FAILED, NOTHING_RUN: NOT_RUN, PARTIAL: SKIPPED}
+    return profile_result([as_tests[r] for r in profile_results])
+
+
+def build(*, date: str, mesh: dict | None, not_run_reason: str | None, tests: list[dict], evidence_dir: str) -> dict:
+    """The report document. ``tests`` entries carry name, profile, result, reason, steps."""
+    profiles = []
+    for name in sorted({t["profile"] for t in tests}):
+        members = [t for t in tests if t["profile"] == name]
+        results = [t["result"] for t in members]
+        counts = {key: results.count(key) for key in (PASSED, FAILED, SKIPPED, NOT_SUPPORTED, NOT_RUN)}
+        profiles.append({"name": name, "result": profile_result(results), "summary": counts, "tests": members})
+    return {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "date": date,
+        "mesh": mesh or {"notRun": not_run_reason or "the mesh was never reached"},
+        "result": overall_result([p["result"] for p in profiles]),
+        "evidenceDirectory": evidence_dir,
+        "profiles": profiles,
+    }
+
+
+def dump_yaml(report: dict) -> str:
+    return yaml.safe_dump(report, sort_keys=False, width=120)
+
+
+def dump_json(report: dict) -> str:
+    return json.dumps(report, indent=2)
+
+
+def load(text: str) -> dict:
+    """A saved report (YAML or JSON); raises ValueError if it is not one."""
+    try:
+        report = yaml.safe_load(text)  # JSON is YAML too
+    except yaml.YAMLError as err:
+        raise ValueError(f"not YAML or JSON: {err}") from None
+    if not isinstance(report, dict) or report.get("kind") != KIND:
+        raise ValueError(f"not a {KIND} (kind: {report.get('kind') if isinstance(report, dict) else None})")
+    return report
+
+
+def render(report: dict) -> str:
+    """A readable summary: the mesh, the result per profile, and why each test did not pass."""
+    mesh = report["mesh"]
+    if "notRun" in mesh:
+        head = f"mesh: not run ({mesh['notRun']})"
+    else:
+        head = (f"mesh: {mesh['provider']} provider, Kubernetes {mesh['kubernetesVersion']}, "
+                f"Istio {mesh['istioVersion']} (revision {mesh['revision']})")
+    lines = [f"egress conformance report of {report['date']}", head, f"result: {report['result'].upper()}"]
+    for profile in report["profiles"]:
+        counts = ", ".join(f"{v} {k}" for k, v in profile["summary"].items() if v)
+        lines.append(f"profile {profile['name']}: {profile['result']} ({counts})")
+        for test in profile["tests"]:
+            lines.append(f"  {test['result']:14s} {test['name']}" + (f": {test['reason']}" if test.get("reason") else ""))
+            for step in test.get("steps", []):
+                if step["verdict"] != PASSED:
+                    lines.append(f"      {step['verdict']} at step {step['step']!r}: {step.get('detail', '')}")
+            if test.get("evidence"):
+                lines.append(f"      evidence: {test['evidence']}")
+    return "\n".join(lines)

@@ -1,0 +1,11 @@
+"""The extended profile: every extended scenario, one test each, named by its short name."""
+
+import pytest
+
+import scenarios
+from egress_conformance.scenario import EXTENDED
+
+
+@pytest.mark.parametrize("scenario", scenarios.in_profile(EXTENDED), ids=lambda s: s.name)
+def test_extended(scenario, egress):
+    scenario.run(egress)

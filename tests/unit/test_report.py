@@ -1,0 +1,49 @@
+import pytest
+
+from egress_conformance import report as r
+
+
+@pytest.mark.parametrize("results, expected", [
+    ([r.PASSED, r.PASSED], r.SUCCESS),
+    ([r.PASSED, r.FAILED], r.FAILURE),
+    ([r.PASSED, r.SKIPPED], r.PARTIAL),
+    ([r.PASSED, r.NOT_SUPPORTED], r.PARTIAL),
+    ([r.SKIPPED], r.PARTIAL),
+    ([r.PASSED, r.NOT_RUN], r.PARTIAL),
+    ([r.NOT_RUN, r.NOT_RUN], r.NOTHING_RUN),
+    ([r.FAILED, r.NOT_RUN], r.FAILURE),
+    ([], r.NOTHING_RUN),
+])
+def test_profile_result_never_counts_a_missing_result_as_a_pass(results, expected):
+    assert r.profile_result(results) == expected
+
+
+@pytest.mark.parametrize("profiles, expected", [
+    ([r.SUCCESS, r.SUCCESS], r.SUCCESS),
+    ([r.SUCCESS, r.PARTIAL], r.PARTIAL),
+    ([r.SUCCESS, r.NOTHING_RUN], r.PARTIAL),
+    ([r.PARTIAL, r.FAILURE], r.FAILURE),
+    ([r.NOTHING_RUN], r.NOTHING_RUN),
+    ([], r.NOTHING_RUN),
+])
+def test_overall_result_is_the_worst_profile(profiles, expected):
+    assert r.overall_result(profiles) == expected
+
+
+def test_build_counts_per_profile_and_round_trips():
+    tests = [
+        {"name": "a", "profile": "core", "result": r.PASSED, "reason": "", "steps": []},
+        {"name": "b", "profile": "extended", "result": r.NOT_SUPPORTED, "reason": "not supported: x", "steps": []},
+    ]
+    doc = r.build(date="2026-11-28", mesh=None, not_run_reason="nope", tests=tests, evidence_dir="/e")
+    assert doc["mesh"] == {"notRun": "nope"}
+    assert [(p["name"], p["result"], p["summary"]["passed"]) for p in doc["profiles"]] == [
+        ("core", r.SUCCESS, 1), ("extended", r.PARTIAL, 0)]
+    assert doc["result"] == r.PARTIAL
+    assert r.load(r.dump_yaml(doc)) == doc == r.load(r.dump_json(doc))
+    assert "not-supported  b: not supported: x" in r.render(doc)
+
+
+def test_load_refuses_what_is_not_a_report():
+    with pytest.raises(ValueError, match="not a ConformanceReport"):
+        r.load("kind: Pod\n")

@@ -1,0 +1,32 @@
+"""skip_reason on plain scenario and provider records (pure logic: no mesh involved)."""
+
+import types
+
+from egress_conformance import features
+from egress_conformance.scenario import CORE, Scenario
+from fixtures import selection
+
+SCENARIO = Scenario("s", "d", CORE, frozenset({features.MESH_WIDE_POLICY, features.EGRESS_GATEWAY}), run=None)
+
+
+class Options:
+    def __init__(self, **values):
+        self.values = {"skip_test": [], "skip_feature": [], "force_feature": [], **values}
+
+    def getoption(self, name):
+        return self.values[name]
+
+
+PROVIDER = types.SimpleNamespace(name="local", features=lambda: frozenset({features.MESH_WIDE_POLICY}))
+
+
+def test_a_missing_feature_is_not_supported_unless_forced():
+    assert selection.skip_reason(Options(), SCENARIO, PROVIDER) == (
+        "not supported: the local provider lacks feature egress-gateway")
+    assert selection.skip_reason(Options(force_feature=["egress-gateway"]), SCENARIO, PROVIDER) is None
+
+
+def test_user_skips_say_skipped_and_win_over_support():
+    assert selection.skip_reason(Options(skip_feature=["mesh-wide-policy"]), SCENARIO, PROVIDER).startswith(
+        "skipped: feature mesh-wide-policy")
+    assert selection.skip_reason(Options(skip_test=["s"]), SCENARIO, PROVIDER) == "skipped: --skip-test s"
