@@ -44,8 +44,9 @@ def run(args) -> int:
             raise CliError(f"the local provider runs Istio {versions.ISTIO_VERSION_LABEL} (pinned in versions.py), "
                            f"not {args.istio_version}; drop --istio-version or choose another --provider")
         from egress_conformance.install import __main__ as install
+        from egress_conformance.install import layout
 
-        if install.main() != 0:
+        if layout.load() is None and install.main() != 0:
             raise CliError("set-up of the local mesh failed (see above); fix it and run again")
     pytest_args = [str(ROOT / "suites"), f"--rootdir={ROOT}", f"--provider={provider}"]
     for profile in args.profile or [CORE]:

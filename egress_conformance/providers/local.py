@@ -12,12 +12,15 @@ The pod reaches the external host over its own link, so the host never routes
 or forwards anything and its firewall is left alone.
 """
 
+import contextlib
+import logging
 import os
 import pathlib
 import secrets
 import shutil
 import subprocess
 import tempfile
+import time
 
 from kubernetes import client
 
@@ -31,6 +34,8 @@ HOST_ADDRESS, POD_ADDRESS = "198.18.0.1", "198.18.0.2"
 POD_LINK_ADDRESS, EXTERNAL_ADDRESS = "198.18.1.1", "198.18.1.2"
 XDS_ADDRESS = f"{HOST_ADDRESS}:15010"
 POD_NAME = "client"
+
+log = logging.getLogger("egress")
 
 
 class LocalWorkload(Workload):
@@ -73,23 +78,28 @@ class LocalProvider(Provider):
         pod_ns.set_hosts({EXTERNAL_ADDRESS: list(targets.ALL)})
         ext_ns.set_hosts({})
 
-        self.control = controlplane.start(layout, run_dir, undo, state.add_pid)
-        self._api = kube.connect(self.control.kubeconfig)
-        mesh_config = self.options.get("mesh_config") or istio_install.mesh_config(XDS_ADDRESS)
-        istio_install.install(self._api, layout, mesh_config)
-        self.istiod = istiod.start(layout, self.control.kubeconfig, XDS_ADDRESS, run_dir, undo, state.add_pid)
+        with _stage("etcd, kube-apiserver, kube-controller-manager"):
+            self.control = controlplane.start(layout, run_dir, undo, state.add_pid)
+        with _stage("Istio CRDs, istio-system and the istio ConfigMap"):
+            self._api = kube.connect(self.control.kubeconfig)
+            mesh_config = self.options.get("mesh_config") or istio_install.mesh_config(XDS_ADDRESS)
+            istio_install.install(self._api, layout, mesh_config)
+        with _stage("istiod"):
+            self.istiod = istiod.start(layout, self.control.kubeconfig, XDS_ADDRESS, run_dir, undo, state.add_pid)
         self.test_namespace = f"egress-conformance-{run_id}"
         self._create_pod_object()
 
-        ext = external.start(ext_ns, EXTERNAL_ADDRESS, [targets.HTTPBIN, targets.HTTPBIN_WWW], run_dir, undo,
-                             state.add_pid)
+        with _stage(f"external httpbin at {EXTERNAL_ADDRESS} ({', '.join(targets.ALL)})"):
+            ext = external.start(ext_ns, EXTERNAL_ADDRESS, [targets.HTTPBIN, targets.HTTPBIN_WWW], run_dir, undo,
+                                 state.add_pid)
         client_ca = run_dir / "external-ca.crt"
         shutil.copyfile(ext.ca.cert, client_ca)
         client_ca.chmod(0o644)
         workload_ca = pki.ca(run_dir / "pki", "workload-ca", "egress-conformance workload CA")
-        pod = sidecar.start(layout, pod_ns, pod_ip=POD_ADDRESS, pod_name=POD_NAME,
-                            pod_namespace=self.test_namespace, discovery_address=XDS_ADDRESS,
-                            workload_ca=workload_ca, run_dir=run_dir, undo=undo, record=state.add_pid)
+        with _stage(f"client pod {self.test_namespace}/{POD_NAME}: capture, pilot-agent, Envoy"):
+            pod = sidecar.start(layout, pod_ns, pod_ip=POD_ADDRESS, pod_name=POD_NAME,
+                                pod_namespace=self.test_namespace, discovery_address=XDS_ADDRESS,
+                                workload_ca=workload_ca, run_dir=run_dir, undo=undo, record=state.add_pid)
         self._workload = LocalWorkload(pod, self.test_namespace, str(client_ca))
         self._sidecar = pod
 
@@ -153,6 +163,14 @@ class LocalProvider(Provider):
             "phase": "Running", "podIP": POD_ADDRESS, "podIPs": [{"ip": POD_ADDRESS}], "hostIP": HOST_ADDRESS,
             "conditions": [{"type": "Ready", "status": "True"}],
         }})
+
+
+@contextlib.contextmanager
+def _stage(what: str):
+    started = time.monotonic()
+    log.info("  starting %s ...", what)
+    yield
+    log.info("  %s ready in %.1fs", what, time.monotonic() - started)
 
 
 def _require_root() -> None:
