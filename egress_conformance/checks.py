@@ -5,9 +5,12 @@ Each check is named for what it asserts, so that a scenario reads as the
 walkthrough: ``expect(http, reachable(via=PASSTHROUGH))``.
 """
 
+from collections.abc import Callable
+
 from egress_conformance import envoy, observe
 
-Check = "Callable[[observe.Observation], str | None]"
+Check = Callable[[observe.Observation], str | None]
+"""A check: None when the observation matches, else the reason it does not."""
 
 
 def all_of(*checks):

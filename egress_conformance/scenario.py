@@ -2,6 +2,7 @@
 
 import dataclasses
 import pathlib
+from collections.abc import Callable
 
 CORE = "core"
 EXTENDED = "extended"
@@ -15,7 +16,8 @@ class Scenario:
     description: str
     profile: str
     features: frozenset[str]
-    run: "Callable[[egress_conformance.conformance.EgressTest], None]"
+    run: Callable[..., None]
+    """The flow, given the suite's EgressTest ``t``."""
     manifests: pathlib.Path | None = None
     """Directory of the scenario's manifests, named after it."""
 

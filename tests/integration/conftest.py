@@ -26,6 +26,12 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(pytest.mark.skip(reason=reason))
 
 
+@pytest.fixture(autouse=True)
+def own_journals(tmp_path, monkeypatch):
+    """Each test's runs journal into a folder of its own, never the user's."""
+    monkeypatch.setenv("EGRESS_CONFORMANCE_STATE", str(tmp_path / "state"))
+
+
 @pytest.fixture
 def clean_machine():
     """The test starts and must end with no trace of any local-mesh run."""

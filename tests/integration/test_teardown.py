@@ -29,14 +29,14 @@ def test_an_interrupted_run_tears_down(clean_machine, suite_run, signum):
     assert "mesh torn down" in run.output, run.output
 
 
-def test_a_killed_run_is_swept_by_the_next(clean_machine, suite_run):
+def test_a_killed_run_is_undone_by_restore(clean_machine, suite_run):
     run = suite_run()
     run.wait_for_line(RESTRICTED)
     run.process.kill()
     run.finish()
-    assert traces.leftovers(), "SIGKILL cannot be cleaned up in-process; the record should remain"
-    sweep = subprocess.run(
-        [sys.executable, "-c", "from egress_conformance.localmesh import runstate; print(runstate.sweep_stale())"],
-        capture_output=True, text=True, check=True,
-    )
-    assert "removed leftovers of an interrupted run" in sweep.stdout
+    assert traces.leftovers(), "SIGKILL cannot be cleaned up in-process; the records should remain"
+    restore = subprocess.run([sys.executable, "-m", "egress_conformance.cli", "restore"],
+                             capture_output=True, text=True)
+    assert restore.returncode == 0, restore.stderr
+    assert "restored mesh config istio-system/istio to its original text" in restore.stdout
+    assert "removed leftovers of an interrupted run" in restore.stdout
