@@ -54,6 +54,8 @@ def run(args) -> int:
     for option, values in (("--run-test", args.run_test), ("--skip-test", args.skip_test),
                            ("--skip-feature", args.skip_feature), ("--force-feature", args.force_feature)):
         pytest_args += [f"{option}={value}" for value in values]
+    if args.keep:
+        pytest_args.append("--keep")
     if args.report_dir:
         pytest_args.append(f"--report-dir={args.report_dir}")
     if args.junit_xml:
@@ -163,6 +165,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--force-feature", action="append", default=[], choices=sorted(features.ALL), metavar="FEATURE",
                    help="run scenarios needing it even if the provider does not declare it")
     p.add_argument("--report-dir", help="folder for report.yaml/json, junit.xml, evidence (default: results/<time>)")
+    p.add_argument("--keep", action="store_true", help="leave the mesh and the tests' changes in place to inspect "
+                   "them; `egress-conformance restore` undoes them later")
     p.add_argument("--junit-xml", help="JUnit XML path (default: in the report folder)")
     p.add_argument("pytest_args", nargs="*", help="after --: passed to pytest as they are")
     p.set_defaults(command=run)

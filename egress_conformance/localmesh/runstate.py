@@ -1,8 +1,9 @@
 """What a local-mesh run has started, on disk, so that nothing outlives it.
 
 A run that ends normally (pass, failure, Ctrl-C, SIGTERM) undoes everything
-through its cleanup stack. A run that is SIGKILLed cannot; it leaves this
-record, and the next run sweeps it before starting: it kills the recorded
+through its cleanup stack. A run that is SIGKILLed cannot (and one run with
+--keep does not); it leaves this record, and ``egress-conformance restore`` or
+the next run sweeps it: it kills the recorded
 processes (checking their start time, so a reused pid is never hit), deletes the
 recorded network namespaces and removes the recorded files.
 """
@@ -94,6 +95,6 @@ def sweep_stale() -> list[str]:
         for leftover in data["paths"]:
             shutil.rmtree(leftover, ignore_errors=True)
         path.unlink(missing_ok=True)
-        swept.append(f"removed leftovers of an interrupted run ({path.stem}): "
-                     f"{len(data['pids'])} processes, namespaces {data['netns']}")
+        swept.append(f"stopped the local mesh of an earlier run ({path.stem}, killed or kept): "
+                     f"{len(data['pids'])} processes, namespaces {', '.join(data['netns'])}")
     return swept

@@ -5,8 +5,11 @@ import signal
 import subprocess
 import sys
 
+import pathlib
+
 import pytest
 
+from egress_conformance import kube, meshconfig
 from tests.integration import traces
 
 RESTRICTED = "mesh wide outbound traffic policy is set to 'REGISTRY_ONLY'"
@@ -39,4 +42,18 @@ def test_a_killed_run_is_undone_by_restore(clean_machine, suite_run):
                              capture_output=True, text=True)
     assert restore.returncode == 0, restore.stderr
     assert "restored mesh config istio-system/istio to its original text" in restore.stdout
-    assert "removed leftovers of an interrupted run" in restore.stdout
+    assert "stopped the local mesh of an earlier run" in restore.stdout
+
+
+def test_a_kept_run_stays_until_restore(clean_machine, suite_run):
+    run = suite_run("--keep")
+    assert run.finish() == 0, run.output
+    kept = [line for line in run.lines if "kept the local mesh as it is" in line]
+    assert kept, run.output
+    kubeconfig = kept[0].split("kubeconfig ")[1].split(";")[0]
+    assert traces.leftovers(), "--keep must leave the mesh running"
+    api = kube.connect(pathlib.Path(kubeconfig))
+    assert meshconfig.policy_of(meshconfig.read(api, ("istio-system", "istio"))) == meshconfig.ALLOW_ANY
+    restore = subprocess.run([sys.executable, "-m", "egress_conformance.cli", "restore"],
+                             capture_output=True, text=True)
+    assert restore.returncode == 0 and "stopped the local mesh of an earlier run" in restore.stdout, restore.stdout
