@@ -6,6 +6,7 @@ state and of a real request from the meshed workload.
 """
 
 import dataclasses
+import datetime
 import logging
 
 from egress_conformance import cleanup, envoy, kube, meshconfig, observe, waits
@@ -127,7 +128,8 @@ class EgressTest:
         except waits.NotConverged as err:
             log.info("FAIL %s: %s\n       last seen: %s\n       mismatch: %s", step, check.__name__,
                      err.observation.summary() if err.observation else "nothing", err.reason)
-            self._record(step, check.__name__, "failed", err.reason or "", err.observation, err.attempts, err.elapsed)
+            self._record(step, check.__name__, "failed", err.reason or "not consistent long enough (streak too short)",
+                         err.observation, err.attempts, err.elapsed)
             raise
         log.info("PASS %s: %s (%d in a row, %d attempts, %.1fs)\n       evidence: %s", step, check.__name__,
                  self.timing.consecutive, done.attempts, done.elapsed, done.observation.summary())
@@ -135,9 +137,12 @@ class EgressTest:
         return done.observation
 
     def _record(self, step, check, verdict, detail, observation, attempts, elapsed) -> None:
+        ended = datetime.datetime.now(datetime.timezone.utc)
+        started = ended - datetime.timedelta(seconds=elapsed)
         self.steps.append({
             "step": step, "check": check, "verdict": verdict, "detail": detail,
             "attempts": attempts, "seconds": round(elapsed, 2),
+            "started": started.isoformat(timespec="milliseconds"), "ended": ended.isoformat(timespec="milliseconds"),
             "evidence": observation.summary() if observation else None,
             "observation": dataclasses.asdict(observation) if observation else None,
         })

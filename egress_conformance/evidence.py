@@ -3,8 +3,10 @@ config dump and stats, its access log, istiod's log, the mesh config, the test
 namespace's Istio objects and events. Each piece is best-effort: collecting
 evidence must never hide the failure it documents."""
 
+import datetime
 import json
 import pathlib
+import time
 
 import yaml
 from kubernetes import client, dynamic
@@ -25,8 +27,12 @@ def collect(t, directory: pathlib.Path) -> list[str]:
         "events.txt": lambda: _events(t.api, t.namespace),
         "steps.json": lambda: json.dumps(t.steps, indent=2),
     }
-    for name, text in t.provider.logs().items():
+    failed = [step for step in t.steps if step["verdict"] == "failed" and "started" in step]
+    logs = _flushed_logs(t.provider, failed[-1] if failed else None)
+    for name, text in logs.items():
         pieces[name] = (lambda text=text: text)
+    if failed and "access-log.jsonl" in logs:
+        pieces["failing-step-access-log.jsonl"] = lambda: during(logs["access-log.jsonl"], failed[-1])
     written = []
     for name, produce in pieces.items():
         try:
@@ -36,6 +42,43 @@ def collect(t, directory: pathlib.Path) -> list[str]:
         (directory / name).write_text(content)
         written.append(name)
     return written
+
+
+ACCESS_LOG_FLUSH_SECONDS = 3.0
+"""Envoy writes its access log once a second: how long to wait for the failing step's last lines."""
+
+
+def _flushed_logs(provider, step: dict | None) -> dict[str, str]:
+    """The provider's logs, once the access log holds a line per request of the failing step
+    (or after ACCESS_LOG_FLUSH_SECONDS, whichever comes first)."""
+    deadline = time.monotonic() + ACCESS_LOG_FLUSH_SECONDS
+    while True:
+        logs = provider.logs()
+        if step is None or "access-log.jsonl" not in logs or time.monotonic() > deadline:
+            return logs
+        if len(_lines_during(logs["access-log.jsonl"], step)) >= step["attempts"]:
+            return logs
+        time.sleep(0.2)
+
+
+def during(access_log: str, step: dict) -> str:
+    """The JSON access-log lines of requests that started while ``step`` was being observed."""
+    kept = _lines_during(access_log, step)
+    return "\n".join(kept) + "\n" if kept else "no access-log line falls within the failing step\n"
+
+
+def _lines_during(access_log: str, step: dict) -> list[str]:
+    started = datetime.datetime.fromisoformat(step["started"])
+    ended = datetime.datetime.fromisoformat(step["ended"])
+    kept = []
+    for line in access_log.splitlines():
+        try:
+            at = datetime.datetime.fromisoformat(json.loads(line)["start_time"])
+        except (ValueError, KeyError, TypeError):
+            continue
+        if started <= at <= ended:
+            kept.append(line)
+    return kept
 
 
 def _istio_objects(api: client.ApiClient, namespace: str) -> str:

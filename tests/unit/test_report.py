@@ -47,3 +47,16 @@ def test_build_counts_per_profile_and_round_trips():
 def test_load_refuses_what_is_not_a_report():
     with pytest.raises(ValueError, match="not a ConformanceReport"):
         r.load("kind: Pod\n")
+
+
+def test_evidence_keeps_the_access_log_lines_of_the_failing_step():
+    from egress_conformance import evidence
+
+    log = "\n".join([
+        '{"start_time":"2026-11-28T02:47:39.000Z","upstream_cluster":"before"}',
+        '{"start_time":"2026-11-28T02:47:40.500Z","upstream_cluster":"BlackHoleCluster"}',
+        'not json',
+        '{"start_time":"2026-11-28T02:47:45.000Z","upstream_cluster":"after"}',
+    ])
+    step = {"started": "2026-11-28T02:47:40.000+00:00", "ended": "2026-11-28T02:47:41.000+00:00"}
+    assert evidence.during(log, step) == '{"start_time":"2026-11-28T02:47:40.500Z","upstream_cluster":"BlackHoleCluster"}\n'
