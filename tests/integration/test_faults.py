@@ -76,3 +76,12 @@ def test_set_up_with_an_unreachable_module_proxy_names_it(tmp_path):
     last = result.stderr.strip().splitlines()[-1]
     assert result.returncode == 1
     assert "GOPROXY=http://127.0.0.1:9" in last and "check that the Go module proxy is reachable" in last
+
+
+def test_a_second_set_up_rebuilds_nothing():
+    result = subprocess.run([sys.executable, "-m", "egress_conformance.install"], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    for component in ("kubernetes", "istio", "envoy"):
+        assert f"{component} " in result.stderr and "cached in" in result.stderr
+    assert "compiling" not in result.stderr and "installing" not in result.stderr

@@ -54,6 +54,12 @@ def test_a_kept_run_stays_until_restore(clean_machine, suite_run):
     assert traces.leftovers(), "--keep must leave the mesh running"
     api = kube.connect(pathlib.Path(kubeconfig))
     assert meshconfig.policy_of(meshconfig.read(api, ("istio-system", "istio"))) == meshconfig.ALLOW_ANY
+    # The kept mesh is a real cluster for the `policy` command too.
+    for word, policy in (("restricted", meshconfig.REGISTRY_ONLY), ("allowed", meshconfig.ALLOW_ANY)):
+        changed = subprocess.run([sys.executable, "-m", "egress_conformance.cli", "policy", word,
+                                  f"--kubeconfig={kubeconfig}"], capture_output=True, text=True)
+        assert changed.stdout == f"mesh wide outbound traffic policy is set to '{policy}'\n", changed.stderr
+        assert meshconfig.policy_of(meshconfig.read(api, ("istio-system", "istio"))) == policy
     restore = subprocess.run([sys.executable, "-m", "egress_conformance.cli", "restore"],
                              capture_output=True, text=True)
     assert restore.returncode == 0 and "stopped the local mesh of an earlier run" in restore.stdout, restore.stdout
