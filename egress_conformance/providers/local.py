@@ -102,6 +102,7 @@ class LocalProvider(Provider):
                                 workload_ca=workload_ca, run_dir=run_dir, undo=undo, record=state.add_pid)
         self._workload = LocalWorkload(pod, self.test_namespace, str(client_ca))
         self._sidecar = pod
+        self._external = ext
 
     def api(self) -> client.ApiClient:
         return self._api
@@ -137,6 +138,7 @@ class LocalProvider(Provider):
             self.control.ensure_running()
             self.istiod.process.ensure_running()
             self._sidecar.agent.ensure_running()
+            self._external.process.ensure_running()
         except LocalMeshError as err:
             raise ProviderError(str(err)) from err
 
