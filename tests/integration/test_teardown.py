@@ -8,6 +8,7 @@ import sys
 import pathlib
 
 import pytest
+import yaml
 
 from egress_conformance import kube, meshconfig
 from tests.integration import traces
@@ -23,13 +24,15 @@ def test_a_passing_run_leaves_no_trace(clean_machine, suite_run):
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
-def test_an_interrupted_run_tears_down(clean_machine, suite_run, signum):
-    run = suite_run()
+def test_an_interrupted_run_tears_down(clean_machine, suite_run, signum, tmp_path):
+    run = suite_run(f"--report-dir={tmp_path}")
     run.wait_for_line(RESTRICTED)
     run.process.send_signal(signum)
     code = run.finish()
     assert code != 0, "an interrupted run must not report success"
     assert "mesh torn down" in run.output, run.output
+    document = yaml.safe_load((tmp_path / "report.yaml").read_text())
+    assert document["result"] != "success" and document["profiles"][0]["tests"][0]["result"] != "passed"
 
 
 def test_a_killed_run_is_undone_by_restore(clean_machine, suite_run):
