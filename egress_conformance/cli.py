@@ -39,16 +39,19 @@ def run(args) -> int:
         raise CliError(f"the suite's scenarios are not next to the package ({ROOT}); install from a checkout "
                        "with pip install -e")
     provider = args.provider or "local"
+    try:
+        release = versions.istio(args.istio_version)
+    except ValueError as err:
+        raise CliError(str(err)) from None
     if provider == "local":
-        if args.istio_version and args.istio_version != versions.ISTIO_VERSION_LABEL:
-            raise CliError(f"the local provider runs Istio {versions.ISTIO_VERSION_LABEL} (pinned in versions.py), "
-                           f"not {args.istio_version}; drop --istio-version or choose another --provider")
         from egress_conformance.install import __main__ as install
         from egress_conformance.install import layout
 
-        if layout.load() is None and install.main() != 0:
-            raise CliError("set-up of the local mesh failed (see above); fix it and run again")
-    pytest_args = [str(ROOT / "suites"), f"--rootdir={ROOT}", f"--provider={provider}"]
+        if layout.load(release) is None and install.main(["--istio", release.module_version]) != 0:
+            raise CliError(f"set-up of the local mesh with Istio {release.label} failed (see above); "
+                           "fix it or choose another --istio-version")
+    pytest_args = [str(ROOT / "suites"), f"--rootdir={ROOT}", f"--provider={provider}",
+                   f"--istio-version={release.module_version}"]
     for profile in args.profile or [CORE]:
         pytest_args.append(f"--profile={profile}")
     for option, values in (("--run-test", args.run_test), ("--skip-test", args.skip_test),
@@ -156,7 +159,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run profiles of the suite (default: core on the local mesh)")
     p.add_argument("--provider", choices=["local"], help="where the mesh comes from (default: local; "
                    "an existing cluster is never used unless chosen)")
-    p.add_argument("--istio-version", help="Istio version to test (the local provider has one, pinned)")
+    p.add_argument("--istio-version", help=f"Istio to test: {', '.join(versions.ISTIO_RELEASES)} (default "
+                   f"{versions.ISTIO_DEFAULT}) or an istio.io/istio pseudo-version, built on first use")
     p.add_argument("--profile", action="append", choices=[CORE, EXTENDED], help="repeatable; default: core")
     p.add_argument("--run-test", action="append", default=[], metavar="NAME", help="run only this scenario")
     p.add_argument("--skip-test", action="append", default=[], metavar="NAME", help="skip this scenario")

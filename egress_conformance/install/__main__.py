@@ -1,30 +1,42 @@
-"""``python -m egress_conformance.install``: install everything the local mesh needs."""
+"""``python -m egress_conformance.install [--istio VERSION]``: install everything the
+local mesh needs, for the default Istio release or the one named."""
 
+import argparse
 import sys
 import time
 
+from egress_conformance import versions
 from egress_conformance.install import components, debian, layout, progress
 from egress_conformance.install.errors import InstallError
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m egress_conformance.install", description=__doc__)
+    parser.add_argument("--istio", default=versions.ISTIO_DEFAULT,
+                        help=f"Istio release ({', '.join(versions.ISTIO_RELEASES)}) or istio.io/istio pseudo-version")
+    args = parser.parse_args(argv)
     started = time.monotonic()
+    try:
+        release = versions.istio(args.istio)
+    except ValueError as err:
+        print(f"set-up failed: {err}", file=sys.stderr)
+        return 2
     try:
         debian.ensure_commands()
         paths = layout.Layout(
             kubernetes_bin=components.kubernetes(),
-            istio_bin=components.istio(),
-            istio_source=components.istio_source(),
+            istio_bin=components.istio(release),
+            istio_source=components.istio_source(release),
             envoy=components.envoy(),
         )
-        layout.save(paths)
+        layout.save(paths, release)
     except InstallError as err:
         print(f"set-up failed: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("set-up interrupted: the unfinished component will be rebuilt on the next run", file=sys.stderr)
         return 130
-    progress.say(f"local mesh components ready in {time.monotonic() - started:.0f}s")
+    progress.say(f"local mesh components (Istio {release.label}) ready in {time.monotonic() - started:.0f}s")
     return 0
 
 

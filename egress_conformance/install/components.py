@@ -45,31 +45,32 @@ def kubernetes() -> pathlib.Path:
     )
 
 
-def istio() -> pathlib.Path:
+def istio(release: versions.IstioRelease) -> pathlib.Path:
     """pilot-discovery (istiod) and pilot-agent, each with the build tags Istio's own
     Makefile gives it; returns their bin directory."""
     return gobuild.build(
         name="istio",
-        version=versions.ISTIO_COMMIT,
-        requires={ISTIO_MODULE: versions.ISTIO_MODULE_VERSION},
+        version=release.commit,
+        requires={ISTIO_MODULE: release.module_version},
         replaces={},
         packages={
             "vtprotobuf,disable_pgv": ["istio.io/istio/pilot/cmd/pilot-discovery"],
             "agent,disable_pgv": ["istio.io/istio/pilot/cmd/pilot-agent"],
         },
-        ldflags=f"-X istio.io/istio/pkg/version.buildVersion={versions.ISTIO_VERSION_LABEL}",
+        ldflags=f"-X istio.io/istio/pkg/version.buildVersion={release.label}",
     )
 
 
-def istio_source() -> pathlib.Path:
+def istio_source(release: versions.IstioRelease) -> pathlib.Path:
     """The istio.io/istio module directory (CRDs and pilot-agent's bootstrap template live there)."""
     result = subprocess.run(
-        ["go", "mod", "download", "-json", f"{ISTIO_MODULE}@{versions.ISTIO_MODULE_VERSION}"],
+        ["go", "mod", "download", "-json", f"{ISTIO_MODULE}@{release.module_version}"],
         capture_output=True,
         text=True,
     )
     if result.returncode != 0:
-        raise InstallError(f"cannot fetch {ISTIO_MODULE} source: {result.stderr.strip()[-200:]}; run set-up again")
+        raise InstallError(f"cannot fetch {ISTIO_MODULE}@{release.module_version}: {result.stderr.strip()[-200:]}; "
+                           "check that the Go module proxy is reachable, then run set-up again")
     import json
 
     return pathlib.Path(json.loads(result.stdout)["Dir"])

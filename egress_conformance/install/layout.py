@@ -34,19 +34,20 @@ class Layout:
         return self.istio_source / "tools" / "packaging" / "common" / "envoy_bootstrap.json"
 
 
-def _file() -> pathlib.Path:
-    return cache.root() / f"layout-k8s{versions.KUBERNETES}-istio{versions.ISTIO_COMMIT}-envoy{versions.ENVOY}.json"
+def _file(release: versions.IstioRelease) -> pathlib.Path:
+    return cache.root() / f"layout-k8s{versions.KUBERNETES}-istio{release.commit}-envoy{versions.ENVOY}.json"
 
 
-def save(paths: Layout) -> None:
-    """Record the layout of a finished set-up."""
-    _file().write_text(json.dumps({k: str(v) for k, v in dataclasses.asdict(paths).items()}, indent=2))
+def save(paths: Layout, release: versions.IstioRelease) -> None:
+    """Record the layout of a finished set-up for one Istio release."""
+    _file(release).write_text(json.dumps({k: str(v) for k, v in dataclasses.asdict(paths).items()}, indent=2))
 
 
-def load() -> Layout | None:
-    """The recorded layout for the pinned versions, or None if set-up has not completed."""
+def load(release: versions.IstioRelease | None = None) -> Layout | None:
+    """The recorded layout for the pinned versions and ``release`` (default: the default
+    Istio), or None if that set-up has not completed."""
     try:
-        raw = json.loads(_file().read_text())
+        raw = json.loads(_file(release or versions.istio()).read_text())
     except FileNotFoundError:
         return None
     paths = Layout(**{k: pathlib.Path(v) for k, v in raw.items()})

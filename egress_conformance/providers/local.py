@@ -58,9 +58,13 @@ class LocalProvider(Provider):
 
     def start(self, undo: cleanup.Stack) -> None:
         _require_root()
-        layout = install_layout.load()
+        self.release = self.options.get("istio") or versions.istio()
+        layout = install_layout.load(self.release)
         if layout is None:
-            raise ProviderError("the local mesh's components are not installed: run ci/setup first")
+            raise ProviderError(
+                f"the local mesh's components for Istio {self.release.label} are not installed: run "
+                f"`python -m egress_conformance.install --istio {self.release.module_version}` "
+                "(or `egress-conformance run`, which installs them)")
         for line in runstate.sweep_stale():
             print(line)
         run_id = secrets.token_hex(3)
@@ -112,7 +116,7 @@ class LocalProvider(Provider):
 
     def info(self) -> MeshInfo:
         return MeshInfo(provider=self.name, kubernetes_version=versions.KUBERNETES,
-                        istio_version=versions.ISTIO_VERSION_LABEL, revision="default")
+                        istio_version=self.release.label, revision="default")
 
     def features(self) -> frozenset[str]:
         # No gateway deployment here: egress-gateway scenarios are 'not supported'.

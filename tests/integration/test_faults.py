@@ -85,3 +85,14 @@ def test_a_second_set_up_rebuilds_nothing():
     for component in ("kubernetes", "istio", "envoy"):
         assert f"{component} " in result.stderr and "cached in" in result.stderr
     assert "compiling" not in result.stderr and "installing" not in result.stderr
+
+
+def test_an_istio_commit_whose_dependencies_are_not_served_fails_in_one_line(tmp_path):
+    # The release-1.30 commit needs an istio.io/api version the module proxy refuses.
+    result = subprocess.run(
+        [sys.executable, "-m", "egress_conformance.install", "--istio", "v0.0.0-20260826214018-9739e10eb9d7"],
+        capture_output=True, text=True, timeout=300,
+        env=dict(os.environ, EGRESS_CONFORMANCE_CACHE=str(tmp_path / "cache")))
+    last = result.stderr.strip().splitlines()[-1]
+    assert result.returncode == 1
+    assert last.startswith("set-up failed: go mod tidy for istio failed") and "Go module proxy" in last
