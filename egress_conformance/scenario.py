@@ -19,10 +19,4 @@ class Scenario:
     run: Callable[..., None]
     """The flow, given the suite's EgressTest ``t``."""
     manifests: pathlib.Path | None = None
-    """Directory of the scenario's manifests, named after it."""
-
-    def manifest(self, file_name: str) -> pathlib.Path:
-        """Path of one of the scenario's manifests."""
-        if self.manifests is None:
-            raise ValueError(f"scenario {self.name} has no manifests")
-        return self.manifests / file_name
+    """Directory of the scenario's manifests (its YAML files are listed in the report)."""

@@ -68,11 +68,6 @@ def delete(name: str) -> None:
     shutil.rmtree(ETC_NETNS / name, ignore_errors=True)
 
 
-def exists(name: str) -> bool:
-    listing = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    return any(line.split()[0] == name for line in listing.splitlines() if line.strip())
-
-
 def link(a: Namespace | None, a_if: str, a_cidr: str, b: Namespace, b_if: str, b_cidr: str) -> None:
     """Join two namespaces (``a`` None means the host) with a veth pair and address both ends.
 
