@@ -24,6 +24,10 @@ def collect(t, directory: pathlib.Path) -> list[str]:
         "stats.txt": lambda: t.workload.envoy_admin("/stats"),
         "mesh-config.yaml": lambda: meshconfig.read(t.api, t.provider.mesh_config_map()),
         "istio-objects.yaml": lambda: _istio_objects(t.api, t.namespace),
+        # A Sidecar in the root namespace sets every namespace's default: a classic
+        # reason why a mesh-wide policy change seems to have no effect.
+        "root-namespace-istio-objects.yaml": lambda: _istio_objects(
+            t.api, meshconfig.root_namespace(meshconfig.read(t.api, t.provider.mesh_config_map()))),
         "events.txt": lambda: _events(t.api, t.namespace),
         "steps.json": lambda: json.dumps(t.steps, indent=2),
     }

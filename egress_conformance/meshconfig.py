@@ -25,6 +25,11 @@ def policy_of(mesh_text: str) -> str:
     return ((mesh.get("outboundTrafficPolicy") or {}).get("mode")) or ALLOW_ANY
 
 
+def root_namespace(mesh_text: str) -> str:
+    """The mesh's root namespace (its Sidecars and ServiceEntries apply mesh-wide); Istio's default is istio-system."""
+    return (yaml.safe_load(mesh_text) or {}).get("rootNamespace") or "istio-system"
+
+
 def with_policy(mesh_text: str, policy: str) -> str:
     """``mesh_text`` with outboundTrafficPolicy.mode set to ``policy``, all else kept."""
     if policy not in POLICIES:

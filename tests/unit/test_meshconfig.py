@@ -40,3 +40,9 @@ def test_unknown_policy_is_refused_with_the_valid_choices():
 
 def test_message_matches_the_seed():
     assert meshconfig.message("REGISTRY_ONLY") == "mesh wide outbound traffic policy is set to 'REGISTRY_ONLY'"
+
+
+def test_root_namespace_defaults_to_istio_system():
+    assert meshconfig.root_namespace(REAL_INSTALL) == "istio-system"
+    assert meshconfig.root_namespace("rootNamespace: mesh-root\n") == "mesh-root"
+    assert meshconfig.root_namespace("") == "istio-system"
