@@ -1,5 +1,6 @@
 """The local mesh's components: what to build or download for each, at the pinned versions."""
 
+import json
 import pathlib
 import subprocess
 import sys
@@ -71,8 +72,6 @@ def istio_source(release: versions.IstioRelease) -> pathlib.Path:
     if result.returncode != 0:
         raise InstallError(f"cannot fetch {ISTIO_MODULE}@{release.module_version}: {result.stderr.strip()[-200:]}; "
                            "check that the Go module proxy is reachable, then run set-up again")
-    import json
-
     return pathlib.Path(json.loads(result.stdout)["Dir"])
 
 

@@ -2,7 +2,6 @@
 
 import os
 import shutil
-import subprocess
 
 from egress_conformance.install import progress
 from egress_conformance.install.errors import InstallError

@@ -7,6 +7,7 @@ etcd (from the Kubernetes module graph) and Istio.
 """
 
 import os
+import json
 import pathlib
 import re
 import shutil
@@ -55,8 +56,6 @@ def download_gomod(module: str, version: str) -> str:
             f"cannot download {module}@{version} (GOPROXY={_goproxy()}): "
             f"{_last_line(result.stdout + result.stderr)}; check that the Go module proxy is reachable"
         )
-    import json
-
     info = json.loads(result.stdout)
     return pathlib.Path(info["GoMod"]).read_text()
 
