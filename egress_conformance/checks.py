@@ -7,7 +7,7 @@ walkthrough: ``expect(http, reachable(via=PASSTHROUGH))``.
 
 from collections.abc import Callable
 
-from egress_conformance import envoy, observe
+from egress_conformance import envoy, meshconfig, observe
 
 Check = Callable[[observe.Observation], str | None]
 """A check: None when the observation matches, else the reason it does not."""
@@ -119,3 +119,10 @@ def _outcome(obs) -> str:
     via = ", ".join(obs.served_by) or "no cluster"
     error = f" ({obs.error})" if obs.error and obs.outcome != observe.REACHABLE else ""
     return f"{obs.outcome}{status} via {via}{error}"
+
+
+def enforces(policy: str):
+    """What a request to an unknown host gets under ``policy``: through PassthroughCluster
+    (ALLOW_ANY), or blocked (REGISTRY_ONLY); the sidecar's config must say the same."""
+    outcome = reachable(via=envoy.PASSTHROUGH) if policy == meshconfig.ALLOW_ANY else blocked_http()
+    return all_of(sidecar_policy(policy), outcome)

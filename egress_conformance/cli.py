@@ -10,15 +10,20 @@ import os
 import pathlib
 import sys
 
-from egress_conformance import features, journal, kube, meshconfig, report, versions
+from egress_conformance import features, istiodiscovery, journal, kube, meshconfig, providers, report, suite
+from egress_conformance.providers import options as provider_options
+from egress_conformance.providers.base import ProviderError
 from egress_conformance.scenario import CORE, EXTENDED
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
 POLICY_WORDS = {"allowed": meshconfig.ALLOW_ANY, "restricted": meshconfig.REGISTRY_ONLY}
 
 
 class CliError(Exception):
     """A one-line message for the user; the command exits 1."""
+
+
+class UsageError(CliError):
+    """Bad command-line input; the command exits 2, as argparse's own usage errors do."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.command(args)
     except CliError as err:
         print(f"egress-conformance: {err}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(err, UsageError) else 1
     except KeyboardInterrupt:
         print("egress-conformance: interrupted", file=sys.stderr)
         return 130
@@ -35,23 +40,22 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(args) -> int:
     """Run profiles of the suite through pytest; pytest stays usable directly."""
-    if not (ROOT / "suites").is_dir():
-        raise CliError(f"the suite's scenarios are not next to the package ({ROOT}); install from a checkout "
-                       "with pip install -e")
-    provider = args.provider or "local"
+    name = args.provider or providers.DEFAULT
     try:
-        release = versions.istio(args.istio_version)
-    except ValueError as err:
+        provider = providers.get(name)
+        options = provider.parse_options(provider_options.chosen(name, lambda dest: getattr(args, dest)))
+        provider.prepare(options)
+    except provider_options.OptionError as err:
+        raise UsageError(str(err)) from None
+    except ProviderError as err:
         raise CliError(str(err)) from None
-    if provider == "local":
-        from egress_conformance.install import __main__ as install
-        from egress_conformance.install import layout
-
-        if layout.load(release) is None and install.main(["--istio", release.module_version]) != 0:
-            raise CliError(f"set-up of the local mesh with Istio {release.label} failed (see above); "
-                           "fix it or choose another --istio-version")
-    pytest_args = [str(ROOT / "suites"), f"--rootdir={ROOT}", f"--provider={provider}",
-                   f"--istio-version={release.module_version}"]
+    pytest_args = [*suite.pytest_args(), f"--provider={name}"]
+    for option in provider_options.OPTIONS:
+        value = getattr(args, option.dest)
+        if option.switch and value:
+            pytest_args.append(option.flag)
+        elif not option.switch and value:
+            pytest_args.append(f"{option.flag}={value}")
     for profile in args.profile or [CORE]:
         pytest_args.append(f"--profile={profile}")
     for option, values in (("--run-test", args.run_test), ("--skip-test", args.skip_test),
@@ -60,26 +64,30 @@ def run(args) -> int:
     if args.keep:
         pytest_args.append("--keep")
     if args.report_dir:
-        pytest_args.append(f"--report-dir={args.report_dir}")
+        pytest_args.append(f"--report-dir={pathlib.Path(args.report_dir).resolve()}")
     if args.junit_xml:
-        pytest_args.append(f"--junitxml={args.junit_xml}")
+        pytest_args.append(f"--junitxml={pathlib.Path(args.junit_xml).resolve()}")
     import pytest
 
-    os.chdir(ROOT)
     return int(pytest.main(pytest_args + args.pytest_args))
 
 
 def policy(args) -> int:
-    """The seed's ``backyards istio outbound-traffic-policy allowed|restricted``."""
+    """The seed's ``backyards istio outbound-traffic-policy allowed|restricted``, on the
+    ConfigMap that really counts: found the way the existing provider finds it."""
     api = _connect(args.kubeconfig, args.context)
-    where = ("istio-system", "istio" if args.revision in ("", "default") else f"istio-{args.revision}")
+    try:
+        found = istiodiscovery.detect(api, args.revision)
+    except istiodiscovery.DiscoveryError as err:
+        raise CliError(str(err)) from None
+    where = found.mesh_config_map
     try:
         meshconfig.set_policy(api, where, POLICY_WORDS[args.setting])
         current = meshconfig.policy_of(meshconfig.read(api, where))
     except Exception as err:
         raise CliError(f"cannot change ConfigMap {where[0]}/{where[1]}: {_short(err)}; check --revision "
                        "and that you may edit it") from None
-    print(meshconfig.message(current))
+    print(f"{meshconfig.message(current)} (ConfigMap {where[0]}/{where[1]}, revision {found.revision})")
     return 0
 
 
@@ -105,7 +113,9 @@ def restore(args) -> int:
         for line in lines:
             print(f"  {line}")
     if not args.no_sweep:
-        _sweep_local()
+        for name in sorted(providers.PROVIDERS):
+            for line in providers.get(name).sweep():
+                print(line)
     return 0
 
 
@@ -122,19 +132,6 @@ def show_report(args) -> int:
         raise CliError(f"{path} is not a conformance report: {err}") from None
     print(report.render(document))
     return 0 if document["result"] == report.SUCCESS else 1
-
-
-def _sweep_local() -> None:
-    if os.geteuid() != 0:
-        return
-    from egress_conformance.localmesh import runstate
-    from egress_conformance.localmesh.errors import LocalMeshError
-
-    try:
-        for line in runstate.sweep_stale():
-            print(line)
-    except LocalMeshError as err:
-        print(f"local mesh left running: {err}")
 
 
 def _connect(kubeconfig: str | None, context: str | None):
@@ -157,10 +154,10 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
     p = sub.add_parser("run", help="run profiles of the suite (default: core on the local mesh)")
-    p.add_argument("--provider", choices=["local"], help="where the mesh comes from (default: local; "
-                   "an existing cluster is never used unless chosen)")
-    p.add_argument("--istio-version", help=f"Istio to test: {', '.join(versions.ISTIO_RELEASES)} (default "
-                   f"{versions.ISTIO_DEFAULT}) or an istio.io/istio pseudo-version, built on first use")
+    p.add_argument("--provider", choices=sorted(providers.PROVIDERS), help=f"where the mesh comes from (default: "
+                   f"{providers.DEFAULT}; an existing cluster is never used unless chosen)")
+    for option in provider_options.OPTIONS:
+        p.add_argument(option.flag, **option.argparse_kwargs())
     p.add_argument("--profile", action="append", choices=[CORE, EXTENDED], help="repeatable; default: core")
     p.add_argument("--run-test", action="append", default=[], metavar="NAME", help="run only this scenario")
     p.add_argument("--skip-test", action="append", default=[], metavar="NAME", help="skip this scenario")
@@ -179,7 +176,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("setting", choices=sorted(POLICY_WORDS), help="allowed = ALLOW_ANY, restricted = REGISTRY_ONLY")
     p.add_argument("--kubeconfig", help="default: $KUBECONFIG or ~/.kube/config")
     p.add_argument("--context")
-    p.add_argument("--revision", default="default", help="Istio revision whose ConfigMap istio-<rev> counts")
+    p.add_argument("--revision", help="Istio revision or tag whose ConfigMap (istio-<rev>) counts (default: the "
+                   "one istio-injection=enabled selects)")
     p.set_defaults(command=policy)
 
     p = sub.add_parser("restore", help="undo what interrupted runs changed, from their journals")

@@ -9,7 +9,7 @@ import dataclasses
 import datetime
 import logging
 
-from egress_conformance import cleanup, envoy, kube, meshconfig, observe, waits
+from egress_conformance import changes, cleanup, envoy, kube, meshconfig, observe, scope, waits
 from egress_conformance.journal import Journal
 from egress_conformance.providers.base import Provider
 from egress_conformance.settings import Timing
@@ -20,8 +20,11 @@ log = logging.getLogger("egress")
 class EgressTest:
     """The scenario's handle on the mesh: change it, then expect what a workload sees."""
 
-    def __init__(self, provider: Provider, undo: cleanup.Stack, timing: Timing, journal: Journal):
+    def __init__(self, provider: Provider, undo: cleanup.Stack, timing: Timing, journal: Journal,
+                 scope_name: str = scope.MESH_WIDE):
         self.provider = provider
+        self.scope = scope_name
+        """Where policy changes land: scope.MESH_WIDE or scope.NAMESPACE."""
         self.undo = undo
         self.journal = journal
         self.timing = timing
@@ -34,20 +37,21 @@ class EgressTest:
     # -- changes, each with its undo registered at once
 
     def set_outbound_policy(self, policy: str) -> cleanup.Undo:
-        """Set the mesh-wide outbound policy; the API read-back must agree. Returns the restore."""
-        where = self.provider.mesh_config_map()
-        original = meshconfig.read(self.api, where)
-        entry = self.journal.mesh_config_changing(where, original)
-        meshconfig.write(self.api, where, meshconfig.with_policy(original, policy))
-
-        def restore_original():
-            meshconfig.write(self.api, where, original)
-            self.journal.settle(entry)
-
-        restore = self.undo.push(f"restore mesh config {where[0]}/{where[1]}", restore_original)
+        """Set the outbound policy in the test's scope (mesh-wide or the test namespace); the API
+        read-back must agree. Returns the restore."""
+        restore = scope.set_policy(self, policy)
         self.expect_configured_policy(policy)
-        log.info(meshconfig.message(policy))
+        log.info(scope.message(self, policy))
         return restore
+
+    def starting_policy(self) -> str:
+        """The policy configured when the test began: a mesh may start restricted by its
+        owners' choice, which is a fact to record, not a failure."""
+        policy = scope.configured_policy(self)
+        self.steps.append({"step": f"API: starting policy in {scope.where(self)}", "verdict": "observed",
+                           "detail": f"read {policy}", "evidence": f"outboundTrafficPolicy.mode: {policy}"})
+        log.info("starting policy (%s): %s", scope.where(self), policy)
+        return policy
 
     def restore(self, change: cleanup.Undo) -> None:
         """Undo one change now (the walkthrough's clean-up step), logged as such."""
@@ -56,28 +60,37 @@ class EgressTest:
 
     def log_policy(self) -> None:
         """Print the configured policy the way the seed's tool does."""
-        log.info(meshconfig.message(meshconfig.policy_of(self.mesh_config())))
+        log.info(scope.message(self, scope.configured_policy(self)))
 
     def expect_configured_policy(self, policy: str) -> None:
-        """The mesh ConfigMap, read back through the API, sets ``policy``."""
+        """The policy configured in the test's scope, read back through the API, is ``policy``."""
         __tracebackhide__ = True
-        where = self.provider.mesh_config_map()
-        actual = meshconfig.policy_of(meshconfig.read(self.api, where))
+        self._expect_read_back(scope.where(self), scope.configured_policy(self), policy)
+
+    def expect_mesh_policy(self, policy: str) -> None:
+        """The mesh ConfigMap, read back through the API, sets ``policy`` (whatever the scope)."""
+        __tracebackhide__ = True
+        namespace, name = self.provider.mesh_config_map()
+        self._expect_read_back(f"mesh config {namespace}/{name}", meshconfig.policy_of(self.mesh_config()), policy)
+
+    def _expect_read_back(self, where: str, actual: str, policy: str) -> None:
+        __tracebackhide__ = True
         verdict = "passed" if actual == policy else "failed"
-        self.steps.append({"step": f"API: mesh config {where[0]}/{where[1]} sets {policy}", "verdict": verdict,
+        self.steps.append({"step": f"API: {where} sets {policy}", "verdict": verdict,
                            "detail": f"read back {actual}", "evidence": f"outboundTrafficPolicy.mode: {actual}"})
-        assert actual == policy, f"API read-back: mesh config sets {actual}, expected {policy}"
+        assert actual == policy, f"API read-back: {where} sets {actual}, expected {policy}"
 
     def mesh_config(self) -> str:
         """The current ``mesh`` text of the mesh ConfigMap."""
         return meshconfig.read(self.api, self.provider.mesh_config_map())
 
-    def apply(self, manifest) -> cleanup.Undo:
-        """Create a manifest's objects in the test namespace; each must read back from the API."""
+    def apply(self, manifest, **substitutions: str) -> cleanup.Undo:
+        """Create a manifest's objects in the test namespace (``${name}`` placeholders filled from
+        ``substitutions``); each must read back from the API."""
         undos = []
-        for obj in kube.load_manifests(manifest, namespace=self.namespace):
+        for obj in kube.load_manifests(manifest, namespace=self.namespace, **substitutions):
             obj["metadata"]["namespace"] = self.namespace
-            undos.append(self._create(obj))
+            undos.append(self.create(scope.adapt(self, obj)))
             live = kube.get(self.api, obj)
             assert live is not None and live.get("spec") == obj.get("spec"), (
                 f"API read-back of {obj['kind']} {obj['metadata']['name']} differs: {live and live.get('spec')}"
@@ -87,15 +100,9 @@ class EgressTest:
             return undos[0]
         return self.undo.push(f"delete objects of {manifest.name}", lambda: [u.run() for u in reversed(undos)])
 
-    def _create(self, obj: dict) -> cleanup.Undo:
-        entry = self.journal.object_creating(obj)
-        kube.create(self.api, obj)
-
-        def delete():
-            kube.delete_and_wait(self.api, obj)
-            self.journal.settle(entry)
-
-        return self.undo.push(f"delete {obj['kind']} {self.namespace}/{obj['metadata']['name']}", delete)
+    def create(self, obj: dict) -> cleanup.Undo:
+        """Create one object, journaled, with its undo registered."""
+        return changes.create(self.api, obj, self.undo, self.journal)
 
     def expect_absent(self, manifest) -> None:
         """None of a manifest's objects is left in the API."""

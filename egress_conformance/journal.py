@@ -32,10 +32,15 @@ def directory() -> pathlib.Path:
 class Journal:
     """The journal of one run against one cluster."""
 
-    def __init__(self, cluster: dict, path: pathlib.Path | None = None):
+    def __init__(self, cluster: dict | None = None, path: pathlib.Path | None = None):
         self.path = path or directory() / f"{datetime.datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}.json"
         self.data = {"cluster": cluster, "started": datetime.datetime.now().isoformat(timespec="seconds"),
                      "pid": os.getpid(), "entries": []}
+
+    def bind(self, cluster: dict) -> None:
+        """Name the cluster the run changes (how ``restore`` reaches it); the provider does
+        this as soon as it can reach the cluster, before its first change."""
+        self.data["cluster"] = cluster
 
     @classmethod
     def load(cls, path: pathlib.Path) -> "Journal":
@@ -65,6 +70,8 @@ class Journal:
         self._write()
 
     def _record(self, entry: dict) -> dict:
+        if not self.data["cluster"]:
+            raise RuntimeError("journal entry before the journal names its cluster (Journal.bind)")
         entry["id"] = secrets.token_hex(4)
         self.entries.append(entry)
         self._write()
@@ -109,7 +116,7 @@ def restore(journal: Journal, api: client.ApiClient) -> list[str]:
         elif entry["kind"] == "created":
             obj = entry["object"]
             kube.delete_and_wait(api, obj)
-            done.append(f"deleted {obj['kind']} {obj['metadata']['namespace']}/{obj['metadata']['name']}")
+            done.append(f"deleted {obj['kind']} {_where(obj['metadata'])}")
         journal.settle(entry)
     return done
 
@@ -117,5 +124,8 @@ def restore(journal: Journal, api: client.ApiClient) -> list[str]:
 def _entry_text(entry: dict) -> str:
     if entry["kind"] == "mesh-config":
         return f"mesh config {entry['namespace']}/{entry['name']} changed"
-    meta = entry["object"]["metadata"]
-    return f"{entry['object']['kind']} {meta.get('namespace')}/{meta['name']} created"
+    return f"{entry['object']['kind']} {_where(entry['object']['metadata'])} created"
+
+
+def _where(meta: dict) -> str:
+    return f"{meta['namespace']}/{meta['name']}" if meta.get("namespace") else meta["name"]

@@ -9,8 +9,13 @@ from kubernetes.client.rest import ApiException
 
 
 
-def connect(kubeconfig: pathlib.Path, context: str | None = None) -> client.ApiClient:
-    """An API client for one kubeconfig file (never the process-wide default)."""
+def connect(kubeconfig: pathlib.Path | None, context: str | None = None) -> client.ApiClient:
+    """An API client for one kubeconfig file (never the process-wide default); with no
+    file, the pod's own service account (the suite running as a Job in the cluster)."""
+    if kubeconfig is None:
+        configuration = client.Configuration()
+        config.load_incluster_config(client_configuration=configuration)
+        return client.ApiClient(configuration)
     return config.new_client_from_config(config_file=str(kubeconfig), context=context)
 
 

@@ -32,19 +32,28 @@ def overall_result(profile_results: list[str]) -> str:
     return profile_result([as_tests[r] for r in profile_results])
 
 
-def build(*, date: str, mesh: dict | None, not_run_reason: str | None, tests: list[dict], evidence_dir: str) -> dict:
-    """The report document. ``tests`` entries carry name, profile, result, reason, steps."""
+def build(*, date: str, mesh: dict | None, not_run_reason: str | None, tests: list[dict], evidence_dir: str,
+          claimed_scopes: list[str] | None = None) -> dict:
+    """The report document. ``tests`` entries carry name, profile, scope, result, reason, steps.
+
+    The claim is scoped, as Gateway API's reports are by supported features: a profile's
+    result counts only the tests of the claimed scopes. Tests of other scopes (mesh-wide
+    ones, on a shared cluster without consent) are listed as skipped with the reason, and
+    the report's ``claim`` says which scopes were tested."""
+    claimed = claimed_scopes or ["mesh-wide", "namespace"]
     profiles = []
     for name in sorted({t["profile"] for t in tests}):
         members = [t for t in tests if t["profile"] == name]
-        results = [t["result"] for t in members]
-        counts = {key: results.count(key) for key in (PASSED, FAILED, SKIPPED, NOT_SUPPORTED, NOT_RUN)}
+        results = [t["result"] for t in members if t.get("scope", "mesh-wide") in claimed]
+        counts = {key: [t["result"] for t in members].count(key)
+                  for key in (PASSED, FAILED, SKIPPED, NOT_SUPPORTED, NOT_RUN)}
         profiles.append({"name": name, "result": profile_result(results), "summary": counts, "tests": members})
     return {
         "apiVersion": API_VERSION,
         "kind": KIND,
         "date": date,
         "mesh": mesh or {"notRun": not_run_reason or "the mesh was never reached"},
+        "claim": {"scopes": claimed},
         "result": overall_result([p["result"] for p in profiles]),
         "evidenceDirectory": evidence_dir,
         "profiles": profiles,
@@ -78,7 +87,11 @@ def render(report: dict) -> str:
     else:
         head = (f"mesh: {mesh['provider']} provider, Kubernetes {mesh['kubernetesVersion']}, "
                 f"Istio {mesh['istioVersion']} (revision {mesh['revision']})")
+        if mesh.get("meshConfig"):
+            head += f"; mesh config {mesh['meshConfig']}, starting policy {mesh.get('startingPolicy')}"
     lines = [f"egress conformance report of {report['date']}", head, f"result: {report['result'].upper()}"]
+    if "claim" in report:
+        lines.append(f"claim: scopes {', '.join(report['claim']['scopes'])}")
     for profile in report["profiles"]:
         counts = ", ".join(f"{v} {k}" for k, v in profile["summary"].items() if v)
         lines.append(f"profile {profile['name']}: {profile['result']} ({counts})")

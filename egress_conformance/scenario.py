@@ -4,6 +4,8 @@ import dataclasses
 import pathlib
 from collections.abc import Callable
 
+from egress_conformance import features, scope
+
 CORE = "core"
 EXTENDED = "extended"
 
@@ -20,3 +22,19 @@ class Scenario:
     """The flow, given the suite's EgressTest ``t``."""
     manifests: pathlib.Path | None = None
     """Directory of the scenario's manifests (its YAML files are listed in the report)."""
+    scopes: tuple[str, ...] = (scope.MESH_WIDE,)
+    """Where its policy changes can land (scope.py); the first is the scenario's own form."""
+    scope: str = ""
+    """The scope of this test case (set by variants())."""
+
+    def variants(self) -> list["Scenario"]:
+        """One test case per scope. The first keeps the name; the namespace-scoped form of a
+        mesh-wide scenario is '<name>-in-namespace' and needs a Sidecar instead of the mesh config."""
+        cases = []
+        for index, where in enumerate(self.scopes):
+            name, needs = self.name, self.features
+            if index and where == scope.NAMESPACE:
+                name = f"{self.name}-in-namespace"
+                needs = (needs - {features.MESH_WIDE_POLICY}) | {features.SIDECAR_SCOPED_POLICY}
+            cases.append(dataclasses.replace(self, name=name, features=needs, scope=where))
+        return cases

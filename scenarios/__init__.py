@@ -1,15 +1,17 @@
-"""Every scenario of the suite, registered in one place."""
+"""Every scenario of the suite, registered in one place, expanded into one test case per scope."""
 
 from egress_conformance.scenario import Scenario
 from scenarios import core_egress, https_service_entry, sidecar_scoped_policy
 
-ALL: tuple[Scenario, ...] = (
+DECLARED: tuple[Scenario, ...] = (
     core_egress.SCENARIO,
     https_service_entry.SCENARIO,
     sidecar_scoped_policy.SCENARIO,
 )
 
+ALL: tuple[Scenario, ...] = tuple(case for scenario in DECLARED for case in scenario.variants())
+
 
 def in_profile(profile: str) -> list[Scenario]:
-    """The scenarios of one profile, in registration order."""
+    """The test cases of one profile, in registration order."""
     return [s for s in ALL if s.profile == profile]

@@ -1,7 +1,9 @@
 """Errors of the local mesh: each one line, saying what went wrong and what to do."""
 
+from egress_conformance.providers.base import ProviderError
 
-class LocalMeshError(Exception):
+
+class LocalMeshError(ProviderError):
     """The local mesh could not be started or kept running; str(err) says what to do."""
 
 

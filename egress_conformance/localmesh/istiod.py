@@ -11,7 +11,7 @@ import os
 import pathlib
 import urllib.request
 
-from egress_conformance import cleanup
+from egress_conformance import cleanup, clusterinfo
 from egress_conformance.install.layout import Layout
 from egress_conformance.localmesh import ports, processes
 
@@ -34,6 +34,12 @@ class Istiod:
     process: processes.Process
     xds_address: str
     debug_url: str
+    monitoring_url: str
+
+    def version(self) -> str:
+        """What the running istiod says it is (its monitoring port's /version)."""
+        with urllib.request.urlopen(f"{self.monitoring_url}/version", timeout=5) as response:
+            return clusterinfo.istio_version(response.read().decode())
 
 
 def start(layout: Layout, kubeconfig: pathlib.Path, xds_address: str, run_dir: pathlib.Path,
@@ -60,7 +66,7 @@ def start(layout: Layout, kubeconfig: pathlib.Path, xds_address: str, run_dir: p
     debug_url = f"http://127.0.0.1:{http_port}"
     processes.wait_ready(process, lambda: _ok(f"{debug_url}/ready"), timeout=READY_TIMEOUT_SECONDS,
                          what="GET /ready")
-    return Istiod(process, xds_address, debug_url)
+    return Istiod(process, xds_address, debug_url, f"http://127.0.0.1:{monitoring_port}")
 
 
 def _ok(url: str) -> bool:

@@ -1,7 +1,8 @@
 """Mesh providers behind one interface: where the mesh under test comes from.
 
 A provider is chosen by name and imported only when chosen, so a machine without
-the local mesh's components can still run against an existing cluster.
+the local mesh's components can still run against an existing cluster. The CLI and
+the pytest plugin both read this registry and ``options.OPTIONS``.
 """
 
 import importlib
@@ -10,15 +11,24 @@ from egress_conformance.providers.base import Provider, ProviderError
 
 PROVIDERS = {
     "local": "egress_conformance.providers.local:LocalProvider",
+    "existing": "egress_conformance.providers.existing:ExistingProvider",
 }
-"""Provider name -> "module:class". kind and existing-cluster providers plug in here."""
+"""Provider name -> "module:class"."""
+
+DEFAULT = "local"
+"""With no cluster given, the suite brings up its own local mesh; a cluster is never used unless chosen."""
 
 
-def create(name: str, options: dict) -> Provider:
-    """The provider called ``name``, constructed with ``options``; unknown names list the valid ones."""
+def get(name: str) -> type[Provider]:
+    """The provider class called ``name``; unknown names list the valid ones."""
     try:
         target = PROVIDERS[name]
     except KeyError:
         raise ProviderError(f"unknown provider {name!r}: choose one of {', '.join(sorted(PROVIDERS))}") from None
     module, cls = target.split(":")
-    return getattr(importlib.import_module(module), cls)(options)
+    return getattr(importlib.import_module(module), cls)
+
+
+def create(name: str, options: dict) -> Provider:
+    """The provider called ``name``, constructed with its ``options``."""
+    return get(name)(options)

@@ -2,17 +2,17 @@
 requests from, and where the mesh config lives. Scenarios see nothing else.
 
 The base classes own the public methods; a provider fills in the small hooks
-(how to run a command beside the app, how to reach Envoy's admin API).
+(how to run a command in a container of the client pod, how to read versions).
 """
 
 import abc
 import dataclasses
 import json
-import subprocess
 
 from kubernetes import client
 
 from egress_conformance import cleanup
+from egress_conformance.journal import Journal
 
 
 class ProviderError(Exception):
@@ -21,12 +21,35 @@ class ProviderError(Exception):
 
 @dataclasses.dataclass(frozen=True)
 class MeshInfo:
-    """What is under test, for verdicts and reports."""
+    """What is under test, for verdicts and reports: read from the cluster, never from pins."""
 
     provider: str
     kubernetes_version: str
     istio_version: str
     revision: str
+    istio_namespace: str = "istio-system"
+    mesh_config_map: str = "istio"
+    starting_policy: str = ""
+    """The outbound traffic policy the mesh had when the run began (ALLOW_ANY when unset)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ExecResult:
+    """What one command run in a container of the client pod gave back."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+
+APP = "client"
+"""The client pod's application container: its traffic goes through the sidecar."""
+PROXY = "istio-proxy"
+"""The sidecar container, where pilot-agent can reach Envoy's admin API on loopback."""
 
 
 class Workload(abc.ABC):
@@ -35,48 +58,66 @@ class Workload(abc.ABC):
     namespace: str
     name: str
     trusted_ca: str | None = None
-    """CA bundle path (inside the workload) for HTTPS to the external host; None: system trust."""
+    """CA bundle path (inside the app container) for HTTPS to the external host; None: system trust."""
+
+    @abc.abstractmethod
+    def exec(self, container: str, argv: list[str], timeout: float) -> ExecResult:
+        """Run ``argv`` in ``container`` (APP or PROXY) of the client pod."""
 
     def curl(self, args: list[str], timeout: float) -> dict:
-        """Run curl as the app with ``args``; return curl's ``--write-out %{json}`` record.
+        """Run curl in the app container with ``args``; return curl's ``--write-out %{json}`` record.
 
         The record carries ``exitcode``, ``errormsg`` and ``http_code`` (see observe.py).
         """
         argv = ["curl", "-sS", "-o", "/dev/null", "--write-out", "%{json}", "--max-time", str(timeout), *args]
-        result = self._run_as_app(argv, timeout=timeout + 10)
+        result = self.exec(APP, argv, timeout=timeout + 10)
         try:
             return json.loads(result.stdout.strip().splitlines()[-1])
         except (IndexError, json.JSONDecodeError):
-            return {"exitcode": result.returncode, "errormsg": (result.stderr or result.stdout).strip()[-300:],
+            return {"exitcode": result.exit_code, "errormsg": (result.stderr or result.stdout).strip()[-300:],
                     "http_code": 0}
 
     def envoy_admin(self, path: str) -> str:
-        """GET a path of the sidecar's Envoy admin API (``/stats``, ``/config_dump?...``)."""
-        result = self._run_beside_proxy(["curl", "-sS", "--max-time", "5", f"http://127.0.0.1:15000{path}"])
-        if result.returncode != 0:
-            raise ProviderError(f"Envoy admin {path} unreachable: {result.stderr.strip()}")
+        """GET a path of the sidecar's Envoy admin API (``/stats``, ``/config_dump?...``).
+
+        ``pilot-agent request`` is in every proxy image and needs neither curl nor a
+        port-forward, so the same call works on any real pod.
+        """
+        result = self.exec(PROXY, ["pilot-agent", "request", "GET", path.lstrip("/")], timeout=20)
+        if not result.ok:
+            raise ProviderError(f"Envoy admin {path} unreachable in {self.namespace}/{self.name}: "
+                                f"{(result.stderr or result.stdout).strip()[-200:]}")
         return result.stdout
-
-    @abc.abstractmethod
-    def _run_as_app(self, argv: list[str], timeout: float) -> subprocess.CompletedProcess:
-        """Run ``argv`` as the application (its traffic is captured by the sidecar)."""
-
-    @abc.abstractmethod
-    def _run_beside_proxy(self, argv: list[str]) -> subprocess.CompletedProcess:
-        """Run ``argv`` where Envoy's admin port is on loopback, without capture."""
 
 
 class Provider(abc.ABC):
     """A mesh under test. ``start`` brings it up (or connects); everything it changes is
-    registered on the ``undo`` stack it is given."""
+    registered on the ``undo`` stack it is given, and every object it creates in a
+    cluster is written to the run's ``journal`` first (so ``restore`` removes it after a kill)."""
 
     name: str
 
     def __init__(self, options: dict):
         self.options = options
 
+    @classmethod
+    def parse_options(cls, values: dict) -> dict:
+        """Check and convert this provider's option values (from options.chosen); raise
+        options.OptionError with one line for a bad value."""
+        return values
+
+    @classmethod
+    def prepare(cls, options: dict) -> None:
+        """Before pytest starts: check prerequisites and install what the provider needs
+        (the local mesh builds its components here). Raise ProviderError to stop."""
+
+    @classmethod
+    def sweep(cls) -> list[str]:
+        """Clean what killed runs of this provider left outside any cluster; a line per thing."""
+        return []
+
     @abc.abstractmethod
-    def start(self, undo: cleanup.Stack) -> None:
+    def start(self, undo: cleanup.Stack, journal: Journal) -> None:
         """Bring the mesh up or connect to it."""
 
     @abc.abstractmethod
@@ -89,7 +130,7 @@ class Provider(abc.ABC):
 
     @abc.abstractmethod
     def info(self) -> MeshInfo:
-        """Versions and revision of the mesh under test."""
+        """Versions, revision and starting state of the mesh under test, as read from it."""
 
     @abc.abstractmethod
     def features(self) -> frozenset[str]:
@@ -99,14 +140,20 @@ class Provider(abc.ABC):
     def cluster(self) -> dict:
         """How to reach this cluster again later (for the journal): provider, kubeconfig, context, server."""
 
+    @abc.abstractmethod
     def logs(self) -> dict[str, str]:
-        """File name -> recent log text of the mesh's components, for evidence (empty if none)."""
-        return {}
+        """File name -> recent log text of the mesh's components, for evidence."""
 
+    @abc.abstractmethod
     def ensure_healthy(self) -> None:
         """Raise ProviderError if the mesh can no longer answer (e.g. istiod crashed)."""
 
+    def mesh_wide_changes_allowed(self) -> bool:
+        """May the run change mesh-wide settings? Yes on a cluster the run owns; on a
+        shared cluster only with the user's explicit consent."""
+        return True
+
     def mesh_config_map(self) -> tuple[str, str]:
         """(namespace, name) of the ConfigMap whose ``mesh`` key istiod reads."""
-        revision = self.info().revision
-        return "istio-system", "istio" if revision in ("", "default") else f"istio-{revision}"
+        info = self.info()
+        return info.istio_namespace, info.mesh_config_map

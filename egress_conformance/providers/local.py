@@ -24,11 +24,16 @@ import time
 
 from kubernetes import client
 
-from egress_conformance import cleanup, features, kube, targets, versions
+import yaml
+
+from egress_conformance import cleanup, clusterinfo, features, kube, meshconfig, targets, versions
 from egress_conformance.install import layout as install_layout
+from egress_conformance.journal import Journal
 from egress_conformance.localmesh import controlplane, external, istio_install, istiod, netns, pki, runstate, sidecar
 from egress_conformance.localmesh.errors import LocalMeshError
-from egress_conformance.providers.base import MeshInfo, Provider, ProviderError, Workload
+from egress_conformance.providers import base
+from egress_conformance.providers.base import ExecResult, MeshInfo, Provider, ProviderError, Workload
+from egress_conformance.providers.options import OptionError
 
 HOST_ADDRESS, POD_ADDRESS = "198.18.0.1", "198.18.0.2"
 POD_LINK_ADDRESS, EXTERNAL_ADDRESS = "198.18.1.1", "198.18.1.2"
@@ -45,18 +50,72 @@ class LocalWorkload(Workload):
         self.name = POD_NAME
         self.trusted_ca = trusted_ca
 
-    def _run_as_app(self, argv, timeout):
-        return self.pod.namespace.run(argv, uid=sidecar.CLIENT_UID, timeout=timeout)
+    def exec(self, container, argv, timeout):
+        if container == base.APP:
+            result = self.pod.namespace.run(argv, uid=sidecar.CLIENT_UID, timeout=timeout)
+        elif container == base.PROXY:
+            if argv[0] == "pilot-agent":
+                argv = [str(self.pod.directory / "pilot-agent"), *argv[1:]]
+            # Root's traffic to 127.0.0.1 is exempt from capture (istio-iptables returns loopback early).
+            result = self.pod.namespace.run(argv, timeout=timeout)
+        else:
+            raise ProviderError(f"the local client pod has no container {container!r}")
+        return ExecResult(result.returncode, result.stdout, result.stderr)
 
-    def _run_beside_proxy(self, argv):
-        # Root's traffic to 127.0.0.1 is exempt from capture (istio-iptables returns loopback early).
-        return self.pod.namespace.run(argv, timeout=15)
+    def envoy_admin(self, path):
+        # curl beside the proxy costs a tenth of starting pilot-agent: the probe runs it twice per observation.
+        result = self.exec(base.PROXY, ["curl", "-sS", "--max-time", "5", f"http://127.0.0.1:{sidecar.ADMIN_PORT}{path}"],
+                           timeout=15)
+        if not result.ok:
+            raise ProviderError(f"Envoy admin {path} unreachable: {result.stderr.strip()}")
+        return result.stdout
 
 
 class LocalProvider(Provider):
     name = "local"
 
-    def start(self, undo: cleanup.Stack) -> None:
+    @classmethod
+    def parse_options(cls, values: dict) -> dict:
+        try:
+            parsed = {"istio": versions.istio(values.get("istio_version"))}
+        except ValueError as err:
+            raise OptionError(f"--istio-version: {err}") from None
+        path = values.get("local_mesh_config")
+        if path:
+            try:
+                parsed["mesh_config"] = open(path).read()
+            except OSError as err:
+                raise OptionError(f"--local-mesh-config: cannot read {path}: {err.strerror}") from None
+            try:
+                mesh = yaml.safe_load(parsed["mesh_config"])
+            except yaml.YAMLError as err:
+                mesh = err
+            if not isinstance(mesh, dict):
+                raise OptionError(f"--local-mesh-config: {path} is not a YAML mapping of mesh config fields "
+                                  "(e.g. 'trustDomain: cluster.local'); fix the file and run again")
+        return parsed
+
+    @classmethod
+    def prepare(cls, options: dict) -> None:
+        """Root first (a ten-minute build is no way to learn it is missing), then the components."""
+        _require_root()
+        from egress_conformance.install import __main__ as install
+
+        release = options["istio"]
+        if install_layout.load(release) is None and install.main(["--istio", release.module_version]) != 0:
+            raise ProviderError(f"set-up of the local mesh with Istio {release.label} failed (see above); "
+                                "fix it or choose another --istio-version")
+
+    @classmethod
+    def sweep(cls) -> list[str]:
+        if os.geteuid() != 0:
+            return []
+        try:
+            return runstate.sweep_stale()
+        except LocalMeshError as err:
+            return [f"local mesh left running: {err}"]
+
+    def start(self, undo: cleanup.Stack, journal: Journal) -> None:
         _require_root()
         self.release = self.options.get("istio") or versions.istio()
         layout = install_layout.load(self.release)
@@ -84,10 +143,13 @@ class LocalProvider(Provider):
 
         with _stage("etcd, kube-apiserver, kube-controller-manager"):
             self.control = controlplane.start(layout, run_dir, undo, state.add_pid)
+        # Objects in this run's own etcd go with it; the journal names the cluster for --keep.
+        journal.bind(self.cluster())
         with _stage("Istio CRDs, istio-system and the istio ConfigMap"):
             self._api = kube.connect(self.control.kubeconfig)
             mesh_config = self.options.get("mesh_config") or istio_install.mesh_config(XDS_ADDRESS)
             istio_install.install(self._api, layout, mesh_config)
+        self._starting_policy = meshconfig.policy_of(mesh_config)
         with _stage("istiod"):
             self.istiod = istiod.start(layout, self.control.kubeconfig, XDS_ADDRESS, run_dir, undo, state.add_pid)
         self.test_namespace = f"egress-conformance-{run_id}"
@@ -105,6 +167,10 @@ class LocalProvider(Provider):
                                 pod_namespace=self.test_namespace, discovery_address=XDS_ADDRESS,
                                 workload_ca=workload_ca, run_dir=run_dir, undo=undo, record=state.add_pid)
         self._workload = LocalWorkload(pod, self.test_namespace, str(client_ca))
+        self._info = MeshInfo(provider=self.name, kubernetes_version=clusterinfo.kubernetes_version(self._api),
+                              istio_version=self.istiod.version(), revision="default",
+                              istio_namespace="istio-system", mesh_config_map="istio",
+                              starting_policy=self._starting_policy)
         self._sidecar = pod
         self._external = ext
 
@@ -115,8 +181,7 @@ class LocalProvider(Provider):
         return self._workload
 
     def info(self) -> MeshInfo:
-        return MeshInfo(provider=self.name, kubernetes_version=versions.KUBERNETES,
-                        istio_version=self.release.label, revision="default")
+        return self._info
 
     def features(self) -> frozenset[str]:
         # No gateway deployment here: egress-gateway scenarios are 'not supported'.

@@ -3,7 +3,7 @@ SNI, end to end through the sidecar, while plain HTTP to it stays blocked."""
 
 import pathlib
 
-from egress_conformance import checks, features, targets
+from egress_conformance import checks, features, scope, targets
 from egress_conformance.meshconfig import REGISTRY_ONLY
 from egress_conformance.observe import Request
 from egress_conformance.scenario import EXTENDED, Scenario
@@ -15,6 +15,7 @@ SERVICE_ENTRY = pathlib.Path(__file__).parent / "httpbin-tls-service-entry.yaml"
 
 
 def run(t):
+    start = t.starting_policy()
     restriction = t.set_outbound_policy(REGISTRY_ONLY)
     restricted = checks.sidecar_policy(REGISTRY_ONLY)
     t.expect("restricted: HTTPS blocked", HTTPS, checks.all_of(restricted, checks.blocked_tls()))
@@ -28,6 +29,7 @@ def run(t):
     t.expect("entry removed: HTTPS blocked again", HTTPS,
              checks.all_of(restricted, checks.sidecar_has_cluster(TLS_CLUSTER, present=False), checks.blocked_tls()))
     t.restore(restriction)
+    t.expect_configured_policy(start)
     t.log_policy()
 
 
@@ -38,4 +40,5 @@ SCENARIO = Scenario(
     features=frozenset({features.MESH_WIDE_POLICY, features.HTTPS_PASSTHROUGH}),
     run=run,
     manifests=SERVICE_ENTRY.parent,
+    scopes=(scope.MESH_WIDE, scope.NAMESPACE),
 )

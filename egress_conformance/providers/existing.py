@@ -1,0 +1,198 @@
+"""The existing-cluster provider: a cluster with Istio that the suite did not create, often
+shared with other people.
+
+It reads the user's kubeconfig once and works on a flattened one-context copy; it
+finds the istiod (namespace, revision, tags) that the test namespace's injection
+selects, and so the ConfigMap that really counts; it creates only its own namespace
+(journaled: ``restore`` deletes it after a kill) with a client pod that istiod injects,
+and never deletes or patches anything it did not create. Mesh-wide changes need the
+user's consent (``--allow-mesh-wide-changes``); without it the namespace-scoped form
+of each scenario runs and mesh-wide ones are skipped.
+"""
+
+import logging
+import pathlib
+import secrets
+import shutil
+import tempfile
+
+from kubernetes import client
+
+from egress_conformance import changes, cleanup, clusterinfo, features, istiodiscovery, kube, kubeconfigs, meshconfig
+from egress_conformance.journal import Journal
+from egress_conformance.providers import base, clientpod, external_target
+from egress_conformance.providers.base import MeshInfo, Provider, ProviderError, Workload
+from egress_conformance.providers.options import OptionError
+
+log = logging.getLogger("egress")
+
+DEFAULT_CLIENT_IMAGE = "curlimages/curl:8.11.1"
+DEFAULT_EXTERNAL_IMAGE = "mccutchen/go-httpbin:v2.15.0"
+
+
+class ExistingProvider(Provider):
+    name = "existing"
+
+    @classmethod
+    def parse_options(cls, values: dict) -> dict:
+        parsed = dict(values)
+        path = values.get("kubeconfig")
+        if path:
+            if not pathlib.Path(path).expanduser().is_file():
+                raise OptionError(f"--kubeconfig {path}: no such file; pass the kubeconfig of the cluster under test")
+            parsed["kubeconfig"] = str(pathlib.Path(path).expanduser().resolve())
+        elif not _in_cluster():
+            raise OptionError("--provider existing needs --kubeconfig FILE (the suite never picks up "
+                              "~/.kube/config or $KUBECONFIG by itself)")
+        if values.get("external") == "simulated" and not values.get("external_image"):
+            raise OptionError("--external simulated needs --external-image IMAGE (python3 with httpbin) that the "
+                              "cluster's nodes can pull or already have")
+        parsed["client_image"] = values.get("client_image") or DEFAULT_CLIENT_IMAGE
+        return parsed
+
+    def start(self, undo: cleanup.Stack, journal: Journal) -> None:
+        self._api = self._connect(undo)
+        try:
+            self._kubernetes_version = clusterinfo.kubernetes_version(self._api)
+        except Exception as err:  # any transport or auth error: the cluster was not reached
+            raise ProviderError(f"cluster {self._server} unreachable: {_short(err)}; check --kubeconfig/--context "
+                                "and your credentials") from None
+        journal.bind(self.cluster())
+        try:
+            self.found = istiodiscovery.detect(self._api, self.options.get("revision"))
+        except istiodiscovery.DiscoveryError as err:
+            raise ProviderError(str(err)) from None
+        where = self.found.mesh_config_map
+        try:
+            self._starting_policy = meshconfig.policy_of(meshconfig.read(self._api, where))
+        except client.ApiException as err:
+            raise ProviderError(f"cannot read the mesh ConfigMap {where[0]}/{where[1]} of revision "
+                                f"{self.found.revision}: {err.status} {err.reason}") from None
+        log.info("  istiod %s/%s (revision %s%s), mesh config %s/%s", self.found.istiod.namespace,
+                 self.found.istiod.deployment, self.found.revision,
+                 f", tags {', '.join(sorted(self.found.tags))}" if self.found.tags else "", *where)
+
+        self.test_namespace = f"egress-conformance-{secrets.token_hex(3)}"
+        create = lambda obj: changes.create(self._api, obj, undo, journal)  # noqa: E731 -- one line per object below
+        create({"apiVersion": "v1", "kind": "Namespace",
+                "metadata": {"name": self.test_namespace, "labels": {**self.found.namespace_labels,
+                                                                     "app.kubernetes.io/created-by": "egress-conformance"}}})
+        create(clientpod.access_log_telemetry(self.test_namespace))
+
+        self.target = (external_target.SimulatedTarget(self.options["external_image"])
+                       if self.options.get("external") == "simulated" else external_target.LiveTarget())
+        log.info("  external host: %s", self.target.description)
+        for obj in self.target.objects(self.test_namespace):
+            create(obj)
+        self.target.wait_ready(self._api, self.test_namespace)
+
+        create(clientpod.manifest(self.test_namespace, self.options["client_image"], self.target.host_aliases,
+                                  self.target.ca_config_map))
+        status = clientpod.wait_injected_and_ready(self._api, self.test_namespace, self.found.revision)
+        log.info("  client pod %s/%s injected by revision %s (%s)", self.test_namespace, clientpod.NAME,
+                 self.found.revision, ", ".join(status.get("containers", [])))
+        self._workload = clientpod.PodWorkload(self._exec_api, self.test_namespace, self.target.trusted_ca)
+        self._istio_version = self._read_istio_version()
+
+    def _connect(self, undo: cleanup.Stack) -> client.ApiClient:
+        user_file = self.options.get("kubeconfig")
+        if user_file is None:
+            self._server, self._context = "in-cluster", None
+            self._exec_api = kube.connect(None)
+            return kube.connect(None)
+        try:
+            flat, self._context, self._server = kubeconfigs.flattened(pathlib.Path(user_file),
+                                                                      self.options.get("context"))
+        except kubeconfigs.KubeconfigError as err:
+            raise ProviderError(str(err)) from None
+        scratch = pathlib.Path(tempfile.mkdtemp(prefix="egress-existing-"))
+        undo.push(f"remove the kubeconfig copy in {scratch}", lambda: shutil.rmtree(scratch, ignore_errors=True))
+        self._kubeconfig_copy = kubeconfigs.write_copy(flat, scratch)
+        self._exec_api = kube.connect(self._kubeconfig_copy)
+        return kube.connect(self._kubeconfig_copy)
+
+    def _read_istio_version(self) -> str:
+        """istiod's own /version (its monitoring port, through the API server's pod proxy);
+        failing that, its image tag, labelled as such."""
+        istiod = self.found.istiod
+        core = client.CoreV1Api(self._api)
+        pods = core.list_namespaced_pod(istiod.namespace, label_selector=f"app=istiod,istio.io/rev={istiod.revision}"
+                                        if istiod.revision != istiodiscovery.DEFAULT else "app=istiod").items
+        running = [p for p in pods if p.status.phase == "Running"]
+        if not running:
+            return "unknown (no running istiod pod)"
+        try:
+            text = core.connect_get_namespaced_pod_proxy_with_path(f"{running[0].metadata.name}:15014",
+                                                                   istiod.namespace, "version")
+            return clusterinfo.istio_version(text)
+        except client.ApiException:
+            image = running[0].spec.containers[0].image
+            return f"{image.rsplit(':', 1)[-1]} (image tag; istiod's /version not readable)"
+
+    def api(self) -> client.ApiClient:
+        return self._api
+
+    def workload(self) -> Workload:
+        return self._workload
+
+    def info(self) -> MeshInfo:
+        namespace, name = self.found.mesh_config_map
+        return MeshInfo(provider=self.name, kubernetes_version=self._kubernetes_version,
+                        istio_version=self._istio_version, revision=self.found.revision,
+                        istio_namespace=namespace, mesh_config_map=name, starting_policy=self._starting_policy)
+
+    def features(self) -> frozenset[str]:
+        return frozenset({features.MESH_WIDE_POLICY, features.SERVICE_ENTRY_HTTP, features.HTTPS_PASSTHROUGH,
+                          features.SIDECAR_SCOPED_POLICY})
+
+    def mesh_wide_changes_allowed(self) -> bool:
+        return bool(self.options.get("allow_mesh_wide_changes"))
+
+    def cluster(self) -> dict:
+        # The user's own file (read-only) is how `restore` reaches the cluster again later.
+        return {"provider": self.name, "kubeconfig": self.options.get("kubeconfig"), "context": self._context,
+                "server": self._server}
+
+    def logs(self) -> dict[str, str]:
+        core = client.CoreV1Api(self._api)
+        proxy_log = core.read_namespaced_pod_log(clientpod.NAME, self.test_namespace, container=base.PROXY,
+                                                 tail_lines=500)
+        access = [line for line in proxy_log.splitlines() if line.startswith(("{", "["))]
+        istiod = self.found.istiod
+        pods = core.list_namespaced_pod(istiod.namespace, label_selector="app=istiod").items
+        mine = [p for p in pods if (p.metadata.labels or {}).get("istio.io/rev", "default") == istiod.revision]
+        istiod_log = (core.read_namespaced_pod_log(mine[0].metadata.name, istiod.namespace, tail_lines=300)
+                      if mine else "no istiod pod\n")
+        logs = {"sidecar.log": proxy_log, "istiod.log": istiod_log}
+        # The built-in envoy provider logs in the mesh's accessLogEncoding: JSON lines are kept apart.
+        if any(line.startswith("{") for line in access):
+            logs["access-log.jsonl"] = "\n".join(line for line in access if line.startswith("{")) + "\n"
+        else:
+            logs["access-log.txt"] = "\n".join(access) + "\n"
+        return logs
+
+    def ensure_healthy(self) -> None:
+        try:
+            found = istiodiscovery.detect(self._api, self.options.get("revision"))
+        except istiodiscovery.DiscoveryError as err:
+            raise ProviderError(f"control plane unavailable: {err}") from None
+        except Exception as err:
+            raise ProviderError(f"API unavailable: {_short(err)}") from None
+        if found.istiod != self.found.istiod and found.istiod.ready_replicas < 1:
+            raise ProviderError(f"control plane unavailable: istiod {found.istiod.deployment} not ready")
+        pod = client.CoreV1Api(self._api).read_namespaced_pod(clientpod.NAME, self.test_namespace)
+        if not any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or []):
+            raise ProviderError(f"sidecar not ready: the client pod {self.test_namespace}/{clientpod.NAME} is not "
+                                "ready (istio-proxy or the app restarted)")
+
+
+def _in_cluster() -> bool:
+    import os
+
+    return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and pathlib.Path(
+        "/var/run/secrets/kubernetes.io/serviceaccount/token").exists()
+
+
+def _short(err: Exception) -> str:
+    text = str(err).strip().splitlines()
+    return text[0][:200] if text else type(err).__name__

@@ -1,0 +1,143 @@
+"""The "external" host a real cluster's client calls, and the out-of-mesh control request
+that tells "the target is down" from "the mesh blocked it".
+
+- live: the real httpbin.org. The control request goes from where the suite runs.
+- simulated: httpbin in a non-injected pod of the test namespace with no Service, so the
+  mesh registry does not know it (a Service would put its address in the registry and
+  let TLS/TCP to it pass REGISTRY_ONLY). The client pod's ``hostAliases`` map the
+  external names to its address: the app's resolver and Envoy's (which reads
+  /etc/hosts for STRICT_DNS clusters) both see them. Nothing outside the test namespace,
+  CoreDNS included, is touched. The control request goes through the API server's pod
+  proxy, i.e. outside the mesh.
+"""
+
+import pathlib
+import tempfile
+import time
+
+import requests
+import urllib3
+from kubernetes import client
+
+from egress_conformance import targets
+from egress_conformance import localmesh
+from egress_conformance.localmesh import pki
+from egress_conformance.providers.base import ProviderError
+
+POD = "external"
+CA_CONFIG_MAP = "external-ca"
+READY_TIMEOUT_SECONDS = 120.0
+CONTROL_TIMEOUT_SECONDS = 5.0
+
+
+class LiveTarget:
+    """The real httpbin.org, as the walkthrough calls it."""
+
+    description = f"live {targets.HTTPBIN}"
+    host_aliases: list[dict] | None = None
+    ca_config_map: str | None = None
+    trusted_ca: str | None = None
+
+    def objects(self, namespace: str) -> list[dict]:
+        return []
+
+    def wait_ready(self, api: client.ApiClient, namespace: str) -> None:
+        self.check(api, namespace)
+
+    def check(self, api: client.ApiClient, namespace: str) -> None:
+        try:
+            requests.get(f"http://{targets.HTTPBIN}/get", timeout=CONTROL_TIMEOUT_SECONDS).raise_for_status()
+        except requests.RequestException as err:
+            raise ProviderError(f"target down: {targets.HTTPBIN} does not answer from outside the mesh either "
+                                f"({type(err).__name__}); rerun later or use --external simulated") from None
+
+
+class SimulatedTarget:
+    """httpbin on :80 and :443 (throwaway CA) in a pod the mesh registry does not know."""
+
+    description = f"simulated {targets.HTTPBIN} (pod {POD}, no Service)"
+    ca_config_map = CA_CONFIG_MAP
+    trusted_ca = "/etc/egress-conformance/ca.crt"
+
+    def __init__(self, image: str):
+        self.image = image
+        self.host_aliases = None
+
+    def objects(self, namespace: str) -> list[dict]:
+        """The Secret, ConfigMaps and Pod of the external host, in creation order."""
+        with tempfile.TemporaryDirectory() as scratch:
+            directory = pathlib.Path(scratch)
+            ca = pki.ca(directory, "external-ca", "egress-conformance throwaway external CA")
+            serving = pki.leaf(directory, "httpbin", ca, targets.HTTPBIN, dns=(targets.HTTPBIN, targets.HTTPBIN_WWW))
+            ca_pem, cert_pem, key_pem = ca.cert.read_text(), serving.cert.read_text(), serving.key.read_text()
+        server = (pathlib.Path(localmesh.__file__).parent / "httpbin_server.py").read_text()
+        meta = {"namespace": namespace}
+        return [
+            {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "external-tls", **meta},
+             "stringData": {"tls.crt": cert_pem, "tls.key": key_pem}},
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": CA_CONFIG_MAP, **meta},
+             "data": {"ca.crt": ca_pem}},
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "external-server", **meta},
+             "data": {"httpbin_server.py": server}},
+            {"apiVersion": "v1", "kind": "Pod",
+             "metadata": {"name": POD, "labels": {"app": "egress-conformance-external",
+                                                  "sidecar.istio.io/inject": "false"}, **meta},
+             "spec": {
+                 "terminationGracePeriodSeconds": 1, "automountServiceAccountToken": False,
+                 "containers": [{
+                     "name": "httpbin", "image": self.image, "imagePullPolicy": "IfNotPresent",
+                     "command": ["python3", "/srv/httpbin_server.py", "/tls/tls.crt", "/tls/tls.key"],
+                     "readinessProbe": {"tcpSocket": {"port": 80}, "periodSeconds": 1},
+                     "volumeMounts": [{"name": "server", "mountPath": "/srv"},
+                                      {"name": "tls", "mountPath": "/tls"}],
+                 }],
+                 "volumes": [{"name": "server", "configMap": {"name": "external-server"}},
+                             {"name": "tls", "secret": {"secretName": "external-tls"}}],
+             }},
+        ]
+
+    def wait_ready(self, api: client.ApiClient, namespace: str) -> None:
+        """Wait for the pod to be ready, then map the external names to its address."""
+        core = client.CoreV1Api(api)
+        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+        pod = None
+        while time.monotonic() < deadline:
+            pod = core.read_namespaced_pod(POD, namespace)
+            if any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or []):
+                self.host_aliases = [{"ip": pod.status.pod_ip, "hostnames": list(targets.ALL)}]
+                self.check(api, namespace)
+                return
+            time.sleep(0.5)
+        raise ProviderError(f"the simulated external host {namespace}/{POD} did not become ready in "
+                            f"{READY_TIMEOUT_SECONDS:.0f}s (phase {pod.status.phase if pod else '?'}); is image "
+                            f"{self.image} on the node? (--external-image)")
+
+    def check(self, api: client.ApiClient, namespace: str) -> None:
+        """GET /get from outside the mesh, through the API server's pod proxy."""
+        configuration = api.configuration
+        url = f"{configuration.host}/api/v1/namespaces/{namespace}/pods/{POD}:80/proxy/get"
+        try:
+            response = requests.get(url, timeout=CONTROL_TIMEOUT_SECONDS, **_credentials(configuration))
+            response.raise_for_status()
+        except requests.RequestException as err:
+            raise ProviderError(f"target down: the simulated {targets.HTTPBIN} ({namespace}/{POD}) does not answer "
+                                f"from outside the mesh either ({_short(err)})") from None
+
+
+def _credentials(configuration: client.Configuration) -> dict:
+    """requests' keyword arguments that authenticate as the kubernetes client does."""
+    kwargs = {"verify": configuration.ssl_ca_cert or configuration.verify_ssl}
+    if configuration.cert_file and configuration.key_file:
+        kwargs["cert"] = (configuration.cert_file, configuration.key_file)
+    token = configuration.api_key.get("authorization") or configuration.api_key.get("BearerToken")
+    if token:
+        prefix = configuration.api_key_prefix.get("authorization", "")
+        kwargs["headers"] = {"Authorization": f"{prefix} {token}".strip() if not token.startswith("Bearer") else token}
+    if kwargs["verify"] is False:
+        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+    return kwargs
+
+
+def _short(err: Exception) -> str:
+    text = str(err).strip().splitlines()
+    return text[0][:160] if text else type(err).__name__

@@ -1,0 +1,78 @@
+"""Every provider-specific option, declared once: the CLI and the pytest plugin both add
+them from here, and an option given to a provider it does not apply to is a usage error
+(rather than being silently ignored)."""
+
+import dataclasses
+
+
+class OptionError(ValueError):
+    """An option that does not apply, or a bad value; str(err) is one line for the user."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Option:
+    flag: str
+    help: str
+    providers: frozenset[str]
+    switch: bool = False
+    choices: tuple[str, ...] | None = None
+    default: str | None = None
+    metavar: str | None = None
+
+    @property
+    def dest(self) -> str:
+        return self.flag.lstrip("-").replace("-", "_")
+
+    def argparse_kwargs(self) -> dict:
+        """Keyword arguments for argparse's add_argument and pytest's addoption alike."""
+        applies = f"[{', '.join(sorted(self.providers))}] "
+        if self.switch:
+            return {"action": "store_true", "default": False, "help": applies + self.help}
+        kwargs = {"default": None, "help": applies + self.help + (f" (default: {self.default})" if self.default else "")}
+        if self.choices:
+            kwargs["choices"] = list(self.choices)
+        if self.metavar:
+            kwargs["metavar"] = self.metavar
+        return kwargs
+
+
+LOCAL, EXISTING, KIND = "local", "existing", "kind"
+
+OPTIONS = (
+    Option("--istio-version", "Istio to test: a release line of versions.ISTIO_RELEASES or an istio.io/istio "
+           "pseudo-version (built on first use)", frozenset({LOCAL, KIND})),
+    Option("--local-mesh-config", "start the local mesh with this mesh config (the istio ConfigMap's mesh key)",
+           frozenset({LOCAL}), metavar="FILE"),
+    Option("--kubeconfig", "kubeconfig of the cluster under test (read once, copied; never written)",
+           frozenset({EXISTING}), metavar="FILE"),
+    Option("--context", "context of --kubeconfig to use (default: its current context)", frozenset({EXISTING})),
+    Option("--revision", "Istio revision or revision tag whose injection the test namespace uses (default: the "
+           "one istio-injection=enabled selects)", frozenset({EXISTING}), metavar="REV"),
+    Option("--allow-mesh-wide-changes", "consent to change the mesh-wide outbound policy of a shared cluster "
+           "(restored at the end); without it only namespace-scoped scenarios run", frozenset({EXISTING}),
+           switch=True),
+    Option("--external", "the external host: the live httpbin.org, or a simulated one in the test namespace "
+           "that the mesh registry does not know", frozenset({EXISTING}), choices=("live", "simulated"),
+           default="live"),
+    Option("--client-image", "image of the client pod's app container (needs curl and sleep)",
+           frozenset({EXISTING, KIND}), metavar="IMAGE"),
+    Option("--external-image", "image of the simulated external host (python3 with httpbin)",
+           frozenset({EXISTING, KIND}), metavar="IMAGE"),
+    Option("--keep-cluster", "reuse the kind cluster across runs instead of deleting it", frozenset({KIND}),
+           switch=True),
+)
+
+
+def chosen(provider: str, value_of) -> dict:
+    """{dest: value} of the options that apply to ``provider``, read with ``value_of(dest)``;
+    raise OptionError for an option given that applies to other providers only."""
+    values = {}
+    for option in OPTIONS:
+        value = value_of(option.dest)
+        if option.providers.isdisjoint({provider}):
+            if value:
+                raise OptionError(f"{option.flag} applies to --provider {' or '.join(sorted(option.providers))}, "
+                                  f"not to {provider}; drop it or choose that provider")
+            continue
+        values[option.dest] = value if value not in (None, "") else option.default
+    return values

@@ -1,0 +1,34 @@
+import pytest
+
+from egress_conformance import providers
+from egress_conformance.providers import options
+
+
+def values(**given):
+    return lambda dest: given.get(dest)
+
+
+def test_an_option_of_another_provider_is_a_usage_error():
+    with pytest.raises(options.OptionError, match="--kubeconfig applies to --provider existing, not to local"):
+        options.chosen("local", values(kubeconfig="k"))
+
+
+def test_options_that_apply_get_their_defaults():
+    chosen = options.chosen("existing", values(kubeconfig="k"))
+    assert chosen["kubeconfig"] == "k" and chosen["external"] == "live" and chosen["allow_mesh_wide_changes"] is None
+
+
+def test_every_provider_option_names_registered_providers():
+    for option in options.OPTIONS:
+        assert option.providers <= set(providers.PROVIDERS) | {options.KIND}, option.flag
+
+
+def test_existing_needs_a_kubeconfig_outside_a_cluster(monkeypatch):
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    with pytest.raises(options.OptionError, match="needs --kubeconfig FILE"):
+        providers.get("existing").parse_options(options.chosen("existing", values()))
+
+
+def test_a_missing_kubeconfig_file_is_named(tmp_path):
+    with pytest.raises(options.OptionError, match="no such file"):
+        providers.get("existing").parse_options(options.chosen("existing", values(kubeconfig=str(tmp_path / "x"))))

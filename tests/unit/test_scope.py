@@ -1,0 +1,43 @@
+import scenarios
+from egress_conformance import clusterinfo, features, report, scope
+
+
+class T:
+    def __init__(self, where):
+        self.scope, self.namespace = where, "ns"
+
+
+def test_namespace_scoped_service_entries_are_exported_to_their_namespace_only():
+    entry = {"kind": "ServiceEntry", "spec": {"hosts": ["httpbin.org"]}}
+    assert scope.adapt(T(scope.NAMESPACE), dict(entry, spec=dict(entry["spec"])))["spec"]["exportTo"] == ["."]
+    assert "exportTo" not in scope.adapt(T(scope.MESH_WIDE), dict(entry, spec=dict(entry["spec"])))["spec"]
+
+
+def test_the_policy_sidecar_sets_only_the_policy():
+    sidecar = scope.policy_sidecar("ns", "REGISTRY_ONLY")
+    assert sidecar["spec"] == {"egress": [{"hosts": ["*/*"]}], "outboundTrafficPolicy": {"mode": "REGISTRY_ONLY"}}
+
+
+def test_a_mesh_wide_scenario_also_runs_in_its_namespace_form_with_a_sidecar_instead():
+    cases = {case.name: case for case in scenarios.ALL}
+    assert cases["core-egress"].scope == scope.MESH_WIDE
+    namespaced = cases["core-egress-in-namespace"]
+    assert namespaced.scope == scope.NAMESPACE
+    assert features.MESH_WIDE_POLICY not in namespaced.features and features.SIDECAR_SCOPED_POLICY in namespaced.features
+    assert cases["sidecar-scoped-policy"].scope == scope.NAMESPACE
+
+
+def test_tests_outside_the_claimed_scopes_do_not_make_a_profile_partial():
+    tests = [{"name": "a", "profile": "core", "scope": "mesh-wide", "result": report.SKIPPED},
+             {"name": "a-in-namespace", "profile": "core", "scope": "namespace", "result": report.PASSED}]
+    narrow = report.build(date="d", mesh={}, not_run_reason=None, tests=tests, evidence_dir="e",
+                          claimed_scopes=["namespace"])
+    assert narrow["result"] == report.SUCCESS and narrow["claim"] == {"scopes": ["namespace"]}
+    assert narrow["profiles"][0]["summary"]["skipped"] == 1
+    wide = report.build(date="d", mesh={}, not_run_reason=None, tests=tests, evidence_dir="e")
+    assert wide["result"] == report.PARTIAL
+
+
+def test_istiods_version_text_keeps_dashes_of_the_version_itself():
+    assert clusterinfo.istio_version("1.31-dev+eed52ebb66ad-unknown-go1.26.8-Clean-\n") == "1.31-dev+eed52ebb66ad"
+    assert clusterinfo.istio_version("1.30.2-abc-go1.25-Clean-1.30.2") == "1.30.2"
