@@ -12,9 +12,9 @@ def kubernetes_version(api: client.ApiClient) -> str:
 def istio_version(build_info: str) -> str:
     """The version part of istiod's ``/version`` text.
 
-    istiod prints ``Version-GitRevision-GolangVersion-BuildStatus-GitTag``; the version
-    itself may hold dashes (``1.31-dev+eed52ebb66ad``), the four fields after it do not.
+    istiod prints ``Version-GitRevision-BuildStatus`` (istio pkg/version BuildInfo.String);
+    the version itself may hold dashes (``1.31-dev+eed52ebb66ad``), the two fields after it do not.
     """
     text = build_info.strip()
-    parts = text.rsplit("-", 4)
-    return parts[0] if len(parts) == 5 else text
+    parts = text.rsplit("-", 2)
+    return parts[0] if len(parts) == 3 else text

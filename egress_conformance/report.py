@@ -12,6 +12,8 @@ KIND = "ConformanceReport"
 
 PASSED, FAILED, SKIPPED, NOT_SUPPORTED, NOT_RUN = "passed", "failed", "skipped", "not-supported", "not-run"
 SUCCESS, PARTIAL, FAILURE, NOTHING_RUN = "success", "partial", "failure", "not run"
+OBSERVED = "observed"
+"""A step's verdict when it records a fact (the starting policy) rather than asserting one."""
 
 
 def profile_result(results: list[str]) -> str:
@@ -98,7 +100,7 @@ def render(report: dict) -> str:
         for test in profile["tests"]:
             lines.append(f"  {test['result']:14s} {test['name']}" + (f": {test['reason']}" if test.get("reason") else ""))
             for step in test.get("steps", []):
-                if step["verdict"] != PASSED:
+                if step["verdict"] not in (PASSED, OBSERVED):
                     lines.append(f"      {step['verdict']} at step {step['step']!r}: {step.get('detail', '')}")
             if test.get("evidence"):
                 lines.append(f"      evidence: {test['evidence']}")
