@@ -1,0 +1,36 @@
+"""What a run could change on a cluster it did not create, read through the API: every
+namespace, every ConfigMap's data, every Istio config object and every webhook."""
+
+from kubernetes import client, dynamic
+
+ISTIO_KINDS = (("networking.istio.io/v1", "ServiceEntry"), ("networking.istio.io/v1", "Sidecar"),
+               ("telemetry.istio.io/v1", "Telemetry"))
+
+
+def take(api: client.ApiClient) -> dict:
+    core = client.CoreV1Api(api)
+    namespaces = sorted(n.metadata.name for n in core.list_namespace().items)
+    config_maps = {(c.metadata.namespace, c.metadata.name): (c.data or {})
+                   for c in core.list_config_map_for_all_namespaces().items}
+    dyn = dynamic.DynamicClient(api)
+    objects = {}
+    for api_version, kind in ISTIO_KINDS:
+        for item in dyn.resources.get(api_version=api_version, kind=kind).get().items:
+            objects[(kind, item.metadata.namespace, item.metadata.name)] = item.to_dict().get("spec")
+    webhooks = sorted(w.metadata.name for w in
+                      client.AdmissionregistrationV1Api(api).list_mutating_webhook_configuration().items)
+    return {"namespaces": namespaces, "config_maps": config_maps, "istio_objects": objects, "webhooks": webhooks}
+
+
+def differences(before: dict, after: dict) -> list[str]:
+    """Human-readable differences; empty when the cluster is as it was."""
+    found = []
+    for key in before:
+        if before[key] != after[key]:
+            if isinstance(before[key], dict):
+                changed = sorted({*before[key], *after[key]} - {k for k in before[key]
+                                                                if before[key].get(k) == after[key].get(k)})
+                found.append(f"{key}: {changed}")
+            else:
+                found.append(f"{key}: {sorted(set(before[key]) ^ set(after[key]))}")
+    return found

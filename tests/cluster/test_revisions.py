@@ -1,0 +1,52 @@
+"""Revision awareness and the upgrade check, on a real cluster: with a second istiod under
+revision `canary`, a run pointed at it changes `istio-canary` and nothing else, and
+`egress-conformance diff` finds no regression between the two revisions' reports."""
+
+import pytest
+import yaml
+from kubernetes import client
+
+from egress_conformance import meshconfig
+from tests.cluster import snapshot
+from tests.cluster.test_existing_provider import run_args
+from tests.cluster.conftest import cli
+
+CANARY = "canary"
+
+
+@pytest.fixture
+def canary(kubeconfig, api):
+    """istiod of revision `canary` beside the default one, removed at the end."""
+    from egress_conformance.node import istio
+
+    istio.install(kubeconfig, revision=CANARY)
+    yield
+    istio.uninstall(kubeconfig, revision=CANARY)
+
+
+def resource_version(api, name: str) -> str:
+    return client.CoreV1Api(api).read_namespaced_config_map(name, "istio-system").metadata.resource_version
+
+
+def test_a_canary_run_changes_only_its_own_config_map_and_shows_no_regression(kubeconfig, api, images, tmp_path,
+                                                                               own_journals, canary):
+    default_report, canary_report = tmp_path / "default", tmp_path / "canary"
+    result = cli(*run_args(kubeconfig, images, default_report, "--allow-mesh-wide-changes", "--run-test",
+                           "core-egress"))
+    assert result.returncode == 0, result.stdout[-4000:]
+
+    before = snapshot.take(api)
+    untouched, original = resource_version(api, "istio"), meshconfig.read(api, ("istio-system", "istio-canary"))
+    canary_version = resource_version(api, "istio-canary")
+    result = cli(*run_args(kubeconfig, images, canary_report, "--allow-mesh-wide-changes", "--run-test",
+                           "core-egress", "--revision", CANARY))
+    assert result.returncode == 0, result.stdout[-4000:]
+    document = yaml.safe_load((canary_report / "report.yaml").read_text())
+    assert document["mesh"]["revision"] == CANARY and document["mesh"]["meshConfig"] == "istio-system/istio-canary"
+    assert resource_version(api, "istio") == untouched  # never written, not even rewritten with the same text
+    assert resource_version(api, "istio-canary") != canary_version  # written, then restored byte for byte
+    assert meshconfig.read(api, ("istio-system", "istio-canary")) == original
+    assert snapshot.differences(before, snapshot.take(api)) == []
+
+    diff = cli("diff", str(default_report / "report.yaml"), str(canary_report / "report.yaml"))
+    assert diff.returncode == 0, diff.stdout + diff.stderr
