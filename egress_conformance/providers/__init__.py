@@ -10,7 +10,7 @@ import importlib
 from egress_conformance.providers.base import Provider, ProviderError
 
 PROVIDERS = {
-    "local": "egress_conformance.providers.local:LocalProvider",
+    "local": "egress_conformance.providers.local.provider:LocalProvider",
     "existing": "egress_conformance.providers.existing:ExistingProvider",
 }
 """Provider name -> "module:class"."""

@@ -20,8 +20,8 @@ import urllib3
 from kubernetes import client
 
 from egress_conformance import targets
-from egress_conformance import localmesh
-from egress_conformance.localmesh import pki
+from egress_conformance.providers import local
+from egress_conformance import pki
 from egress_conformance.providers.base import ProviderError
 
 POD = "external"
@@ -70,7 +70,7 @@ class SimulatedTarget:
             ca = pki.ca(directory, "external-ca", "egress-conformance throwaway external CA")
             serving = pki.leaf(directory, "httpbin", ca, targets.HTTPBIN, dns=(targets.HTTPBIN, targets.HTTPBIN_WWW))
             ca_pem, cert_pem, key_pem = ca.cert.read_text(), serving.cert.read_text(), serving.key.read_text()
-        server = (pathlib.Path(localmesh.__file__).parent / "httpbin_server.py").read_text()
+        server = (pathlib.Path(local.__file__).parent / "httpbin_server.py").read_text()
         meta = {"namespace": namespace}
         return [
             {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "external-tls", **meta},

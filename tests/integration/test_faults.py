@@ -9,8 +9,8 @@ import pytest
 
 from egress_conformance import cleanup, providers
 from egress_conformance.conformance import EgressTest
-from egress_conformance.localmesh import processes
-from egress_conformance.localmesh.errors import ComponentCrashed
+from egress_conformance.providers.local import processes
+from egress_conformance.providers.local.errors import ComponentCrashed
 from egress_conformance.observe import Request
 from egress_conformance.providers.base import ProviderError
 from egress_conformance.settings import Timing

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from egress_conformance import journal, kube, meshconfig
-from egress_conformance.localmesh import runstate
+from egress_conformance.providers.local import runstate
 from tests.integration import traces
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]

@@ -4,7 +4,7 @@ import pathlib
 import subprocess
 
 from egress_conformance import journal
-from egress_conformance.localmesh import runstate
+from egress_conformance.providers.local import runstate
 
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "pilot-discovery", "pilot-agent", "envoy")
 
@@ -26,6 +26,6 @@ def leftovers() -> list[str]:
             continue
         command = pathlib.Path(argv[0].decode(errors="replace")).name if argv and argv[0] else ""
         joined = b" ".join(argv).decode(errors="replace")
-        if command in COMPONENTS and "egress-conformance" in joined or "localmesh.httpbin_server" in joined:
+        if command in COMPONENTS and "egress-conformance" in joined or "local.httpbin_server" in joined:
             found.append(f"process {proc.name}: {joined[:120]}")
     return found

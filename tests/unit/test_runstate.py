@@ -1,6 +1,6 @@
 import os
 
-from egress_conformance.localmesh import runstate
+from egress_conformance.providers.local import runstate
 
 
 def test_a_pid_counts_as_the_recorded_process_only_with_its_start_time():

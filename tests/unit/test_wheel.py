@@ -19,6 +19,6 @@ def test_the_wheel_carries_suites_fixtures_scenarios_and_their_manifests(tmp_pat
     names = set(zipfile.ZipFile(wheel).namelist())
     for expected in ("suites/core/test_core.py", "suites/extended/test_extended.py", "fixtures/mesh.py",
                      "scenarios/core_egress/__init__.py", "scenarios/core_egress/httpbin-service-entry.yaml",
-                     "egress_conformance/suite.py", "egress_conformance/localmesh/httpbin_server.py"):
+                     "egress_conformance/suite.py", "egress_conformance/providers/local/httpbin_server.py"):
         assert expected in names, expected
     assert not any(name.startswith("tests/") for name in names)

@@ -10,8 +10,8 @@ import dataclasses
 import pathlib
 import sys
 
-from egress_conformance import cleanup
-from egress_conformance.localmesh import netns, pki, processes
+from egress_conformance import cleanup, pki
+from egress_conformance.providers.local import netns, processes
 
 READY_TIMEOUT_SECONDS = 30.0
 
@@ -39,7 +39,7 @@ def start(
     serving = pki.leaf(directory, "httpbin", ca, names[0], dns=tuple(names))
     process = processes.start(
         "httpbin",
-        namespace.argv([sys.executable, "-m", "egress_conformance.localmesh.httpbin_server", str(serving.cert),
+        namespace.argv([sys.executable, "-m", "egress_conformance.providers.local.httpbin_server", str(serving.cert),
                         str(serving.key)]),
         log_dir=run_dir, undo=undo, record=record,
     )

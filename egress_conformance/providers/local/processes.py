@@ -13,7 +13,7 @@ import subprocess
 import time
 
 from egress_conformance import cleanup
-from egress_conformance.localmesh.errors import ComponentCrashed, LocalMeshError
+from egress_conformance.providers.local.errors import ComponentCrashed, LocalMeshError
 
 STOP_GRACE_SECONDS = 10.0
 """How long a component gets to exit after SIGTERM before it is killed."""

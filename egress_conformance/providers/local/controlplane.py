@@ -10,9 +10,9 @@ import pathlib
 import ssl
 import urllib.request
 
-from egress_conformance import cleanup
+from egress_conformance import cleanup, pki
 from egress_conformance.install.layout import Layout
-from egress_conformance.localmesh import pki, ports, processes
+from egress_conformance.providers.local import ports, processes
 
 READY_TIMEOUT_SECONDS = 90.0
 """How long each component may take to answer its health endpoint after start."""

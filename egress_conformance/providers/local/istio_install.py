@@ -10,7 +10,7 @@ from kubernetes import client
 
 from egress_conformance import kube
 from egress_conformance.install.layout import Layout
-from egress_conformance.localmesh.errors import LocalMeshError
+from egress_conformance.providers.local.errors import LocalMeshError
 
 CRD_TIMEOUT_SECONDS = 60.0
 

@@ -1,7 +1,7 @@
 """The external service's process: the real httpbin app on port 80 and, with a
 throwaway certificate, on 443. Started inside the external host's namespace.
 
-Usage: python -m egress_conformance.localmesh.httpbin_server CERT KEY
+Usage: python -m egress_conformance.providers.local.httpbin_server CERT KEY
 """
 
 import sys

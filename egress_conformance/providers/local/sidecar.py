@@ -11,10 +11,10 @@ import os
 import pathlib
 import shutil
 
-from egress_conformance import cleanup
+from egress_conformance import cleanup, pki
 from egress_conformance.install.layout import Layout
-from egress_conformance.localmesh import netns, pki, processes
-from egress_conformance.localmesh.errors import LocalMeshError
+from egress_conformance.providers.local import netns, processes
+from egress_conformance.providers.local.errors import LocalMeshError
 
 PROXY_UID = 1337
 """Envoy's uid: the capture rules let this uid's traffic out untouched."""

@@ -11,7 +11,7 @@ import shutil
 import subprocess
 
 from egress_conformance import cleanup
-from egress_conformance.localmesh.errors import LocalMeshError
+from egress_conformance.providers.local.errors import LocalMeshError
 
 ETC_NETNS = pathlib.Path("/etc/netns")
 

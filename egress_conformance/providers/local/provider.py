@@ -26,11 +26,11 @@ from kubernetes import client
 
 import yaml
 
-from egress_conformance import cleanup, clusterinfo, features, kube, meshconfig, targets, versions
+from egress_conformance import cleanup, clusterinfo, features, kube, meshconfig, pki, targets, versions
 from egress_conformance.install import layout as install_layout
 from egress_conformance.journal import Journal
-from egress_conformance.localmesh import controlplane, external, istio_install, istiod, netns, pki, runstate, sidecar
-from egress_conformance.localmesh.errors import LocalMeshError
+from egress_conformance.providers.local import controlplane, external, istio_install, istiod, netns, runstate, sidecar
+from egress_conformance.providers.local.errors import LocalMeshError
 from egress_conformance.providers import base
 from egress_conformance.providers.base import ExecResult, MeshInfo, Provider, ProviderError, Workload
 from egress_conformance.providers.options import OptionError

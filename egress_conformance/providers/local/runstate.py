@@ -14,8 +14,8 @@ import pathlib
 import shutil
 import signal
 
-from egress_conformance.localmesh import netns
-from egress_conformance.localmesh.errors import LocalMeshError
+from egress_conformance.providers.local import netns
+from egress_conformance.providers.local.errors import LocalMeshError
 
 STATE_DIR = pathlib.Path("/run/egress-conformance")
 

@@ -9,7 +9,7 @@ import dataclasses
 import pathlib
 import subprocess
 
-from egress_conformance.localmesh.errors import LocalMeshError
+from egress_conformance.providers.local.errors import LocalMeshError
 
 VALID_DAYS = 2
 """Certificates outlive any run by far and are never reused across runs."""
