@@ -29,7 +29,7 @@ def test_a_crashed_istiod_is_named_with_its_log(clean_machine):
     finally:
         undo.close()
     message = str(err.value)
-    assert message.startswith("istiod exited with code -9") and "istiod.log" in message
+    assert message.startswith("control plane unavailable: istiod exited with code -9") and "istiod.log" in message
     assert "\n" not in message
 
 

@@ -26,7 +26,7 @@ from kubernetes import client
 
 import yaml
 
-from egress_conformance import cleanup, clusterinfo, features, kube, meshconfig, pki, targets, versions
+from egress_conformance import cleanup, clusterinfo, faults, features, kube, meshconfig, pki, targets, versions
 from egress_conformance.install import layout as install_layout
 from egress_conformance.journal import Journal
 from egress_conformance.providers.local import controlplane, external, istio_install, istiod, netns, runstate, sidecar
@@ -67,7 +67,7 @@ class LocalWorkload(Workload):
         result = self.exec(base.PROXY, ["curl", "-sS", "--max-time", "5", f"http://127.0.0.1:{sidecar.ADMIN_PORT}{path}"],
                            timeout=15)
         if not result.ok:
-            raise ProviderError(f"Envoy admin {path} unreachable: {result.stderr.strip()}")
+            raise ProviderError(f"{faults.SIDECAR}: Envoy admin {path} unreachable: {result.stderr.strip()}")
         return result.stdout
 
 
@@ -142,7 +142,7 @@ class LocalProvider(Provider):
         ext_ns.set_hosts({})
 
         with _stage("etcd, kube-apiserver, kube-controller-manager"):
-            self.control = controlplane.start(layout, run_dir, undo, state.add_pid)
+            self.control = controlplane.start(layout, run_dir, undo, state)
         # Objects in this run's own etcd go with it; the journal names the cluster for --keep.
         journal.bind(self.cluster())
         with _stage("Istio CRDs, istio-system and the istio ConfigMap"):
@@ -151,13 +151,13 @@ class LocalProvider(Provider):
             istio_install.install(self._api, layout, mesh_config)
         self._starting_policy = meshconfig.policy_of(mesh_config)
         with _stage("istiod"):
-            self.istiod = istiod.start(layout, self.control.kubeconfig, XDS_ADDRESS, run_dir, undo, state.add_pid)
+            self.istiod = istiod.start(layout, self.control.kubeconfig, XDS_ADDRESS, run_dir, undo, state)
         self.test_namespace = f"egress-conformance-{run_id}"
         self._create_pod_object()
 
         with _stage(f"external httpbin at {EXTERNAL_ADDRESS} ({', '.join(targets.ALL)})"):
             ext = external.start(ext_ns, EXTERNAL_ADDRESS, [targets.HTTPBIN, targets.HTTPBIN_WWW], run_dir, undo,
-                                 state.add_pid)
+                                 state)
         client_ca = run_dir / "external-ca.crt"
         shutil.copyfile(ext.ca.cert, client_ca)
         client_ca.chmod(0o644)
@@ -165,7 +165,7 @@ class LocalProvider(Provider):
         with _stage(f"client pod {self.test_namespace}/{POD_NAME}: capture, pilot-agent, Envoy"):
             pod = sidecar.start(layout, pod_ns, pod_ip=POD_ADDRESS, pod_name=POD_NAME,
                                 pod_namespace=self.test_namespace, discovery_address=XDS_ADDRESS,
-                                workload_ca=workload_ca, run_dir=run_dir, undo=undo, record=state.add_pid)
+                                workload_ca=workload_ca, run_dir=run_dir, undo=undo, record=state)
         self._workload = LocalWorkload(pod, self.test_namespace, str(client_ca))
         self._info = MeshInfo(provider=self.name, kubernetes_version=clusterinfo.kubernetes_version(self._api),
                               istio_version=self.istiod.version(), revision="default",
@@ -203,13 +203,14 @@ class LocalProvider(Provider):
         }
 
     def ensure_healthy(self) -> None:
-        try:
-            self.control.ensure_running()
-            self.istiod.process.ensure_running()
-            self._sidecar.agent.ensure_running()
-            self._external.process.ensure_running()
-        except LocalMeshError as err:
-            raise ProviderError(str(err)) from err
+        for fault, check in ((faults.API, self.control.ensure_running),
+                             (faults.CONTROL_PLANE, self.istiod.process.ensure_running),
+                             (faults.SIDECAR, self._sidecar.agent.ensure_running),
+                             (faults.TARGET, self._external.process.ensure_running)):
+            try:
+                check()
+            except LocalMeshError as err:
+                raise ProviderError(f"{fault}: {err}") from err
 
     def _namespace(self, name: str, state: runstate.RunState, undo: cleanup.Stack) -> netns.Namespace:
         state.add_netns(name)
