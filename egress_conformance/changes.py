@@ -4,7 +4,7 @@ moment it exists (so a normal end removes it and settles the journal entry)."""
 
 from kubernetes import client
 
-from egress_conformance import cleanup, kube
+from egress_conformance import cleanup, kube, undoing
 from egress_conformance.journal import Journal
 
 
@@ -12,9 +12,12 @@ def create(api: client.ApiClient, obj: dict, undo: cleanup.Stack, journal: Journ
     """Create ``obj``; return its registered undo (delete, wait until gone, settle)."""
     entry = journal.object_creating(obj)
     kube.create(api, obj)
+    live = kube.get(api, obj)
+    journal.object_created(entry, live.get("spec") if live else None)
 
     def delete():
-        kube.delete_and_wait(api, obj)
+        # Only while it is still what the run created (undoing.py).
+        undoing.delete_created(api, obj, entry.get("spec"))
         journal.settle(entry)
 
     meta = obj["metadata"]

@@ -109,10 +109,14 @@ def policy(args) -> int:
 
 
 def restore(args) -> int:
-    """Put back what interrupted runs changed, from their journals; then sweep local meshes."""
+    """Put back what interrupted runs changed, from their journals; then sweep local meshes.
+
+    Exits 1 when a change someone else made since the run is in the way (a conflict): that
+    entry is left as it is and kept in the journal, unless --force."""
     pending = journal.pending()
     if not pending:
         print("nothing to restore: no unrestored journal")
+    conflicts = []
     for entry in pending:
         print(f"journal {journal.describe(entry)}")
         if args.discard:
@@ -122,18 +126,21 @@ def restore(args) -> int:
         cluster = entry.data["cluster"]
         try:
             api = kube.connect(pathlib.Path(cluster["kubeconfig"]), cluster.get("context"))
-            lines = journal.restore(entry, api)
+            lines, found = journal.restore(entry, api, force=args.force)
         except Exception as err:
             raise CliError(f"cannot restore {entry.path.name}: cluster {cluster.get('server')} unreachable or "
                            f"refusing ({_short(err)}); if that cluster is gone, run `egress-conformance restore "
                            "--discard`") from None
         for line in lines:
             print(f"  {line}")
+        conflicts += found
     if not args.no_sweep:
         for name in sorted(providers.PROVIDERS):
             for line in providers.get(name).sweep():
                 print(line)
-    return 0
+    for conflict in conflicts:
+        print(f"egress-conformance: restore conflict: {conflict}", file=sys.stderr)
+    return 1 if conflicts else 0
 
 
 def show_report(args) -> int:
@@ -201,6 +208,8 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("restore", help="undo what interrupted runs changed, from their journals")
     p.add_argument("--discard", action="store_true", help="forget the journals without restoring (cluster gone)")
+    p.add_argument("--force", action="store_true", help="restore even over changes someone else made since the run "
+                   "(the conflicts a plain restore reports)")
     p.add_argument("--no-sweep", action="store_true",
                    help="leave the processes of killed local-mesh runs running (to inspect the restored mesh)")
     p.set_defaults(command=restore)

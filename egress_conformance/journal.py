@@ -14,7 +14,7 @@ import secrets
 
 from kubernetes import client
 
-from egress_conformance import kube, meshconfig
+from egress_conformance import undoing
 
 
 def directory() -> pathlib.Path:
@@ -52,9 +52,11 @@ class Journal:
     def entries(self) -> list[dict]:
         return self.data["entries"]
 
-    def mesh_config_changing(self, where: tuple[str, str], original: str) -> dict:
-        """Record the mesh config's original text before it is changed."""
-        return self._record({"kind": "mesh-config", "namespace": where[0], "name": where[1], "original": original})
+    def mesh_config_changing(self, where: tuple[str, str], original: str, written: str) -> dict:
+        """Record the mesh config's original text, and the text about to be written, before the write
+        (restore puts the original back only over the run's own text)."""
+        return self._record({"kind": "mesh-config", "namespace": where[0], "name": where[1], "original": original,
+                             "written": written})
 
     def object_creating(self, obj: dict) -> dict:
         """Record an object about to be created (restore deletes it)."""
@@ -62,6 +64,11 @@ class Journal:
         return self._record({"kind": "created", "object": {
             "apiVersion": obj["apiVersion"], "kind": obj["kind"],
             "metadata": {"name": meta["name"], "namespace": meta.get("namespace")}}})
+
+    def object_created(self, entry: dict, spec) -> None:
+        """Record the spec the created object has (restore deletes it only while it still has it)."""
+        entry["spec"] = spec
+        self._write()
 
     def settle(self, entry: dict) -> None:
         """The change has been undone: drop its entry (and the file once empty)."""
@@ -102,23 +109,23 @@ def describe(journal: Journal) -> str:
             f"{cluster.get('server')}: {kinds}")
 
 
-def restore(journal: Journal, api: client.ApiClient) -> list[str]:
-    """Undo a journal's entries, newest first; verify each; return a line per entry."""
-    done = []
+def restore(journal: Journal, api: client.ApiClient, *, force: bool = False) -> tuple[list[str], list[str]]:
+    """Undo a journal's entries, newest first, each only while it is still the run's own change
+    (undoing.py; ``force`` undoes anyway). Returns a line per undone entry and one per conflict;
+    conflicting entries stay in the journal."""
+    done, conflicts = [], []
     for entry in reversed(list(journal.entries)):
-        if entry["kind"] == "mesh-config":
-            where = (entry["namespace"], entry["name"])
-            meshconfig.write(api, where, entry["original"])
-            if meshconfig.read(api, where) != entry["original"]:
-                raise RuntimeError(f"mesh config {where[0]}/{where[1]} did not read back as the original")
-            done.append(f"restored mesh config {where[0]}/{where[1]} to its original text "
-                        f"({meshconfig.message(meshconfig.policy_of(entry['original']))})")
-        elif entry["kind"] == "created":
-            obj = entry["object"]
-            kube.delete_and_wait(api, obj)
-            done.append(f"deleted {obj['kind']} {_where(obj['metadata'])}")
+        try:
+            if entry["kind"] == "mesh-config":
+                done.append(undoing.restore_mesh_config(api, (entry["namespace"], entry["name"]), entry["original"],
+                                                        entry.get("written"), force=force))
+            elif entry["kind"] == "created":
+                done.append(undoing.delete_created(api, entry["object"], entry.get("spec"), force=force))
+        except undoing.RestoreConflict as err:
+            conflicts.append(str(err))
+            continue
         journal.settle(entry)
-    return done
+    return done, conflicts
 
 
 def _entry_text(entry: dict) -> str:
