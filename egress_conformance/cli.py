@@ -10,6 +10,7 @@ failed), 2 usage error, 3 partial (something skipped or not supported; 0 with
 
 import argparse
 import datetime
+import logging
 import os
 import pathlib
 import sys
@@ -36,6 +37,8 @@ class NotRun(CliError):
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # The API client's retry warnings would make a one-line error several; the error names the cause.
+    logging.getLogger("urllib3").setLevel(logging.ERROR)
     try:
         return args.command(args)
     except CliError as err:
@@ -97,6 +100,9 @@ def policy(args) -> int:
         found = istiodiscovery.detect(api, args.revision)
     except istiodiscovery.DiscoveryError as err:
         raise CliError(str(err)) from None
+    except Exception as err:
+        raise CliError(f"cannot reach the cluster at {api.configuration.host} ({_short(err)}); check the kubeconfig "
+                       "and that its cluster is up") from None
     where = found.mesh_config_map
     try:
         meshconfig.set_policy(api, where, POLICY_WORDS[args.setting])
@@ -113,7 +119,10 @@ def restore(args) -> int:
 
     Exits 1 when a change someone else made since the run is in the way (a conflict): that
     entry is left as it is and kept in the journal, unless --force."""
-    pending = journal.pending()
+    try:
+        pending = journal.pending()
+    except journal.JournalError as err:
+        raise CliError(str(err)) from None
     if not pending:
         print("nothing to restore: no unrestored journal")
     conflicts = []

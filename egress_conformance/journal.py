@@ -17,6 +17,10 @@ from kubernetes import client
 from egress_conformance import undoing
 
 
+class JournalError(Exception):
+    """A journal file that cannot be read (corrupt, truncated); str(err) says what to do."""
+
+
 def directory() -> pathlib.Path:
     """$EGRESS_CONFORMANCE_STATE/journals, else /var/lib (root) or ~/.local/state."""
     configured = os.environ.get("EGRESS_CONFORMANCE_STATE")
@@ -44,8 +48,19 @@ class Journal:
 
     @classmethod
     def load(cls, path: pathlib.Path) -> "Journal":
+        """The journal in ``path``; raises JournalError if it is not a whole journal."""
         journal = cls({}, path)
-        journal.data = json.loads(path.read_text())
+        try:
+            journal.data = json.loads(path.read_text())
+            valid = (isinstance(journal.data, dict) and isinstance(journal.data.get("cluster"), dict)
+                     and isinstance(journal.data.get("entries"), list)
+                     and all(isinstance(e, dict) and e.get("kind") in ("mesh-config", "created")
+                             for e in journal.data["entries"]))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            valid = False
+        if not valid:
+            raise JournalError(f"journal {path} is corrupt or truncated (not a whole journal): what it recorded "
+                               "cannot be restored from it; check the cluster by hand, then delete the file")
         return journal
 
     @property

@@ -93,6 +93,11 @@ class LocalProvider(Provider):
             if not isinstance(mesh, dict):
                 raise OptionError(f"--local-mesh-config: {path} is not a YAML mapping of mesh config fields "
                                   "(e.g. 'trustDomain: cluster.local'); fix the file and run again")
+            mode = meshconfig.policy_of(parsed["mesh_config"])
+            known = (meshconfig.ALLOW_ANY, meshconfig.REGISTRY_ONLY, "ALLOW_ANY_DYNAMIC_DNS")  # the last: Istio 1.31
+            if mode not in known:
+                raise OptionError(f"--local-mesh-config: unknown outboundTrafficPolicy.mode {mode!r} in {path}: "
+                                  f"use one of {', '.join(known)}")
         return parsed
 
     @classmethod
