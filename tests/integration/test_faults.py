@@ -1,15 +1,18 @@
 """Faults give one clear line that says what to do, and still leave nothing behind."""
 
 import os
+import pathlib
 import socket
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 
 import pytest
+import yaml
 
-from egress_conformance import cleanup, providers
+from egress_conformance import changes, cleanup, faults, journal, kube, providers
 from egress_conformance.conformance import EgressTest
-from egress_conformance.providers.local import processes
+from egress_conformance.providers.local import processes, proctable
 from egress_conformance.providers.local.errors import ComponentCrashed
 from egress_conformance.observe import Request
 from egress_conformance.providers.base import ProviderError
@@ -31,6 +34,57 @@ def test_a_crashed_istiod_is_named_with_its_log(clean_machine):
     message = str(err.value)
     assert message.startswith("control plane unavailable: istiod exited with code -9") and "istiod.log" in message
     assert "\n" not in message
+
+
+RESTRICTED = "mesh wide outbound traffic policy is set to 'REGISTRY_ONLY'"
+# The component killed once the run has restricted the mesh, how to recognise it among the run's
+# processes, and the fault the run must report.
+KILLED = {
+    "istiod": (lambda argv0, cmd: argv0 == "pilot-discovery", faults.CONTROL_PLANE),
+    "envoy": (lambda argv0, cmd: argv0 == "envoy", faults.SIDECAR),
+    "external-target": (lambda argv0, cmd: "httpbin_server" in cmd, faults.TARGET),
+}
+
+
+@pytest.mark.parametrize("component", KILLED)
+def test_a_component_killed_mid_run_is_an_infrastructure_error(clean_machine, suite_run, tmp_path, component):
+    run = suite_run(f"--report-dir={tmp_path}", "--run-test=core-egress")
+    run.wait_for_line(RESTRICTED)
+    matches, fault = KILLED[component]
+    victims = [pid for pid, cmd in proctable.marked().items()
+               if matches(pathlib.Path(cmd.split(" ")[0]).name, cmd)]
+    assert len(victims) == 1, f"expected one {component} of the run: {proctable.marked()}"
+    os.kill(victims[0], 9)
+    code = run.finish(timeout=180)
+    document = yaml.safe_load((tmp_path / "report.yaml").read_text())
+    [test] = document["profiles"][0]["tests"]
+    assert (code, document["result"], test["result"]) == (5, "infrastructure-error", "infrastructure-error"), (
+        run.output[-3000:])
+    assert test["reason"].startswith(fault) and "\n" not in test["reason"]
+    assert "Traceback" not in run.output and f"infrastructure-error: {fault}" in run.output
+    junit = ET.parse(tmp_path / "junit.xml").getroot().find("testsuite")
+    assert (junit.get("errors"), junit.get("failures")) == ("1", "0")
+    # clean_machine then checks that the mesh was restored and nothing is left.
+
+
+def test_an_invalid_service_entry_is_refused_in_one_line_and_changes_nothing(clean_machine, tmp_path, monkeypatch):
+    monkeypatch.setenv("EGRESS_CONFORMANCE_STATE", str(tmp_path / "state"))
+    undo = cleanup.Stack()
+    run_journal = journal.Journal()
+    invalid = {"apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry",
+               "metadata": {"name": "broken", "namespace": "default"},
+               "spec": {"hosts": ["httpbin.org"], "resolution": "SOMETIMES", "ports": [{"number": 80}]}}
+    try:
+        provider = providers.create("local", {})
+        provider.start(undo, run_journal)
+        with pytest.raises(changes.InvalidObject) as err:
+            changes.create(provider.api(), invalid, undo, run_journal)
+        assert kube.get(provider.api(), invalid) is None and journal.pending() == []
+    finally:
+        undo.close()
+    message = str(err.value)
+    assert message.startswith("ServiceEntry broken is invalid, the API refused it: ") and "\n" not in message
+    assert message.endswith("fix the manifest")
 
 
 def test_a_port_in_use_is_reported_as_such(tmp_path):
