@@ -150,3 +150,12 @@ def test_an_istio_commit_whose_dependencies_are_not_served_fails_in_one_line(tmp
     last = result.stderr.strip().splitlines()[-1]
     assert result.returncode == 1
     assert last.startswith("set-up failed: go mod tidy for istio failed") and "Go module proxy" in last
+
+
+def test_without_root_run_fails_at_once_in_one_line_before_any_build(tmp_path):
+    result = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-m",
+                             "egress_conformance.cli", "run"], capture_output=True, text=True, cwd=os.getcwd(), timeout=60,
+                            env=dict(os.environ, EGRESS_CONFORMANCE_CACHE=str(tmp_path / "empty-cache")))
+    assert result.returncode == 4, result.stderr
+    assert result.stderr.count("\n") == 1 and "the local mesh needs root" in result.stderr
+    assert not (tmp_path / "empty-cache").exists(), "nothing may be built before the prerequisites are checked"

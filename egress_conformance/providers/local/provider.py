@@ -256,5 +256,13 @@ def _require_root() -> None:
             "the local mesh needs root (network namespaces, iptables, uid switching): run it as root, "
             "or pass --provider with a cluster of your own"
         )
+    missing = [tool for tool in _TOOLS if shutil.which(tool) is None]
+    if missing:
+        raise ProviderError(f"the local mesh needs {', '.join(missing)} on PATH: install "
+                            f"{', '.join(sorted({_TOOLS[t] for t in missing}))} (Debian packages) and run again")
     if subprocess.run(["ip", "netns", "list"], capture_output=True).returncode != 0:
         raise ProviderError("cannot list network namespaces: the local mesh needs CAP_NET_ADMIN and iproute2")
+
+
+_TOOLS = {"ip": "iproute2", "iptables": "iptables", "setpriv": "util-linux", "curl": "curl"}
+"""Commands the local mesh runs, and the Debian package of each."""
