@@ -2,9 +2,11 @@
 
 import os
 import pathlib
+import signal
 import socket
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -159,3 +161,51 @@ def test_without_root_run_fails_at_once_in_one_line_before_any_build(tmp_path):
     assert result.returncode == 4, result.stderr
     assert result.stderr.count("\n") == 1 and "the local mesh needs root" in result.stderr
     assert not (tmp_path / "empty-cache").exists(), "nothing may be built before the prerequisites are checked"
+
+
+def test_an_api_server_restarted_mid_run_is_api_unavailable_and_the_mesh_is_restored(clean_machine, suite_run,
+                                                                                     tmp_path):
+    run = suite_run(f"--report-dir={tmp_path}", "--run-test=core-egress")
+    run.wait_for_line(RESTRICTED)
+    # Between two observations of the run (paused meanwhile), the API server goes down and comes back.
+    run.process.send_signal(signal.SIGSTOP)
+    try:
+        [pid] = [p for p, cmd in proctable.marked().items() if pathlib.Path(cmd.split(" ")[0]).name == "kube-apiserver"]
+        restarted = _restart(pid, tmp_path / "kube-apiserver-restarted.log")
+        [kubeconfig] = pathlib.Path("/tmp").glob("egress-conformance-*/kubeconfig")
+        _wait_until_serving(kube.connect(kubeconfig))
+    finally:
+        run.process.send_signal(signal.SIGCONT)
+    code = run.finish(timeout=180)
+    restarted.wait(30)  # the run's own teardown stops it: it carries the run's marker
+    document = yaml.safe_load((tmp_path / "report.yaml").read_text())
+    [test] = document["profiles"][0]["tests"]
+    assert (code, test["result"]) == (5, "infrastructure-error"), run.output[-3000:]
+    assert test["reason"].startswith(f"{faults.API}: kube-apiserver exited"), test["reason"]
+    assert "mesh torn down" in run.output and "Traceback" not in run.output
+    # clean_machine: the mesh config was restored (no journal left) and no process is left.
+
+
+def _restart(pid: int, log: pathlib.Path) -> subprocess.Popen:
+    """Kill a process and start it again as it was: same argv, environment and directory."""
+    proc = pathlib.Path(f"/proc/{pid}")
+    argv = [a.decode() for a in (proc / "cmdline").read_bytes().split(b"\0") if a]
+    env = dict(e.decode().split("=", 1) for e in (proc / "environ").read_bytes().split(b"\0") if b"=" in e)
+    cwd = os.readlink(proc / "cwd")
+    proctable.kill_until_gone(lambda: [pid] if proc.exists() and not proctable.is_zombie(pid) else [],
+                              timeout=30, what="kube-apiserver")
+    with open(log, "ab") as out:
+        return subprocess.Popen(argv, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _wait_until_serving(api, timeout: float = 90.0) -> None:
+    from kubernetes import client
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            client.VersionApi(api).get_code(_request_timeout=2)
+            return
+        except Exception as err:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the restarted API server did not serve within {timeout:.0f}s: {err}")
+            time.sleep(0.2)

@@ -134,6 +134,9 @@ class LocalProvider(Provider):
         run_id = secrets.token_hex(3)
         state = runstate.RunState(run_id)
         undo.push("remove the run record", state.remove)
+        # Last of all: whatever still carries the run's marker (a child that outlived its group, a
+        # component someone restarted by hand) goes too, before the record that names it is removed.
+        undo.push("stop every process of the run", lambda: runstate.stop_marked(run_id))
         run_dir = pathlib.Path(tempfile.mkdtemp(prefix=f"egress-conformance-{run_id}-"))
         state.add_path(run_dir)
         undo.push(f"remove {run_dir}", lambda: shutil.rmtree(run_dir, ignore_errors=True))

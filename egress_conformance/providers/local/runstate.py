@@ -108,6 +108,11 @@ def sweep_stale() -> list[str]:
     return swept
 
 
+def stop_marked(run_id: str) -> None:
+    """Kill every process carrying ``run_id``'s marker; return once they are gone."""
+    _stop_processes(run_id, [])
+
+
 def _stop_processes(run_id: str | None, recorded: list, extra: frozenset = frozenset()) -> None:
     """Kill the run's marked and recorded processes and return once every one is gone."""
 
