@@ -25,7 +25,7 @@ def test_a_crashed_istiod_is_named_with_its_log(clean_machine):
     undo = cleanup.Stack()
     try:
         provider = providers.create("local", {})
-        provider.start(undo)
+        provider.start(undo, journal.Journal())
         provider.istiod.process.popen.kill()
         provider.istiod.process.popen.wait()
         t = EgressTest(provider, undo, Timing(), None)
@@ -104,8 +104,8 @@ def test_a_port_in_use_is_reported_as_such(tmp_path):
 
 
 def test_without_root_the_local_mesh_says_so():
-    code = ("from egress_conformance import cleanup, providers\n"
-            "try:\n    providers.create('local', {}).start(cleanup.Stack())\n"
+    code = ("from egress_conformance import cleanup, journal, providers\n"
+            "try:\n    providers.create('local', {}).start(cleanup.Stack(), journal.Journal())\n"
             "except Exception as err:\n    print(err)\n")
     result = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", code],
                             capture_output=True, text=True, cwd=os.getcwd())
