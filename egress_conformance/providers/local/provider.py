@@ -160,6 +160,7 @@ class LocalProvider(Provider):
         self._starting_policy = meshconfig.policy_of(mesh_config)
         with _stage("istiod"):
             self.istiod = istiod.start(layout, self.control.kubeconfig, XDS_ADDRESS, run_dir, undo, state)
+        self._create_istiod_object()
         self.test_namespace = f"egress-conformance-{run_id}"
         self._create_pod_object()
 
@@ -223,6 +224,23 @@ class LocalProvider(Provider):
     def _namespace(self, name: str, state: runstate.RunState, undo: cleanup.Stack) -> netns.Namespace:
         state.add_netns(name)
         return netns.create(name, undo)
+
+    def _create_istiod_object(self) -> None:
+        """The istiod Deployment in the API, ready, as a real install has it: tools that find istiod
+        the way they do on a real cluster (`egress-conformance policy`, istiodiscovery.py) find this one.
+
+        No undo: it lives in this run's own etcd; no deployment controller runs to reset its status.
+        """
+        apps = client.AppsV1Api(self._api)
+        labels = {"app": "istiod", "istio.io/rev": "default"}
+        apps.create_namespaced_deployment("istio-system", {
+            "metadata": {"name": "istiod", "labels": labels},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "istiod"}}, "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "discovery", "image": "istio/pilot"}]}}},
+        })
+        apps.patch_namespaced_deployment_status("istiod", "istio-system", {"status": {
+            "replicas": 1, "readyReplicas": 1, "availableReplicas": 1, "updatedReplicas": 1}})
 
     def _create_pod_object(self) -> None:
         """The client's Namespace and Pod in the API, with the status a kubelet would report.
