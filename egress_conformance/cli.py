@@ -134,7 +134,8 @@ def restore(args) -> int:
             continue
         cluster = entry.data["cluster"]
         try:
-            api = kube.connect(pathlib.Path(cluster["kubeconfig"]), cluster.get("context"))
+            kubeconfig = cluster.get("kubeconfig")
+            api = kube.connect(pathlib.Path(kubeconfig) if kubeconfig else None, cluster.get("context"))
             lines, found = journal.restore(entry, api, force=args.force)
         except Exception as err:
             raise CliError(f"cannot restore {entry.path.name}: cluster {cluster.get('server')} unreachable or "

@@ -1,0 +1,43 @@
+"""What the existing provider creates in its test namespace: exactly these objects, no Service."""
+
+import json
+
+from egress_conformance import scope, targets
+from egress_conformance.providers import clientpod, external_target
+
+
+def test_the_client_pod_asks_for_the_counters_the_evidence_needs_and_maps_the_external_names():
+    aliases = [{"ip": "198.19.0.9", "hostnames": list(targets.ALL)}]
+    pod = clientpod.manifest("ns", "curl:1", aliases, external_target.CA_CONFIG_MAP)
+    config = json.loads(pod["metadata"]["annotations"]["proxy.istio.io/config"])
+    assert "cluster.BlackHoleCluster" in config["proxyStatsMatcher"]["inclusionPrefixes"]
+    assert pod["spec"]["hostAliases"] == aliases
+    [app] = pod["spec"]["containers"]
+    assert app["name"] == "client" and app["imagePullPolicy"] == "IfNotPresent"
+    assert app["volumeMounts"][0]["mountPath"] + "/ca.crt" == external_target.SimulatedTarget.trusted_ca
+
+
+def test_the_simulated_host_is_a_non_injected_pod_with_no_service():
+    objects = external_target.SimulatedTarget("httpbin:1").objects("ns")
+    kinds = [o["kind"] for o in objects]
+    assert "Service" not in kinds and kinds.count("Pod") == 1
+    [pod] = [o for o in objects if o["kind"] == "Pod"]
+    assert pod["metadata"]["labels"]["sidecar.istio.io/inject"] == "false"
+    assert all(o["metadata"]["namespace"] == "ns" for o in objects)
+    [tls] = [o for o in objects if o["kind"] == "Secret"]
+    assert "BEGIN CERTIFICATE" in tls["stringData"]["tls.crt"]
+
+
+def test_the_access_log_is_turned_on_for_the_test_namespace_only():
+    telemetry = clientpod.access_log_telemetry("ns")
+    assert telemetry["metadata"]["namespace"] == "ns" and "selector" not in telemetry["spec"]
+    assert telemetry["spec"]["accessLogging"] == [{"providers": [{"name": "envoy"}]}]
+
+
+def test_a_policy_sidecar_refuses_an_unknown_mode():
+    try:
+        scope.policy_sidecar("ns", "DENY_ALL")
+    except ValueError as err:
+        assert "unknown outbound traffic policy 'DENY_ALL'" in str(err)
+    else:
+        raise AssertionError("accepted an unknown mode")
