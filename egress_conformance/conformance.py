@@ -116,15 +116,19 @@ class EgressTest:
     def probe(self, request: observe.Request) -> observe.Observation:
         """Make ``request`` once from the workload, with the sidecar's state and counters around it."""
         self.provider.ensure_healthy()
-        state = envoy.sidecar_state(self.workload.envoy_admin("/config_dump"))
-        before = envoy.parse_counters(self.workload.envoy_admin(envoy.STATS_PATH))
+        # Counters and config in one round trip before the request, counters again after it: three
+        # round trips per observation, each part asking Envoy only for what the verdict reads.
+        stats, *config = self.workload.envoy_admin_many([envoy.STATS_PATH, *envoy.CONFIG_PATHS])
+        before = envoy.parse_counters(stats)
         args = [request.url]
         if request.url.startswith("https://") and self.workload.trusted_ca:
             args = ["--cacert", self.workload.trusted_ca, *args]
         record = self.workload.curl(args, self.timing.request_timeout)
         after = envoy.parse_counters(self.workload.envoy_admin(envoy.STATS_PATH))
         outcome, status, error = observe.classify(record)
-        return observe.Observation(request, outcome, status, error, envoy.clusters_used(before, after), state)
+        generation = (envoy.config_generation(before), envoy.config_generation(after))
+        return observe.Observation(request, outcome, status, error, envoy.clusters_used(before, after),
+                                   envoy.sidecar_state(*config), generation if all(generation) else None)
 
     def expect(self, step: str, request: observe.Request, check) -> observe.Observation:
         """Wait until ``request`` consistently satisfies ``check``; log the verdict with its evidence."""

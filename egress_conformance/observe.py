@@ -51,6 +51,9 @@ class Observation:
     served_by: tuple[str, ...] = ()
     """Envoy clusters whose request/connection counters moved during the request."""
     sidecar: envoy.SidecarState | None = None
+    generation: tuple | None = None
+    """The sidecar's config generation (envoy.config_generation) before and after the request;
+    None when the sidecar does not show it. Equal generations: the same configuration answered."""
 
     def summary(self) -> str:
         """One line: outcome, status, serving cluster and sidecar state."""

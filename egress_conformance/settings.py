@@ -11,7 +11,20 @@ class Timing:
     row across at least ``interval`` each is the sidecar's settled state."""
 
     interval: float = 0.5
-    """Seconds between two observations while waiting: how far apart agreeing answers are."""
+    """Seconds between two agreeing observations when they carry no config generation (a
+    sidecar that does not show its xDS update counters): without evidence, time is all
+    that tells a settled answer from a stale one."""
+
+    settled_interval: float = 0.0
+    """Seconds between two agreeing observations that carry the sidecar's config generation.
+    They count as agreeing only if the same generation answered each one (before and after
+    its request), so the streak proves a settled configuration by evidence, not by time;
+    each observation is still a fresh request."""
+
+    retry_interval: float = 0.05
+    """Seconds before observing again after a mismatch ("not yet"): short, since a push
+    reaches the sidecar in about a tenth of a second and one observation already costs
+    several round trips."""
 
     convergence_timeout: float = 60.0
     """Seconds to wait for a state (config pushed to the sidecar and behaviour matching)

@@ -33,18 +33,27 @@ def until_consistent(probe, check, timing: Timing, *, what: str, clock=time.mono
     """Call ``probe()`` until ``check(observation)`` has returned None ``timing.consecutive`` times in a row.
 
     A mismatch while waiting means "not yet" and resets the run of agreeing
-    answers. On timeout, raise NotConverged naming the attempts, the elapsed time
-    and the last observation with its mismatch.
+    answers. An observation may carry ``generation`` (the sidecar's config
+    generation before and after its request): then answers agree only under one
+    unchanged generation, follow each other after ``timing.settled_interval``, and a
+    mismatch is retried after ``timing.retry_interval``; without a generation they
+    are ``timing.interval`` apart. On timeout, raise NotConverged naming the
+    attempts, the elapsed time and the last observation with its mismatch.
     """
     __tracebackhide__ = True
     started = clock()
     attempts, streak, last, reason = 0, 0, None, None
+    streak_generation = None
     next_progress = timing.progress_every
     while True:
         last = probe()
         attempts += 1
         reason = check(last)
+        generation = getattr(last, "generation", None)
+        if reason is None and streak and generation != streak_generation:
+            streak = 0  # the configuration changed under the streak: its earlier answers prove nothing now
         streak = streak + 1 if reason is None else 0
+        streak_generation = generation
         if streak >= timing.consecutive:
             return Converged(last, attempts, clock() - started)
         elapsed = clock() - started
@@ -59,4 +68,11 @@ def until_consistent(probe, check, timing: Timing, *, what: str, clock=time.mono
             next_progress += timing.progress_every
             log.info("  ... still waiting: %s (%.0fs, %d attempts; last mismatch: %s)", what, elapsed, attempts,
                      reason or "none (streak too short)")
-        sleep(timing.interval)
+        sleep(pause(timing, matched=reason is None, has_generation=generation is not None))
+
+
+def pause(timing: Timing, *, matched: bool, has_generation: bool) -> float:
+    """How long to wait before the next observation, given what the last one showed."""
+    if not has_generation:
+        return timing.interval
+    return timing.settled_interval if matched else timing.retry_interval

@@ -89,6 +89,10 @@ class Workload(abc.ABC):
                                 f"{(result.stderr or result.stdout).strip()[-200:]}")
         return result.stdout
 
+    def envoy_admin_many(self, paths: list[str]) -> list[str]:
+        """GET several admin paths; a workload that can fetch them in one round trip overrides this."""
+        return [self.envoy_admin(path) for path in paths]
+
 
 class Provider(abc.ABC):
     """A mesh under test. ``start`` brings it up (or connects); everything it changes is

@@ -47,6 +47,36 @@ def test_clusters_used_names_only_clusters_whose_counters_grew():
     assert envoy.clusters_used(after, after) == ()
 
 
+def _as_resources(name):
+    """The same dump as the three ``?resource=`` answers of CONFIG_PATHS give it."""
+    import json
+    dump = json.loads((DATA / f"{name}.json").read_text())
+    parts = {"dynamic_listeners": [], "dynamic_route_configs": [], "dynamic_active_clusters": []}
+    for section in dump["configs"]:
+        for key in parts:
+            parts[key] += section.get(key, [])
+    types = {"dynamic_listeners": "ListenersConfigDump.DynamicListener",
+             "dynamic_route_configs": "RoutesConfigDump.DynamicRouteConfig",
+             "dynamic_active_clusters": "ClustersConfigDump.DynamicCluster"}
+    return [json.dumps({"configs": [dict(item, **{"@type": f"type.googleapis.com/envoy.admin.v3.{types[key]}"})
+                                    for item in items]}) for key, items in parts.items()]
+
+
+def test_the_resource_parts_give_the_same_state_as_the_whole_dump():
+    for name in ("config_dump_allow_any", "config_dump_registry_only", "config_dump_registry_only_service_entry"):
+        assert envoy.sidecar_state(*_as_resources(name)) == state(name)
+
+
+def test_config_generation_is_the_xds_update_counters_only():
+    counters = envoy.parse_counters(
+        "cluster_manager.cds.update_success: 3\nlistener_manager.lds.update_success: 2\n"
+        "http.outbound_0.0.0.0_80.rds.80.update_success: 1\n"
+        "cluster.outbound|80||httpbin.org;.update_success: 7\ncluster.BlackHoleCluster;.upstream_cx_total: 4\n")
+    assert envoy.config_generation(counters) == (
+        ("cluster_manager.cds.update_success", 3), ("http.outbound_0.0.0.0_80.rds.80.update_success", 1),
+        ("listener_manager.lds.update_success", 2))
+
+
 def test_a_draining_port_80_listener_no_longer_counts_as_an_http_listener():
     dump = json.loads((DATA / "config_dump_registry_only_service_entry.json").read_text())
     for section in dump["configs"]:
