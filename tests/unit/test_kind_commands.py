@@ -76,3 +76,25 @@ def test_the_manager_runs_kind_without_a_shell_and_leaves_the_environment_alone(
     assert [argv for argv, _ in issued] == [commands.create_cluster("pytest-ec", "kindest/node:v1.35.0", "/run/kc"),
                                             commands.delete_cluster("pytest-ec")]
     assert dict(os.environ) == before
+
+
+def test_the_kind_provider_pins_the_node_image_of_the_istio_line_and_refuses_others():
+    from egress_conformance.providers import kind, options
+    assert kind.KindProvider.parse_options({"istio_version": "1.30"})["node_image"] == "kindest/node:v1.34.0"
+    with pytest.raises(options.OptionError, match="no kind node image pinned for Istio 1.2"):
+        kind.KindProvider.parse_options({"istio_version": "1.2"})
+
+
+def test_without_a_running_docker_the_kind_provider_stops_with_one_line(monkeypatch):
+    from egress_conformance.providers import kind
+    from egress_conformance.providers.base import ProviderError
+    monkeypatch.setattr(kind.shutil, "which", lambda tool: f"/usr/bin/{tool}")
+
+    def no_daemon(argv, timeout):
+        raise subprocess.CalledProcessError(1, argv, "", "Cannot connect to the Docker daemon at unix:///var/run/docker.sock")
+
+    with pytest.raises(ProviderError, match="needs a running Docker daemon .Cannot connect to the Docker daemon"):
+        kind.KindProvider.prepare({"istio_version": "1.31"}, runner=no_daemon)
+    monkeypatch.setattr(kind.shutil, "which", lambda tool: None if tool == "istioctl" else f"/usr/bin/{tool}")
+    with pytest.raises(ProviderError, match="needs istioctl on PATH: put istioctl 1.31 on PATH"):
+        kind.KindProvider.prepare({"istio_version": "1.31"}, runner=no_daemon)
