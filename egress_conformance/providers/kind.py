@@ -10,6 +10,7 @@ pitfalls are worked around and how). Without Docker the run stops in prepare() w
 line: the suite reports it "not run", never passed.
 """
 
+import dataclasses
 import pathlib
 import shutil
 import subprocess
@@ -105,7 +106,7 @@ class KindProvider(Provider):
         return self._inner.workload()
 
     def info(self):
-        return self._inner.info()
+        return dataclasses.replace(self._inner.info(), provider=self.name)
 
     def features(self):
         return self._inner.features()
