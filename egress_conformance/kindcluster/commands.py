@@ -37,6 +37,14 @@ def delete_cluster(name: str) -> list[str]:
     return ["kind", "delete", "cluster", "--name", name]
 
 
+def list_clusters() -> list[str]:
+    return ["kind", "get", "clusters"]
+
+
+def get_kubeconfig(name: str) -> list[str]:
+    return ["kind", "get", "kubeconfig", "--name", name]
+
+
 def export_logs(name: str, directory: str) -> list[str]:
     return ["kind", "export", "logs", directory, "--name", name]
 

@@ -66,6 +66,11 @@ class KindProvider(Provider):
         undo.push(f"remove {scratch}", lambda: shutil.rmtree(scratch, ignore_errors=True))
         kubeconfig = str(scratch / "kubeconfig")  # the manager deletes it at delete(): it is ours
         self._cluster = cluster.KindCluster(CLUSTER_NAME, kubeconfig, self.options["node_image"], self._run)
+        name = self._cluster.cluster_name
+        if name in self._step(commands.list_clusters(), 60, "kind get clusters").split():
+            # kept by an earlier --keep-cluster run: with its kubeconfig the manager's readiness
+            # probe passes and it reuses the cluster (and will not delete it) instead of failing to create it
+            pathlib.Path(kubeconfig).write_text(self._step(commands.get_kubeconfig(name), 60, "kind get kubeconfig"))
         try:
             self._cluster.create()
         except (RuntimeError, subprocess.CalledProcessError) as err:

@@ -98,3 +98,9 @@ def test_without_a_running_docker_the_kind_provider_stops_with_one_line(monkeypa
     monkeypatch.setattr(kind.shutil, "which", lambda tool: None if tool == "istioctl" else f"/usr/bin/{tool}")
     with pytest.raises(ProviderError, match="needs istioctl on PATH: put istioctl 1.31 on PATH"):
         kind.KindProvider.prepare({"istio_version": "1.31"}, runner=no_daemon)
+
+
+def test_a_kept_cluster_is_found_by_name_and_its_kubeconfig_read():
+    assert commands.list_clusters() == ["kind", "get", "clusters"]
+    assert commands.get_kubeconfig("pytest-egress-conformance") == ["kind", "get", "kubeconfig", "--name",
+                                                                    "pytest-egress-conformance"]
