@@ -2,21 +2,48 @@
 before it happens (so ``restore`` can remove it after a kill), its undo registered the
 moment it exists (so a normal end removes it and settles the journal entry)."""
 
-from kubernetes import client
+import json
 
-from egress_conformance import cleanup, kube
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from egress_conformance import cleanup, kube, undoing
 from egress_conformance.journal import Journal
+
+
+class InvalidObject(Exception):
+    """The API refused an object as invalid; str(err) is one line with the API's reason."""
 
 
 def create(api: client.ApiClient, obj: dict, undo: cleanup.Stack, journal: Journal) -> cleanup.Undo:
     """Create ``obj``; return its registered undo (delete, wait until gone, settle)."""
     entry = journal.object_creating(obj)
-    kube.create(api, obj)
+    try:
+        kube.create(api, obj)
+    except ApiException as err:
+        journal.settle(entry)  # nothing was created: nothing to restore
+        if err.status in (400, 422):
+            raise InvalidObject(f"{obj['kind']} {obj['metadata'].get('name')} is invalid, the API refused it: "
+                                f"{_api_message(err)}; fix the manifest") from None
+        raise
+    except BaseException:
+        journal.settle(entry)
+        raise
+    live = kube.get(api, obj)
+    journal.object_created(entry, live.get("spec") if live else None)
 
     def delete():
-        kube.delete_and_wait(api, obj)
+        # Only while it is still what the run created (undoing.py).
+        undoing.delete_created(api, obj, entry.get("spec"))
         journal.settle(entry)
 
     meta = obj["metadata"]
     where = f"{meta['namespace']}/{meta['name']}" if meta.get("namespace") else meta["name"]
     return undo.push(f"delete {obj['kind']} {where}", delete)
+
+
+def _api_message(err: ApiException) -> str:
+    try:
+        return json.loads(err.body)["message"].splitlines()[0]
+    except (TypeError, ValueError, KeyError, IndexError):
+        return f"HTTP {err.status} {err.reason}"

@@ -1,8 +1,10 @@
 """A last-in, first-out stack of undo actions, registered where each change is made.
 
 Every helper that creates or modifies something pushes its undo the moment the
-change succeeds; closing the stack runs the undos in reverse order, keeps going
-when one fails, and reports every failure at the end.
+change succeeds; closing the stack runs the undos in reverse order and keeps going
+when one fails. An undo that fails stays on the stack: it is retried once after
+all the others (a later undo may have removed the cause, e.g. a webhook or a
+restarted API server), and if it fails again it is reported and left pending.
 """
 
 import logging
@@ -24,12 +26,13 @@ class Undo:
         self.done = False
 
     def run(self) -> None:
-        """Undo now (the scenario's own 'clean up' step); the stack will not repeat it."""
+        """Undo now (the scenario's own 'clean up' step); once it succeeded the stack will not
+        repeat it; if it fails it stays on the stack, for close() to retry."""
         if self.done:
             return
+        self.action()
         self.done = True
         self.stack._entries.remove(self)
-        self.action()
 
 
 class Stack:
@@ -49,15 +52,24 @@ class Stack:
         return [entry.description for entry in reversed(self._entries)]
 
     def close(self) -> None:
-        """Run every pending undo, newest first; raise CleanupFailed listing any that failed."""
-        failures = []
-        while self._entries:
-            entry = self._entries.pop()
-            entry.done = True
+        """Run every pending undo, newest first, then retry the failed ones once; raise
+        CleanupFailed listing those that failed twice (they stay pending)."""
+        failed = self._run_all(list(reversed(self._entries)), "failed")
+        if not failed:
+            return
+        still = self._run_all(failed, "failed again on retry")
+        if still:
+            raise CleanupFailed("; ".join(f"{entry.description}: {err}" for entry, err in still.items()))
+
+    def _run_all(self, entries: list[Undo], what: str) -> dict:
+        failures = {}
+        for entry in entries:
             try:
                 entry.action()
             except BaseException as err:  # keep undoing even after Ctrl-C inside one undo
-                log.error("cleanup step %r failed: %s", entry.description, err)
-                failures.append(f"{entry.description}: {err}")
-        if failures:
-            raise CleanupFailed("; ".join(failures))
+                log.error("cleanup step %r %s: %s", entry.description, what, err)
+                failures[entry] = err
+                continue
+            entry.done = True
+            self._entries.remove(entry)
+        return failures

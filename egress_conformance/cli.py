@@ -1,11 +1,16 @@
 """``egress-conformance``: run the suite, change the mesh-wide policy, restore what an
 interrupted run changed, and read saved reports.
 
-Every error is one line on stderr that says what to do, with exit code 2 for
-usage errors and 1 for everything else.
+Every error is one line on stderr that says what to do. Exit codes (report.EXIT_CODES):
+0 success, 1 failure (an egress expectation failed; for other commands: the command
+failed), 2 usage error, 3 partial (something skipped or not supported; 0 with
+--accept-partial), 4 not run (the mesh was never reached), 5 infrastructure error
+(the mesh broke under a test).
 """
 
 import argparse
+import datetime
+import logging
 import os
 import pathlib
 import sys
@@ -26,13 +31,21 @@ class UsageError(CliError):
     """Bad command-line input; the command exits 2, as argparse's own usage errors do."""
 
 
+class NotRun(CliError):
+    """The run could not start (prerequisites, set-up); the command exits 4 ("not run")."""
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # The API client's retry warnings would make a one-line error several; the error names the cause.
+    logging.getLogger("urllib3").setLevel(logging.ERROR)
     try:
         return args.command(args)
     except CliError as err:
         print(f"egress-conformance: {err}", file=sys.stderr)
-        return 2 if isinstance(err, UsageError) else 1
+        if isinstance(err, UsageError):
+            return report.USAGE_ERROR_EXIT
+        return report.EXIT_CODES[report.NOTHING_RUN] if isinstance(err, NotRun) else 1
     except KeyboardInterrupt:
         print("egress-conformance: interrupted", file=sys.stderr)
         return 130
@@ -48,7 +61,7 @@ def run(args) -> int:
     except provider_options.OptionError as err:
         raise UsageError(str(err)) from None
     except ProviderError as err:
-        raise CliError(str(err)) from None
+        raise NotRun(str(err)) from None
     pytest_args = [*suite.pytest_args(), f"--provider={name}"]
     for option in provider_options.OPTIONS:
         value = getattr(args, option.dest)
@@ -63,13 +76,20 @@ def run(args) -> int:
         pytest_args += [f"{option}={value}" for value in values]
     if args.keep:
         pytest_args.append("--keep")
-    if args.report_dir:
-        pytest_args.append(f"--report-dir={pathlib.Path(args.report_dir).resolve()}")
+    report_dir = pathlib.Path(args.report_dir or f"results/{datetime.datetime.now():%Y%m%d-%H%M%S}").resolve()
+    pytest_args.append(f"--report-dir={report_dir}")
     if args.junit_xml:
         pytest_args.append(f"--junitxml={pathlib.Path(args.junit_xml).resolve()}")
+    if args.accept_partial:
+        pytest_args.append("--accept-partial")
     import pytest
 
-    return int(pytest.main(pytest_args + args.pytest_args))
+    code = pytest.main(pytest_args + args.pytest_args)
+    try:
+        document = report.load((report_dir / "report.yaml").read_text())
+    except (OSError, ValueError):  # no report: pytest stopped before the session (its own usage error)
+        return report.USAGE_ERROR_EXIT if code == pytest.ExitCode.USAGE_ERROR else report.EXIT_CODES[report.NOTHING_RUN]
+    return report.exit_code(document["result"], accept_partial=args.accept_partial)
 
 
 def policy(args) -> int:
@@ -80,6 +100,9 @@ def policy(args) -> int:
         found = istiodiscovery.detect(api, args.revision)
     except istiodiscovery.DiscoveryError as err:
         raise CliError(str(err)) from None
+    except Exception as err:
+        raise CliError(f"cannot reach the cluster at {api.configuration.host} ({_short(err)}); check the kubeconfig "
+                       "and that its cluster is up") from None
     where = found.mesh_config_map
     try:
         meshconfig.set_policy(api, where, POLICY_WORDS[args.setting])
@@ -92,10 +115,17 @@ def policy(args) -> int:
 
 
 def restore(args) -> int:
-    """Put back what interrupted runs changed, from their journals; then sweep local meshes."""
-    pending = journal.pending()
+    """Put back what interrupted runs changed, from their journals; then sweep local meshes.
+
+    Exits 1 when a change someone else made since the run is in the way (a conflict): that
+    entry is left as it is and kept in the journal, unless --force."""
+    try:
+        pending = journal.pending()
+    except journal.JournalError as err:
+        raise CliError(str(err)) from None
     if not pending:
         print("nothing to restore: no unrestored journal")
+    conflicts = []
     for entry in pending:
         print(f"journal {journal.describe(entry)}")
         if args.discard:
@@ -106,25 +136,28 @@ def restore(args) -> int:
         try:
             kubeconfig = cluster.get("kubeconfig")
             api = kube.connect(pathlib.Path(kubeconfig) if kubeconfig else None, cluster.get("context"))
-            lines = journal.restore(entry, api)
+            lines, found = journal.restore(entry, api, force=args.force)
         except Exception as err:
             raise CliError(f"cannot restore {entry.path.name}: cluster {cluster.get('server')} unreachable or "
                            f"refusing ({_short(err)}); if that cluster is gone, run `egress-conformance restore "
                            "--discard`") from None
         for line in lines:
             print(f"  {line}")
+        conflicts += found
     if not args.no_sweep:
         for name in sorted(providers.PROVIDERS):
             for line in providers.get(name).sweep():
                 print(line)
-    return 0
+    for conflict in conflicts:
+        print(f"egress-conformance: restore conflict: {conflict}", file=sys.stderr)
+    return 1 if conflicts else 0
 
 
 def show_report(args) -> int:
-    """Print a saved report as a readable summary; exit 0 only for a successful run."""
+    """Print a saved report as a readable summary; exit with the code its result stands for."""
     document = _load_report(args.path)
     print(report.render(document))
-    return 0 if document["result"] == report.SUCCESS else 1
+    return report.exit_code(document["result"], accept_partial=args.accept_partial)
 
 
 def diff_reports(args) -> int:
@@ -182,6 +215,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--keep", action="store_true", help="leave the mesh and the tests' changes in place to inspect "
                    "them; `egress-conformance restore` undoes them later")
     p.add_argument("--junit-xml", help="JUnit XML path (default: in the report folder)")
+    p.add_argument("--accept-partial", action="store_true",
+                   help="exit 0 for a partial result (a test skipped or not supported) instead of 3")
     p.add_argument("pytest_args", nargs="*", help="after --: passed to pytest as they are")
     p.set_defaults(command=run)
 
@@ -195,12 +230,15 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("restore", help="undo what interrupted runs changed, from their journals")
     p.add_argument("--discard", action="store_true", help="forget the journals without restoring (cluster gone)")
+    p.add_argument("--force", action="store_true", help="restore even over changes someone else made since the run "
+                   "(the conflicts a plain restore reports)")
     p.add_argument("--no-sweep", action="store_true",
                    help="leave the processes of killed local-mesh runs running (to inspect the restored mesh)")
     p.set_defaults(command=restore)
 
     p = sub.add_parser("report", help="print a saved report as a summary")
     p.add_argument("path", help="report.yaml, report.json, or a run's report folder")
+    p.add_argument("--accept-partial", action="store_true", help="exit 0 for a partial result instead of 3")
     p.set_defaults(command=show_report)
 
     p = sub.add_parser("diff", help="what changed between two saved reports; exit 1 on any regression")

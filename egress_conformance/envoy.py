@@ -9,6 +9,8 @@ import json
 import re
 
 BLACKHOLE = "BlackHoleCluster"
+PORT_80_LISTENER = "0.0.0.0_80"
+"""Istio's outbound HTTP listener for port 80 (its route config is named "80")."""
 PASSTHROUGH = "PassthroughCluster"
 
 STATS_PATH = "/stats?usedonly&filter=^cluster%5C.(outbound|BlackHoleCluster|PassthroughCluster)"
@@ -70,11 +72,15 @@ def sidecar_state(config_dump: str) -> SidecarState:
     """Extract the SidecarState from Envoy's /config_dump JSON."""
     dump = json.loads(config_dump)
     unknown_tcp, port80_fallback, vhosts, clusters = None, None, [], []
+    port80_listener = False
     for section in dump.get("configs", []):
         for item in section.get("dynamic_listeners", []):
             listener = (item.get("active_state") or {}).get("listener") or {}
             if listener.get("name") == "virtualOutbound":
                 unknown_tcp = _catch_all_cluster(listener)
+            # A removed listener drains (drainDuration, 45 s by default on real pods) and keeps
+            # its route in the dump meanwhile; only an active one serves new connections.
+            port80_listener = port80_listener or listener.get("name") == PORT_80_LISTENER
         for item in section.get("dynamic_active_clusters", []):
             name = (item.get("cluster") or {}).get("name", "")
             if name.startswith("outbound|"):
@@ -85,6 +91,8 @@ def sidecar_state(config_dump: str) -> SidecarState:
                 names = [vh.get("name", "") for vh in route.get("virtual_hosts", [])]
                 port80_fallback = next((n for n in names if n in ("allow_any", "block_all")), None)
                 vhosts = [n for n in names if n not in ("allow_any", "block_all")]
+    if not port80_listener:
+        port80_fallback, vhosts = None, []
     return SidecarState(unknown_tcp, port80_fallback, tuple(sorted(vhosts)), tuple(sorted(clusters)))
 
 

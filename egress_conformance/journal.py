@@ -14,7 +14,11 @@ import secrets
 
 from kubernetes import client
 
-from egress_conformance import kube, meshconfig
+from egress_conformance import undoing
+
+
+class JournalError(Exception):
+    """A journal file that cannot be read (corrupt, truncated); str(err) says what to do."""
 
 
 def directory() -> pathlib.Path:
@@ -44,17 +48,30 @@ class Journal:
 
     @classmethod
     def load(cls, path: pathlib.Path) -> "Journal":
+        """The journal in ``path``; raises JournalError if it is not a whole journal."""
         journal = cls({}, path)
-        journal.data = json.loads(path.read_text())
+        try:
+            journal.data = json.loads(path.read_text())
+            valid = (isinstance(journal.data, dict) and isinstance(journal.data.get("cluster"), dict)
+                     and isinstance(journal.data.get("entries"), list)
+                     and all(isinstance(e, dict) and e.get("kind") in ("mesh-config", "created")
+                             for e in journal.data["entries"]))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            valid = False
+        if not valid:
+            raise JournalError(f"journal {path} is corrupt or truncated (not a whole journal): what it recorded "
+                               "cannot be restored from it; check the cluster by hand, then delete the file")
         return journal
 
     @property
     def entries(self) -> list[dict]:
         return self.data["entries"]
 
-    def mesh_config_changing(self, where: tuple[str, str], original: str) -> dict:
-        """Record the mesh config's original text before it is changed."""
-        return self._record({"kind": "mesh-config", "namespace": where[0], "name": where[1], "original": original})
+    def mesh_config_changing(self, where: tuple[str, str], original: str, written: str) -> dict:
+        """Record the mesh config's original text, and the text about to be written, before the write
+        (restore puts the original back only over the run's own text)."""
+        return self._record({"kind": "mesh-config", "namespace": where[0], "name": where[1], "original": original,
+                             "written": written})
 
     def object_creating(self, obj: dict) -> dict:
         """Record an object about to be created (restore deletes it)."""
@@ -62,6 +79,11 @@ class Journal:
         return self._record({"kind": "created", "object": {
             "apiVersion": obj["apiVersion"], "kind": obj["kind"],
             "metadata": {"name": meta["name"], "namespace": meta.get("namespace")}}})
+
+    def object_created(self, entry: dict, spec) -> None:
+        """Record the spec the created object has (restore deletes it only while it still has it)."""
+        entry["spec"] = spec
+        self._write()
 
     def settle(self, entry: dict) -> None:
         """The change has been undone: drop its entry (and the file once empty)."""
@@ -102,23 +124,23 @@ def describe(journal: Journal) -> str:
             f"{cluster.get('server')}: {kinds}")
 
 
-def restore(journal: Journal, api: client.ApiClient) -> list[str]:
-    """Undo a journal's entries, newest first; verify each; return a line per entry."""
-    done = []
+def restore(journal: Journal, api: client.ApiClient, *, force: bool = False) -> tuple[list[str], list[str]]:
+    """Undo a journal's entries, newest first, each only while it is still the run's own change
+    (undoing.py; ``force`` undoes anyway). Returns a line per undone entry and one per conflict;
+    conflicting entries stay in the journal."""
+    done, conflicts = [], []
     for entry in reversed(list(journal.entries)):
-        if entry["kind"] == "mesh-config":
-            where = (entry["namespace"], entry["name"])
-            meshconfig.write(api, where, entry["original"])
-            if meshconfig.read(api, where) != entry["original"]:
-                raise RuntimeError(f"mesh config {where[0]}/{where[1]} did not read back as the original")
-            done.append(f"restored mesh config {where[0]}/{where[1]} to its original text "
-                        f"({meshconfig.message(meshconfig.policy_of(entry['original']))})")
-        elif entry["kind"] == "created":
-            obj = entry["object"]
-            kube.delete_and_wait(api, obj)
-            done.append(f"deleted {obj['kind']} {_where(obj['metadata'])}")
+        try:
+            if entry["kind"] == "mesh-config":
+                done.append(undoing.restore_mesh_config(api, (entry["namespace"], entry["name"]), entry["original"],
+                                                        entry.get("written"), force=force))
+            elif entry["kind"] == "created":
+                done.append(undoing.delete_created(api, entry["object"], entry.get("spec"), force=force))
+        except undoing.RestoreConflict as err:
+            conflicts.append(str(err))
+            continue
         journal.settle(entry)
-    return done
+    return done, conflicts
 
 
 def _entry_text(entry: dict) -> str:

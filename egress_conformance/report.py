@@ -11,18 +11,37 @@ API_VERSION = "egress-conformance.dev/v1alpha1"
 KIND = "ConformanceReport"
 
 PASSED, FAILED, SKIPPED, NOT_SUPPORTED, NOT_RUN = "passed", "failed", "skipped", "not-supported", "not-run"
+ERROR = "infrastructure-error"
+"""A test's result when the mesh under test broke (a component down, the API unreachable):
+a fault of the infrastructure, not an egress verdict."""
 SUCCESS, PARTIAL, FAILURE, NOTHING_RUN = "success", "partial", "failure", "not run"
+INFRASTRUCTURE_ERROR = "infrastructure-error"
+"""A run's (or profile's) result when no egress expectation failed but the mesh broke under a test."""
+
+EXIT_CODES = {SUCCESS: 0, FAILURE: 1, PARTIAL: 3, NOTHING_RUN: 4, INFRASTRUCTURE_ERROR: 5}
+"""Exit code per result (2 is a usage error, as argparse's)."""
+USAGE_ERROR_EXIT = 2
+
+
+def exit_code(result: str, *, accept_partial: bool = False) -> int:
+    """The exit code a run (or `egress-conformance report`) ends with for ``result``."""
+    if result == PARTIAL and accept_partial:
+        return 0
+    return EXIT_CODES[result]
 OBSERVED = "observed"
 """A step's verdict when it records a fact (the starting policy) rather than asserting one."""
 
 
 def profile_result(results: list[str]) -> str:
-    """success: all passed; failure: any failed; not run: nothing reached the mesh;
-    partial: the rest (something skipped, unsupported or not run). No result is never a pass."""
+    """success: all passed; failure: any failed; infrastructure-error: none failed but the mesh
+    broke under one; not run: nothing reached the mesh; partial: the rest (something skipped,
+    unsupported or not run). No result is never a pass."""
     if not results or all(r == NOT_RUN for r in results):
         return NOTHING_RUN
     if FAILED in results:
         return FAILURE
+    if ERROR in results:
+        return INFRASTRUCTURE_ERROR
     if all(r == PASSED for r in results):
         return SUCCESS
     return PARTIAL
@@ -30,7 +49,7 @@ def profile_result(results: list[str]) -> str:
 
 def overall_result(profile_results: list[str]) -> str:
     """The run's result from its profiles' results, by the same rule as profile_result."""
-    as_tests = {SUCCESS: PASSED, FAILURE: FAILED, NOTHING_RUN: NOT_RUN, PARTIAL: SKIPPED}
+    as_tests = {SUCCESS: PASSED, FAILURE: FAILED, NOTHING_RUN: NOT_RUN, PARTIAL: SKIPPED, INFRASTRUCTURE_ERROR: ERROR}
     return profile_result([as_tests[r] for r in profile_results])
 
 
@@ -48,7 +67,7 @@ def build(*, date: str, mesh: dict | None, not_run_reason: str | None, tests: li
         members = [t for t in tests if t["profile"] == name]
         results = [t["result"] for t in members if t.get("scope", "mesh-wide") in claimed]
         counts = {key: [t["result"] for t in members].count(key)
-                  for key in (PASSED, FAILED, SKIPPED, NOT_SUPPORTED, NOT_RUN)}
+                  for key in (PASSED, FAILED, ERROR, SKIPPED, NOT_SUPPORTED, NOT_RUN)}
         profiles.append({"name": name, "result": profile_result(results), "summary": counts, "tests": members})
     return {
         "apiVersion": API_VERSION,
@@ -78,6 +97,8 @@ def load(text: str) -> dict:
         raise ValueError(f"not YAML or JSON: {err}") from None
     if not isinstance(report, dict) or report.get("kind") != KIND:
         raise ValueError(f"not a {KIND} (kind: {report.get('kind') if isinstance(report, dict) else None})")
+    if report.get("result") not in EXIT_CODES or not isinstance(report.get("profiles"), list):
+        raise ValueError(f"a {KIND} without a valid result and profiles (truncated or edited?)")
     return report
 
 

@@ -9,7 +9,7 @@
 The scope is part of what a run claims: the report says which scopes were tested.
 """
 
-from egress_conformance import cleanup, kube, meshconfig
+from egress_conformance import cleanup, kube, meshconfig, undoing
 
 MESH_WIDE = "mesh-wide"
 NAMESPACE = "namespace"
@@ -51,11 +51,13 @@ def set_policy(t, policy: str) -> cleanup.Undo:
         return t.create(policy_sidecar(t.namespace, policy))
     where_ = t.provider.mesh_config_map()
     original = meshconfig.read(t.api, where_)
-    entry = t.journal.mesh_config_changing(where_, original)
-    meshconfig.write(t.api, where_, meshconfig.with_policy(original, policy))
+    written = meshconfig.with_policy(original, policy)
+    entry = t.journal.mesh_config_changing(where_, original, written)
+    meshconfig.write(t.api, where_, written)
 
     def restore_original():
-        meshconfig.write(t.api, where_, original)
+        # Only over the run's own text: an edit someone made meanwhile stays, and the journal with it.
+        undoing.restore_mesh_config(t.api, where_, original, written)
         t.journal.settle(entry)
 
     return t.undo.push(f"restore mesh config {where_[0]}/{where_[1]}", restore_original)

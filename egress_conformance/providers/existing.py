@@ -88,9 +88,9 @@ class ExistingProvider(Provider):
 
         create(clientpod.manifest(self.test_namespace, self.options["client_image"], self.target.host_aliases,
                                   self.target.ca_config_map))
-        status = clientpod.wait_injected_and_ready(self._api, self.test_namespace, self.found.revision)
-        log.info("  client pod %s/%s injected by revision %s (%s)", self.test_namespace, clientpod.NAME,
-                 self.found.revision, ", ".join(status.get("containers", [])))
+        clientpod.wait_injected_and_ready(self._api, self.test_namespace, self.found.revision)
+        log.info("  client pod %s/%s injected by revision %s", self.test_namespace, clientpod.NAME,
+                 self.found.revision)
         self._workload = clientpod.PodWorkload(self._exec_api, self.test_namespace, self.target.trusted_ca)
         self._istio_version = self._read_istio_version()
 

@@ -1,4 +1,9 @@
-"""Integration tests drive the real local mesh; they need root and a finished set-up."""
+"""Integration tests drive the real local mesh; they need root and a finished set-up.
+
+Outside CI, a test that lacks them is skipped with the reason. Under CI (CI=true),
+where the project's own set-up provides both, it fails with the reason instead:
+a CI run must never turn green without having run them.
+"""
 
 import os
 import pathlib
@@ -14,16 +19,33 @@ from tests.integration import traces
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
-def pytest_collection_modifyitems(config, items):
-    reason = None
+def _missing_prerequisite() -> str | None:
     if os.geteuid() != 0:
-        reason = "the local mesh needs root; run the project's tests as root"
-    elif layout.load() is None:
-        reason = "the local mesh's components are not installed: run ci/setup"
-    if reason:
+        return "the local mesh needs root; run the project's tests as root"
+    if layout.load() is None:
+        return "the local mesh's components are not installed: run ci/setup"
+    return None
+
+
+def _under_ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
+
+
+def pytest_collection_modifyitems(config, items):
+    reason = _missing_prerequisite()
+    if reason and not _under_ci():
         for item in items:
             if "integration" in str(item.fspath):
                 item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture(autouse=True)
+def prerequisites():
+    """Under CI, a missing prerequisite fails the test (outside CI it was skipped at collection)."""
+    reason = _missing_prerequisite()
+    if reason:
+        pytest.fail(f"{reason} (CI=true: the project's own set-up provides this, so CI fails without it)",
+                    pytrace=False)
 
 
 @pytest.fixture(autouse=True)

@@ -83,12 +83,16 @@ def test_a_state_never_reached_reports_failure_with_evidence(clean_machine, tmp_
 
 
 def test_a_disabled_feature_makes_core_partial_never_passed(clean_machine, tmp_path):
-    result, document, _ = run_suite(tmp_path, "--skip-feature=service-entry-http")
-    assert result.returncode == 0
+    result, document, report_dir = run_suite(tmp_path, "--skip-feature=service-entry-http")
+    assert result.returncode == 3, "partial is not success: it exits 3 unless accepted"
     section, test = only_test(document)
     assert test["result"] == "skipped" and "--skip-feature" in test["reason"]
     assert section["result"] == "partial" and document["result"] == "partial"
     assert section["summary"]["passed"] == 0
+    shown = subprocess.run([*CLI, "report", str(report_dir)], cwd=ROOT, capture_output=True, text=True)
+    accepted = subprocess.run([*CLI, "report", "--accept-partial", str(report_dir)], cwd=ROOT, capture_output=True,
+                              text=True)
+    assert (shown.returncode, accepted.returncode) == (3, 0)
 
 
 def test_a_run_that_never_reached_the_mesh_says_not_run(tmp_path):
@@ -101,8 +105,16 @@ def test_a_run_that_never_reached_the_mesh_says_not_run(tmp_path):
         "entries": [{"kind": "mesh-config", "namespace": "istio-system", "name": "istio", "original": "", "id": "1"}],
     }))
     result, document, _ = run_suite(tmp_path, env=dict(os.environ, EGRESS_CONFORMANCE_STATE=str(state)))
-    assert result.returncode != 0
+    assert result.returncode == 4
     assert document["result"] == "not run"
     assert "egress-conformance restore" in document["mesh"]["notRun"]
     _, test = only_test(document)
     assert test["result"] == "not-run"
+
+
+def test_run_accepts_partial_only_when_asked(clean_machine, tmp_path):
+    result = subprocess.run([*CLI, "run", "--run-test=core-egress", "--skip-feature=service-entry-http",
+                             "--accept-partial", f"--report-dir={tmp_path}"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert yaml.safe_load((tmp_path / "report.yaml").read_text())["result"] == "partial"

@@ -4,9 +4,7 @@ import pathlib
 import subprocess
 
 from egress_conformance import journal
-from egress_conformance.providers.local import runstate
-
-COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "pilot-discovery", "pilot-agent", "envoy")
+from egress_conformance.providers.local import proctable, runstate
 
 
 def leftovers() -> list[str]:
@@ -19,13 +17,6 @@ def leftovers() -> list[str]:
     found += [f"unrestored journal {j.path}" for j in journal.pending()]
     if runstate.STATE_DIR.exists():
         found += [f"run record {p}" for p in runstate.STATE_DIR.glob("*.json")]
-    for proc in pathlib.Path("/proc").glob("[0-9]*"):
-        try:
-            argv = (proc / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        command = pathlib.Path(argv[0].decode(errors="replace")).name if argv and argv[0] else ""
-        joined = b" ".join(argv).decode(errors="replace")
-        if command in COMPONENTS and "egress-conformance" in joined or "local.httpbin_server" in joined:
-            found.append(f"process {proc.name}: {joined[:120]}")
+    # By the run marker only: a single-node cluster on this machine runs processes of the same names.
+    found += [f"process {pid}: {command[:120]}" for pid, command in proctable.marked().items()]
     return found

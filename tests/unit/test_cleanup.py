@@ -12,7 +12,33 @@ def test_undos_run_last_in_first_out_and_survive_failures():
     with pytest.raises(cleanup.CleanupFailed, match="broken"):
         stack.close()
     assert order == [3, 1]
-    assert stack.pending() == []
+    assert stack.pending() == ["broken"], "an undo that failed twice stays on the stack"
+
+
+def test_a_failed_undo_is_retried_once_after_the_others():
+    order = []
+    stack = cleanup.Stack()
+    stack.push("needs the webhook gone", lambda: order.append("retry") if "webhook" in order else 1 / 0)
+    stack.push("remove the webhook", lambda: order.append("webhook"))
+    stack.close()
+    assert order == ["webhook", "retry"] and stack.pending() == []
+
+
+def test_an_early_undo_that_fails_stays_for_close_to_retry():
+    calls = []
+
+    def fails_the_first_time():
+        calls.append(len(calls))
+        if len(calls) == 1:
+            raise RuntimeError("API unavailable")
+
+    stack = cleanup.Stack()
+    undo = stack.push("flaky", fails_the_first_time)
+    with pytest.raises(RuntimeError):
+        undo.run()
+    assert stack.pending() == ["flaky"]
+    stack.close()
+    assert calls == [0, 1] and stack.pending() == []
 
 
 def test_an_undo_run_early_is_not_repeated():

@@ -1,6 +1,7 @@
 """Parsing the sidecar's evidence, on config dumps and stats captured from a real
 local-mesh run (trimmed to the listeners, clusters and routes that matter)."""
 
+import json
 import pathlib
 
 from egress_conformance import envoy
@@ -44,3 +45,13 @@ def test_clusters_used_names_only_clusters_whose_counters_grew():
                             "cluster.outbound|80||httpbin.org;.upstream_cx_active": 9})
     assert envoy.clusters_used(before, after) == ("BlackHoleCluster", "outbound|80||httpbin.org")
     assert envoy.clusters_used(after, after) == ()
+
+
+def test_a_draining_port_80_listener_no_longer_counts_as_an_http_listener():
+    dump = json.loads((DATA / "config_dump_registry_only_service_entry.json").read_text())
+    for section in dump["configs"]:
+        for item in section.get("dynamic_listeners", []):
+            if item.get("name") == "0.0.0.0_80":
+                item["draining_state"] = item.pop("active_state")
+    state = envoy.sidecar_state(json.dumps(dump))
+    assert state.http_port_80 is None and state.virtual_hosts_80 == ()

@@ -12,6 +12,9 @@ from egress_conformance import report as r
     ([r.PASSED, r.NOT_RUN], r.PARTIAL),
     ([r.NOT_RUN, r.NOT_RUN], r.NOTHING_RUN),
     ([r.FAILED, r.NOT_RUN], r.FAILURE),
+    ([r.PASSED, r.ERROR], r.INFRASTRUCTURE_ERROR),
+    ([r.ERROR, r.SKIPPED], r.INFRASTRUCTURE_ERROR),
+    ([r.ERROR, r.FAILED], r.FAILURE),
     ([], r.NOTHING_RUN),
 ])
 def test_profile_result_never_counts_a_missing_result_as_a_pass(results, expected):
@@ -23,6 +26,7 @@ def test_profile_result_never_counts_a_missing_result_as_a_pass(results, expecte
     ([r.SUCCESS, r.PARTIAL], r.PARTIAL),
     ([r.SUCCESS, r.NOTHING_RUN], r.PARTIAL),
     ([r.PARTIAL, r.FAILURE], r.FAILURE),
+    ([r.SUCCESS, r.INFRASTRUCTURE_ERROR], r.INFRASTRUCTURE_ERROR),
     ([r.NOTHING_RUN], r.NOTHING_RUN),
     ([], r.NOTHING_RUN),
 ])
@@ -60,3 +64,12 @@ def test_evidence_keeps_the_access_log_lines_of_the_failing_step():
     ])
     step = {"started": "2026-11-28T02:47:40.000+00:00", "ended": "2026-11-28T02:47:41.000+00:00"}
     assert evidence.during(log, step) == '{"start_time":"2026-11-28T02:47:40.500Z","upstream_cluster":"BlackHoleCluster"}\n'
+
+
+def test_exit_codes_are_distinct_and_only_success_is_zero():
+    codes = {result: r.exit_code(result) for result in (r.SUCCESS, r.FAILURE, r.PARTIAL, r.NOTHING_RUN,
+                                                          r.INFRASTRUCTURE_ERROR)}
+    assert codes == {r.SUCCESS: 0, r.FAILURE: 1, r.PARTIAL: 3, r.NOTHING_RUN: 4, r.INFRASTRUCTURE_ERROR: 5}
+    assert r.USAGE_ERROR_EXIT not in codes.values()
+    assert r.exit_code(r.PARTIAL, accept_partial=True) == 0
+    assert r.exit_code(r.FAILURE, accept_partial=True) == 1

@@ -2,7 +2,7 @@
 
 import types
 
-from egress_conformance import features
+from egress_conformance import features, report
 from egress_conformance.scenario import CORE, Scenario
 from fixtures import selection
 
@@ -22,11 +22,11 @@ PROVIDER = types.SimpleNamespace(name="local", features=lambda: frozenset({featu
 
 def test_a_missing_feature_is_not_supported_unless_forced():
     assert selection.skip_reason(Options(), SCENARIO, PROVIDER) == (
-        "not supported: the local provider lacks feature egress-gateway")
+        report.NOT_SUPPORTED, "the local provider lacks feature egress-gateway")
     assert selection.skip_reason(Options(force_feature=["egress-gateway"]), SCENARIO, PROVIDER) is None
 
 
 def test_user_skips_say_skipped_and_win_over_support():
-    assert selection.skip_reason(Options(skip_feature=["mesh-wide-policy"]), SCENARIO, PROVIDER).startswith(
-        "skipped: feature mesh-wide-policy")
-    assert selection.skip_reason(Options(skip_test=["s"]), SCENARIO, PROVIDER) == "skipped: --skip-test s"
+    kind, reason = selection.skip_reason(Options(skip_feature=["mesh-wide-policy"]), SCENARIO, PROVIDER)
+    assert kind == report.SKIPPED and reason.startswith("feature mesh-wide-policy")
+    assert selection.skip_reason(Options(skip_test=["s"]), SCENARIO, PROVIDER) == (report.SKIPPED, "--skip-test s")

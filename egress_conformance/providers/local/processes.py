@@ -13,6 +13,7 @@ import subprocess
 import time
 
 from egress_conformance import cleanup
+from egress_conformance.providers.local import proctable
 from egress_conformance.providers.local.errors import ComponentCrashed, LocalMeshError
 
 STOP_GRACE_SECONDS = 10.0
@@ -68,8 +69,13 @@ class Process:
         except subprocess.TimeoutExpired:
             _signal_group(self.popen.pid, signal.SIGKILL)
             self.popen.wait()
-        # Children that outlived their leader (Envoy under pilot-agent) share its group.
-        _signal_group(self.popen.pid, signal.SIGKILL)
+        # Children that outlived their leader (Envoy under pilot-agent) share its group; a killed
+        # process lingers in /proc until its memory is freed, so wait until the group is empty.
+        try:
+            proctable.kill_until_gone(lambda: proctable.in_group(self.popen.pid), timeout=STOP_GRACE_SECONDS,
+                                      what=f"stop {self.name}")
+        except TimeoutError as err:
+            raise LocalMeshError(str(err)) from None
 
 
 def start(
@@ -85,8 +91,9 @@ def start(
 ) -> Process:
     """Start a component and register its stop on ``undo`` at once.
 
-    ``record`` (if given) is called with the pid so that a later run can find a
-    process this run could not stop (the run was SIGKILLed). ``log_owner`` hands
+    ``record`` (the run's RunState, if given) gets the pid, and the process (and
+    every child of it) gets the run marker in its environment, so that a later
+    run can find a process this run could not stop (the run was SIGKILLed). ``log_owner`` hands
     the log file to the uid the process runs as, so that it can reopen its own
     /dev/stdout (Envoy's access log does).
     """
@@ -94,6 +101,9 @@ def start(
     handle = open(log, "ab")
     if log_owner is not None:
         os.chown(log, log_owner, log_owner)
+    env = dict(os.environ if env is None else env)
+    if record is not None:
+        env[proctable.MARKER] = record.run_id
     try:
         popen = subprocess.Popen(
             argv, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -106,7 +116,7 @@ def start(
     process = Process(name, popen, log)
     undo.push(f"stop {name} (pid {popen.pid})", process.stop)
     if record is not None:
-        record(popen.pid)
+        record.add_pid(popen.pid)
     return process
 
 

@@ -26,7 +26,7 @@ from kubernetes import client
 
 import yaml
 
-from egress_conformance import cleanup, clusterinfo, features, kube, meshconfig, pki, targets, versions
+from egress_conformance import cleanup, clusterinfo, faults, features, kube, meshconfig, pki, targets, versions
 from egress_conformance.install import layout as install_layout
 from egress_conformance.journal import Journal
 from egress_conformance.providers.local import controlplane, external, istio_install, istiod, netns, runstate, sidecar
@@ -67,7 +67,7 @@ class LocalWorkload(Workload):
         result = self.exec(base.PROXY, ["curl", "-sS", "--max-time", "5", f"http://127.0.0.1:{sidecar.ADMIN_PORT}{path}"],
                            timeout=15)
         if not result.ok:
-            raise ProviderError(f"Envoy admin {path} unreachable: {result.stderr.strip()}")
+            raise ProviderError(f"{faults.SIDECAR}: Envoy admin {path} unreachable: {result.stderr.strip()}")
         return result.stdout
 
 
@@ -93,6 +93,11 @@ class LocalProvider(Provider):
             if not isinstance(mesh, dict):
                 raise OptionError(f"--local-mesh-config: {path} is not a YAML mapping of mesh config fields "
                                   "(e.g. 'trustDomain: cluster.local'); fix the file and run again")
+            mode = meshconfig.policy_of(parsed["mesh_config"])
+            known = (meshconfig.ALLOW_ANY, meshconfig.REGISTRY_ONLY, "ALLOW_ANY_DYNAMIC_DNS")  # the last: Istio 1.31
+            if mode not in known:
+                raise OptionError(f"--local-mesh-config: unknown outboundTrafficPolicy.mode {mode!r} in {path}: "
+                                  f"use one of {', '.join(known)}")
         return parsed
 
     @classmethod
@@ -129,6 +134,9 @@ class LocalProvider(Provider):
         run_id = secrets.token_hex(3)
         state = runstate.RunState(run_id)
         undo.push("remove the run record", state.remove)
+        # Last of all: whatever still carries the run's marker (a child that outlived its group, a
+        # component someone restarted by hand) goes too, before the record that names it is removed.
+        undo.push("stop every process of the run", lambda: runstate.stop_marked(run_id))
         run_dir = pathlib.Path(tempfile.mkdtemp(prefix=f"egress-conformance-{run_id}-"))
         state.add_path(run_dir)
         undo.push(f"remove {run_dir}", lambda: shutil.rmtree(run_dir, ignore_errors=True))
@@ -142,7 +150,7 @@ class LocalProvider(Provider):
         ext_ns.set_hosts({})
 
         with _stage("etcd, kube-apiserver, kube-controller-manager"):
-            self.control = controlplane.start(layout, run_dir, undo, state.add_pid)
+            self.control = controlplane.start(layout, run_dir, undo, state)
         # Objects in this run's own etcd go with it; the journal names the cluster for --keep.
         journal.bind(self.cluster())
         with _stage("Istio CRDs, istio-system and the istio ConfigMap"):
@@ -151,13 +159,14 @@ class LocalProvider(Provider):
             istio_install.install(self._api, layout, mesh_config)
         self._starting_policy = meshconfig.policy_of(mesh_config)
         with _stage("istiod"):
-            self.istiod = istiod.start(layout, self.control.kubeconfig, XDS_ADDRESS, run_dir, undo, state.add_pid)
+            self.istiod = istiod.start(layout, self.control.kubeconfig, XDS_ADDRESS, run_dir, undo, state)
+        self._create_istiod_object()
         self.test_namespace = f"egress-conformance-{run_id}"
         self._create_pod_object()
 
         with _stage(f"external httpbin at {EXTERNAL_ADDRESS} ({', '.join(targets.ALL)})"):
             ext = external.start(ext_ns, EXTERNAL_ADDRESS, [targets.HTTPBIN, targets.HTTPBIN_WWW], run_dir, undo,
-                                 state.add_pid)
+                                 state)
         client_ca = run_dir / "external-ca.crt"
         shutil.copyfile(ext.ca.cert, client_ca)
         client_ca.chmod(0o644)
@@ -165,7 +174,7 @@ class LocalProvider(Provider):
         with _stage(f"client pod {self.test_namespace}/{POD_NAME}: capture, pilot-agent, Envoy"):
             pod = sidecar.start(layout, pod_ns, pod_ip=POD_ADDRESS, pod_name=POD_NAME,
                                 pod_namespace=self.test_namespace, discovery_address=XDS_ADDRESS,
-                                workload_ca=workload_ca, run_dir=run_dir, undo=undo, record=state.add_pid)
+                                workload_ca=workload_ca, run_dir=run_dir, undo=undo, record=state)
         self._workload = LocalWorkload(pod, self.test_namespace, str(client_ca))
         self._info = MeshInfo(provider=self.name, kubernetes_version=clusterinfo.kubernetes_version(self._api),
                               istio_version=self.istiod.version(), revision="default",
@@ -203,17 +212,35 @@ class LocalProvider(Provider):
         }
 
     def ensure_healthy(self) -> None:
-        try:
-            self.control.ensure_running()
-            self.istiod.process.ensure_running()
-            self._sidecar.agent.ensure_running()
-            self._external.process.ensure_running()
-        except LocalMeshError as err:
-            raise ProviderError(str(err)) from err
+        for fault, check in ((faults.API, self.control.ensure_running),
+                             (faults.CONTROL_PLANE, self.istiod.process.ensure_running),
+                             (faults.SIDECAR, self._sidecar.agent.ensure_running),
+                             (faults.TARGET, self._external.process.ensure_running)):
+            try:
+                check()
+            except LocalMeshError as err:
+                raise ProviderError(f"{fault}: {err}") from err
 
     def _namespace(self, name: str, state: runstate.RunState, undo: cleanup.Stack) -> netns.Namespace:
         state.add_netns(name)
         return netns.create(name, undo)
+
+    def _create_istiod_object(self) -> None:
+        """The istiod Deployment in the API, ready, as a real install has it: tools that find istiod
+        the way they do on a real cluster (`egress-conformance policy`, istiodiscovery.py) find this one.
+
+        No undo: it lives in this run's own etcd; no deployment controller runs to reset its status.
+        """
+        apps = client.AppsV1Api(self._api)
+        labels = {"app": "istiod", "istio.io/rev": "default"}
+        apps.create_namespaced_deployment("istio-system", {
+            "metadata": {"name": "istiod", "labels": labels},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "istiod"}}, "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "discovery", "image": "istio/pilot"}]}}},
+        })
+        apps.patch_namespaced_deployment_status("istiod", "istio-system", {"status": {
+            "replicas": 1, "readyReplicas": 1, "availableReplicas": 1, "updatedReplicas": 1}})
 
     def _create_pod_object(self) -> None:
         """The client's Namespace and Pod in the API, with the status a kubelet would report.
@@ -250,5 +277,13 @@ def _require_root() -> None:
             "the local mesh needs root (network namespaces, iptables, uid switching): run it as root, "
             "or pass --provider with a cluster of your own"
         )
+    missing = [tool for tool in _TOOLS if shutil.which(tool) is None]
+    if missing:
+        raise ProviderError(f"the local mesh needs {', '.join(missing)} on PATH: install "
+                            f"{', '.join(sorted({_TOOLS[t] for t in missing}))} (Debian packages) and run again")
     if subprocess.run(["ip", "netns", "list"], capture_output=True).returncode != 0:
         raise ProviderError("cannot list network namespaces: the local mesh needs CAP_NET_ADMIN and iproute2")
+
+
+_TOOLS = {"ip": "iproute2", "iptables": "iptables", "setpriv": "util-linux", "curl": "curl"}
+"""Commands the local mesh runs, and the Debian package of each."""

@@ -3,9 +3,11 @@
 A run that ends normally (pass, failure, Ctrl-C, SIGTERM) undoes everything
 through its cleanup stack. A run that is SIGKILLed cannot (and one run with
 --keep does not); it leaves this record, and ``egress-conformance restore`` or
-the next run sweeps it: it kills the recorded
-processes (checking their start time, so a reused pid is never hit), deletes the
-recorded network namespaces and removes the recorded files.
+the next run sweeps it: it kills every process that carries the run's marker
+(proctable.py; this finds the Envoy that pilot-agent started, which no record
+names) and the recorded processes (checking their start time, so a reused pid is
+never hit), waits until they are gone, deletes the recorded network namespaces
+and removes the recorded files.
 """
 
 import json
@@ -14,10 +16,13 @@ import pathlib
 import shutil
 import signal
 
-from egress_conformance.providers.local import netns
+from egress_conformance.providers.local import netns, proctable
 from egress_conformance.providers.local.errors import LocalMeshError
 
 STATE_DIR = pathlib.Path("/run/egress-conformance")
+
+SWEEP_TIMEOUT_SECONDS = 30.0
+"""How long the sweep waits for the processes it killed to be gone before it gives up, naming them."""
 
 
 def _start_time(pid: int) -> str | None:
@@ -37,6 +42,7 @@ class RunState:
 
     def __init__(self, run_id: str):
         STATE_DIR.mkdir(parents=True, exist_ok=True)
+        self.run_id = run_id
         self.path = STATE_DIR / f"{run_id}.json"
         me = os.getpid()
         self.data = {"owner": [me, _start_time(me)], "pids": [], "netns": [], "paths": []}
@@ -84,12 +90,7 @@ def sweep_stale() -> list[str]:
             raise LocalMeshError(
                 f"another local-mesh run (pid {owner}) is active; wait for it to finish or stop it, then run again"
             )
-        for pid, start in data["pids"]:
-            if _alive(pid, start):
-                try:
-                    os.killpg(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+        _stop_processes(path.stem, data["pids"])
         for name in data["netns"]:
             netns.delete(name)
         for leftover in data["paths"]:
@@ -97,4 +98,38 @@ def sweep_stale() -> list[str]:
         path.unlink(missing_ok=True)
         swept.append(f"stopped the local mesh of an earlier run ({path.stem}, killed or kept): "
                      f"{len(data['pids'])} processes, namespaces {', '.join(data['netns'])}")
+    # A marked process without a record outlived a run whose record is gone (a live run writes its
+    # record before it starts anything and removes it after it has stopped everything).
+    recorded = {p.stem for p in STATE_DIR.glob("*.json")}
+    orphans = {pid for pid in proctable.marked() if proctable.run_of(pid) not in recorded}
+    if orphans:
+        _stop_processes(None, [], extra=orphans)
+        swept.append(f"stopped {len(orphans)} processes of earlier local-mesh runs that had no record left")
     return swept
+
+
+def stop_marked(run_id: str) -> None:
+    """Kill every process carrying ``run_id``'s marker; return once they are gone."""
+    _stop_processes(run_id, [])
+
+
+def _stop_processes(run_id: str | None, recorded: list, extra: frozenset = frozenset()) -> None:
+    """Kill the run's marked and recorded processes and return once every one is gone."""
+
+    def alive() -> list[int]:
+        pids = set(proctable.marked(run_id)) if run_id else set()
+        pids |= {pid for pid, start in recorded if _alive(pid, start) and not proctable.is_zombie(pid)}
+        pids |= {pid for pid in extra if proctable.run_of(pid)}
+        return sorted(pids)
+
+    for pid, start in recorded:  # their groups too: a child that somehow lost the marker goes with its leader
+        if _alive(pid, start):
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    try:
+        proctable.kill_until_gone(alive, timeout=SWEEP_TIMEOUT_SECONDS,
+                                  what=f"the local mesh of run {run_id or 'unknown'}")
+    except TimeoutError as err:
+        raise LocalMeshError(f"{err}; stop them by hand (kill -9) and run `egress-conformance restore` again") from None

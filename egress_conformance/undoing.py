@@ -1,0 +1,66 @@
+"""Undoing a change only while it is still the run's own: never clobber someone else's edit.
+
+The mesh config is put back only if it still holds the text the run wrote; an
+object the run created is deleted only if its spec is still the one the run
+created. Otherwise the undo raises RestoreConflict, naming both texts, and the
+journal entry is kept; ``egress-conformance restore --force`` undoes anyway, for
+the user who has decided. The writes are conditional on the resourceVersion that
+was compared, so an edit landing between the check and the write is not lost
+either (the API answers 409 and the undo is a conflict).
+"""
+
+import json
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from egress_conformance import kube, meshconfig
+
+
+class RestoreConflict(Exception):
+    """Someone changed what the run changed; str(err) is one line naming both texts and what to do."""
+
+
+def restore_mesh_config(api: client.ApiClient, where: tuple[str, str], original: str, written: str | None,
+                        *, force: bool = False) -> str:
+    """Put ``original`` back if the ConfigMap still holds ``written`` (None: no record of it, as in
+    journals of older versions); return a line saying what was done."""
+    namespace, name = where
+    live = client.CoreV1Api(api).read_namespaced_config_map(name, namespace)
+    current = (live.data or {}).get("mesh", "")
+    if current == original:
+        return f"mesh config {namespace}/{name} already holds its original text"
+    if written is not None and current != written and not force:
+        raise RestoreConflict(
+            f"mesh config {namespace}/{name} was changed by someone else since the run wrote it: the run wrote "
+            f"{json.dumps(written)}, it now holds {json.dumps(current)}; left as it is, journal kept; run "
+            "`egress-conformance restore --force` to put back the original anyway")
+    patch = {"metadata": {"resourceVersion": live.metadata.resource_version}, "data": {"mesh": original}}
+    try:
+        client.CoreV1Api(api).patch_namespaced_config_map(name, namespace, patch)
+    except ApiException as err:
+        if err.status != 409:
+            raise
+        raise RestoreConflict(f"mesh config {namespace}/{name} changed while it was being restored; left as it is, "
+                              "journal kept; run `egress-conformance restore` again") from None
+    if meshconfig.read(api, where) != original:
+        raise RuntimeError(f"mesh config {namespace}/{name} did not read back as the original")
+    return (f"restored mesh config {namespace}/{name} to its original text "
+            f"({meshconfig.message(meshconfig.policy_of(original))})")
+
+
+def delete_created(api: client.ApiClient, obj: dict, spec, *, force: bool = False) -> str:
+    """Delete an object the run created if its spec is still ``spec`` (None: not recorded);
+    return a line saying what was done."""
+    meta = obj["metadata"]
+    where = f"{meta['namespace']}/{meta['name']}" if meta.get("namespace") else meta["name"]
+    live = kube.get(api, obj)
+    if live is None:
+        return f"{obj['kind']} {where} already gone"
+    if spec is not None and live.get("spec") != spec and not force:
+        raise RestoreConflict(
+            f"{obj['kind']} {where} was changed by someone else since the run created it: the run created spec "
+            f"{json.dumps(spec, sort_keys=True)}, it now has {json.dumps(live.get('spec'), sort_keys=True)}; left "
+            "as it is, journal kept; run `egress-conformance restore --force` to delete it anyway")
+    kube.delete_and_wait(api, obj)
+    return f"deleted {obj['kind']} {where}"
