@@ -15,7 +15,7 @@ import os
 import pathlib
 import sys
 
-from egress_conformance import features, istiodiscovery, journal, kube, meshconfig, providers, report, suite
+from egress_conformance import features, istiodiscovery, journal, kube, meshconfig, providers, report, reportdiff, suite
 from egress_conformance.providers import options as provider_options
 from egress_conformance.providers.base import ProviderError
 from egress_conformance.scenario import CORE, EXTENDED
@@ -155,17 +155,29 @@ def restore(args) -> int:
 
 def show_report(args) -> int:
     """Print a saved report as a readable summary; exit with the code its result stands for."""
-    path = pathlib.Path(args.path)
+    document = _load_report(args.path)
+    print(report.render(document))
+    return report.exit_code(document["result"], accept_partial=args.accept_partial)
+
+
+def diff_reports(args) -> int:
+    """What changed between two saved reports; exit 1 on any regression (for CI after an upgrade)."""
+    before, after = (_load_report(path) for path in (args.before, args.after))
+    changes = reportdiff.compare(before, after, args.timing_threshold)
+    print(reportdiff.render(changes))
+    return 1 if changes.regressions else 0
+
+
+def _load_report(given: str) -> dict:
+    path = pathlib.Path(given)
     if path.is_dir():
         path = path / "report.yaml"
     try:
-        document = report.load(path.read_text())
+        return report.load(path.read_text())
     except FileNotFoundError:
         raise CliError(f"no report at {path}: pass a report.yaml/report.json or its run folder") from None
     except ValueError as err:
         raise CliError(f"{path} is not a conformance report: {err}") from None
-    print(report.render(document))
-    return report.exit_code(document["result"], accept_partial=args.accept_partial)
 
 
 def _connect(kubeconfig: str | None, context: str | None):
@@ -228,6 +240,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("path", help="report.yaml, report.json, or a run's report folder")
     p.add_argument("--accept-partial", action="store_true", help="exit 0 for a partial result instead of 3")
     p.set_defaults(command=show_report)
+
+    p = sub.add_parser("diff", help="what changed between two saved reports; exit 1 on any regression")
+    p.add_argument("before", help="the earlier report (report.yaml/json or its run folder)")
+    p.add_argument("after", help="the later report")
+    p.add_argument("--timing-threshold", type=float, default=reportdiff.TIMING_THRESHOLD, metavar="SECONDS",
+                   help=f"list a step's duration change only from this many seconds (default "
+                        f"{reportdiff.TIMING_THRESHOLD})")
+    p.set_defaults(command=diff_reports)
     return parser
 
 

@@ -30,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
             envoy=components.envoy(),
         )
         layout.save(paths, release)
+        components.actionlint()  # lints ci/templates in the project's own tests
     except InstallError as err:
         print(f"set-up failed: {err}", file=sys.stderr)
         return 1

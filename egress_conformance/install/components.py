@@ -62,6 +62,16 @@ def istio(release: versions.IstioRelease) -> pathlib.Path:
     )
 
 
+ACTIONLINT = ("github.com/rhysd/actionlint", "v1.7.12")
+
+
+def actionlint() -> pathlib.Path:
+    """actionlint, the linter the project's tests check ci/templates' GitHub workflow with."""
+    module, version = ACTIONLINT
+    return gobuild.build(name="actionlint", version=version, requires={module: version}, replaces={},
+                         packages={"": [f"{module}/cmd/actionlint"]})
+
+
 def istio_source(release: versions.IstioRelease) -> pathlib.Path:
     """The istio.io/istio module directory (CRDs and pilot-agent's bootstrap template live there)."""
     result = subprocess.run(

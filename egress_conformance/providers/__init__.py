@@ -12,6 +12,7 @@ from egress_conformance.providers.base import Provider, ProviderError
 PROVIDERS = {
     "local": "egress_conformance.providers.local.provider:LocalProvider",
     "existing": "egress_conformance.providers.existing:ExistingProvider",
+    "kind": "egress_conformance.providers.kind:KindProvider",
 }
 """Provider name -> "module:class"."""
 

@@ -1,0 +1,106 @@
+"""The exact commands and CoreDNS edit of the kind provider. Docker cannot run here: what is
+pinned is what the provider would issue; nothing about Kubernetes or Istio is mocked."""
+
+import subprocess
+
+import pytest
+
+from egress_conformance.kindcluster import cluster, commands
+
+COREFILE = """.:53 {
+    errors
+    health {
+       lameduck 5s
+    }
+    kubernetes cluster.local in-addr.arpa ip6.arpa {
+       pods insecure
+       fallthrough in-addr.arpa ip6.arpa
+    }
+    forward . /etc/resolv.conf
+    cache 30
+    reload
+}
+"""
+
+
+def test_each_istio_line_pins_a_node_image_and_unknown_ones_are_refused():
+    assert commands.node_image("1.31.2") == "kindest/node:v1.35.0"
+    with pytest.raises(ValueError, match="no kind node image pinned for Istio 1.20.0: use one of 1.30, 1.31"):
+        commands.node_image("1.20.0")
+
+
+def test_the_cluster_commands_are_argv_lists():
+    assert commands.create_cluster("pytest-ec", "kindest/node:v1.35.0", "/run/kc") == [
+        "kind", "create", "cluster", "--name", "pytest-ec", "--kubeconfig", "/run/kc", "--image", "kindest/node:v1.35.0"]
+    assert commands.delete_cluster("pytest-ec") == ["kind", "delete", "cluster", "--name", "pytest-ec"]
+    assert commands.export_logs("pytest-ec", "out/kind-logs") == ["kind", "export", "logs", "out/kind-logs",
+                                                                 "--name", "pytest-ec"]
+
+
+def test_istio_is_installed_with_the_settings_the_evidence_needs():
+    assert commands.istioctl_install("/opt/istioctl", "/run/kc") == [
+        "/opt/istioctl", "install", "--kubeconfig", "/run/kc", "--skip-confirmation",
+        "--set", "profile=minimal", "--set", "meshConfig.accessLogFile=/dev/stdout",
+        "--set", "meshConfig.accessLogEncoding=JSON", "--set", "meshConfig.outboundTrafficPolicy.mode=ALLOW_ANY"]
+
+
+def test_the_simulated_host_is_a_container_on_kinds_network_outside_the_cluster():
+    assert commands.run_external_host("ec-httpbin", "mccutchen/go-httpbin:v2.15.0") == [
+        "docker", "run", "--detach", "--rm", "--name", "ec-httpbin", "--network", "kind",
+        "--label", "app.kubernetes.io/created-by=egress-conformance", "mccutchen/go-httpbin:v2.15.0"]
+    assert commands.external_host_address("ec-httpbin") == [
+        "docker", "inspect", "--format", "{{.NetworkSettings.Networks.kind.IPAddress}}", "ec-httpbin"]
+
+
+def test_coredns_gets_a_hosts_block_with_fallthrough_at_the_top_of_the_root_zone():
+    edited = commands.corefile_with_hosts(COREFILE, "172.18.0.9")
+    assert edited == COREFILE.replace(".:53 {\n", ".:53 {\n    hosts {\n       172.18.0.9 httpbin.org www.httpbin.org\n"
+                                                 "       fallthrough\n    }\n", 1)
+    with pytest.raises(ValueError, match="no '.:53 {' block"):
+        commands.corefile_with_hosts("example.org {\n}\n", "172.18.0.9")
+
+
+def test_the_manager_runs_kind_without_a_shell_and_leaves_the_environment_alone(monkeypatch):
+    issued = []
+
+    def runner(argv, timeout):
+        issued.append((argv, timeout))
+        return subprocess.CompletedProcess(argv, 0, "", "")
+
+    import os
+    before = dict(os.environ)
+    kind = cluster.KindCluster("ec", "/run/kc", "kindest/node:v1.35.0", runner)
+    kind._on_create(kind._cluster_options)
+    kind._on_delete()
+    assert kind.cluster_name == "pytest-ec"
+    assert [argv for argv, _ in issued] == [commands.create_cluster("pytest-ec", "kindest/node:v1.35.0", "/run/kc"),
+                                            commands.delete_cluster("pytest-ec")]
+    assert dict(os.environ) == before
+
+
+def test_the_kind_provider_pins_the_node_image_of_the_istio_line_and_refuses_others():
+    from egress_conformance.providers import kind, options
+    assert kind.KindProvider.parse_options({"istio_version": "1.30"})["node_image"] == "kindest/node:v1.34.0"
+    with pytest.raises(options.OptionError, match="no kind node image pinned for Istio 1.2"):
+        kind.KindProvider.parse_options({"istio_version": "1.2"})
+
+
+def test_without_a_running_docker_the_kind_provider_stops_with_one_line(monkeypatch):
+    from egress_conformance.providers import kind
+    from egress_conformance.providers.base import ProviderError
+    monkeypatch.setattr(kind.shutil, "which", lambda tool: f"/usr/bin/{tool}")
+
+    def no_daemon(argv, timeout):
+        raise subprocess.CalledProcessError(1, argv, "", "Cannot connect to the Docker daemon at unix:///var/run/docker.sock")
+
+    with pytest.raises(ProviderError, match="needs a running Docker daemon .Cannot connect to the Docker daemon"):
+        kind.KindProvider.prepare({"istio_version": "1.31"}, runner=no_daemon)
+    monkeypatch.setattr(kind.shutil, "which", lambda tool: None if tool == "istioctl" else f"/usr/bin/{tool}")
+    with pytest.raises(ProviderError, match="needs istioctl on PATH: put istioctl 1.31 on PATH"):
+        kind.KindProvider.prepare({"istio_version": "1.31"}, runner=no_daemon)
+
+
+def test_a_kept_cluster_is_found_by_name_and_its_kubeconfig_read():
+    assert commands.list_clusters() == ["kind", "get", "clusters"]
+    assert commands.get_kubeconfig("pytest-egress-conformance") == ["kind", "get", "kubeconfig", "--name",
+                                                                    "pytest-egress-conformance"]
