@@ -21,15 +21,18 @@ path must stay short), so the node sets its own."""
 
 
 def config(binaries: node_components.NodeBinaries, sandbox_image: str) -> str:
-    """containerd's config (version 3, the 2.x layout: CRI split into images and runtime plugins)."""
+    """containerd's config (version 4, what `containerd config default` of 2.4 writes: servers are
+    plugins, CRI is split into images and runtime plugins)."""
     state = layout.RUN / "containerd"
-    return f"""version = 3
+    return f"""version = 4
 root = "{layout.STATE / 'containerd'}"
 state = "{state}"
+# Never the host's /etc/containerd/conf.d drop-ins.
+imports = []
 
-[grpc]
+[plugins."io.containerd.server.v1.grpc"]
   address = "{layout.CONTAINERD_SOCKET}"
-[ttrpc]
+[plugins."io.containerd.server.v1.ttrpc"]
   address = "{layout.CONTAINERD_SOCKET}.ttrpc"
 
 [plugins."io.containerd.internal.v1.opt"]
@@ -49,7 +52,6 @@ state = "{state}"
   restrict_oom_score_adj = true
   # Pod network namespaces under the state dir, not /var/run/netns.
   netns_mounts_under_state_dir = true
-  enable_cdi = false
   [plugins."io.containerd.cri.v1.runtime".cni]
     bin_dirs = ["{binaries.cni_bin}"]
     conf_dir = "{layout.CNI_CONF_DIR}"
