@@ -96,7 +96,7 @@ def why_stopped(name: str) -> str:
     except FileNotFoundError:
         return "(no log)"
     telling = [line for line in lines if _WHY.search(line)]
-    return (telling or lines or ["(empty log)"])[-1][-300:]
+    return (telling or lines or ["(empty log)"])[-1][-500:]
 
 
 def wait_ready(name: str, probe, *, timeout: float, what: str) -> None:

@@ -3,6 +3,7 @@ settings this VM needs (no CAP_SYS_RESOURCE, so no lowered OOM scores; no iptabl
 chains of its own; its root, pod logs and certificates under the node's dirs)."""
 
 import json
+import pathlib
 import urllib.request
 
 from egress_conformance.install import node_components
@@ -11,6 +12,7 @@ from egress_conformance.node import certs, daemons, layout
 READY_TIMEOUT_SECONDS = 90.0
 
 ROOT = layout.STATE / "kubelet"
+CGROUP_ROOT = pathlib.Path("/sys/fs/cgroup")
 
 
 def config(ca_file: str) -> dict:
@@ -52,11 +54,25 @@ def config(ca_file: str) -> dict:
     }
 
 
+def ensure_cgroup_parent() -> None:
+    """The kubelet's cgroupRoot must exist in every v1 hierarchy; the unified one (empty here)
+    is left alone. A new cpuset cgroup starts with no CPUs or memory nodes: copy the parent's."""
+    for hierarchy in CGROUP_ROOT.iterdir():
+        if hierarchy.name == "unified" or not (hierarchy / "cgroup.procs").exists():
+            continue
+        parent = hierarchy / layout.NAME
+        parent.mkdir(exist_ok=True)
+        for name in ("cpuset.cpus", "cpuset.mems"):
+            if (parent / name).exists() and not (parent / name).read_text().strip():
+                (parent / name).write_text((hierarchy / name).read_text())
+
+
 def start(binaries: node_components.NodeBinaries, pki: certs.Certs) -> None:
     """Start the kubelet unless it runs; wait until its healthz answers."""
     if daemons.pid("kubelet") is not None:
         return
     ROOT.mkdir(parents=True, exist_ok=True)
+    ensure_cgroup_parent()
     conf = layout.STATE / "kubelet-config.json"
     conf.write_text(json.dumps(config(str(pki.ca.cert)), indent=2))
     kubeconfig = certs.write_kubeconfig(layout.STATE / "kubelet.kubeconfig", pki.ca, pki.kubelet)

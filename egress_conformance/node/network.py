@@ -79,6 +79,9 @@ def ensure_bridge() -> None:
     if f"{layout.NODE_IP}/{prefix}" not in addresses:
         _ip("addr", "add", f"{layout.NODE_IP}/{prefix}", "dev", layout.BRIDGE)
     _ip("link", "set", layout.BRIDGE, "up")
+    # Service IPs are virtual: kube-proxy's rules translate them. The route keeps a packet
+    # that no rule matches on the node's bridge instead of the host's default route.
+    _ip("route", "replace", layout.SERVICE_CIDR, "dev", layout.BRIDGE, "src", layout.NODE_IP)
     for direction, device in FORWARD_RULES:
         rule = ["FORWARD", direction, device, "-m", "comment", "--comment", layout.NAME, "-j", "ACCEPT"]
         if subprocess.run(["iptables", "-C", *rule], capture_output=True).returncode != 0:

@@ -15,6 +15,8 @@ NAMESPACE = "k8s.io"
 
 READY_TIMEOUT_SECONDS = 60.0
 
+REGISTRY_HOSTS = layout.STATE / "registry-hosts"
+
 SHIM_SOCKETS = layout.RUN / "s"
 """Shim sockets: containerd's default is /run/containerd/s whatever the state dir (a socket
 path must stay short), so the node sets its own."""
@@ -46,6 +48,8 @@ imports = []
   snapshotter = "overlayfs"
   [plugins."io.containerd.cri.v1.images".pinned_images]
     sandbox = "{sandbox_image}"
+  [plugins."io.containerd.cri.v1.images".registry]
+    config_path = "{REGISTRY_HOSTS}"
 
 [plugins."io.containerd.cri.v1.runtime"]
   # No CAP_SYS_RESOURCE here: containers may not get a lower OOM score than containerd's.
@@ -70,10 +74,20 @@ imports = []
 """
 
 
+def _write_registry_hosts() -> None:
+    # No registry exists here: a pull of a missing image must fail at once on loopback, not
+    # send DNS queries and connections out of the machine.
+    default = REGISTRY_HOSTS / "_default"
+    default.mkdir(parents=True, exist_ok=True)
+    (default / "hosts.toml").write_text('server = "http://127.0.0.1:9"\n\n[host."http://127.0.0.1:9"]\n'
+                                        '  capabilities = ["pull", "resolve"]\n')
+
+
 def start(binaries: node_components.NodeBinaries, sandbox_image: str) -> None:
     """Start containerd unless it runs, and wait until its socket answers."""
     if daemons.pid("containerd") is not None:
         return
+    _write_registry_hosts()
     conf = layout.STATE / "containerd.toml"
     conf.write_text(config(binaries, sandbox_image))
     for directory in (layout.CONTAINERD_SOCKET.parent, SHIM_SOCKETS):
@@ -108,11 +122,11 @@ def import_images(binaries: node_components.NodeBinaries, archives: dict[str, pa
     """Import each OCI archive (content-addressed: an unchanged one costs little) and check
     that every pinned name is there afterwards."""
     for name, archive in sorted(archives.items()):
-        result = ctr(binaries, "images", "import", "--index-name", name, str(archive))
+        result = ctr(binaries, "images", "import", str(archive))
         if result.returncode != 0:
             raise NodeError(f"importing {name} from {archive} failed: {result.stderr.strip()[-200:]}; "
                             "rebuild the images (remove the archive) and run `ci/node up` again")
     missing = sorted(set(archives) - images(binaries))
     if missing:
-        raise NodeError(f"image {', '.join(missing)} missing from containerd after import: "
-                        "check the archive's image name annotation, then run `ci/node up` again")
+        raise NodeError(f"image {', '.join(missing)} missing from containerd after import: the archive's index "
+                        "must name it (annotation io.containerd.image.name); rebuild the images, run `ci/node up` again")

@@ -33,6 +33,7 @@ def down(binaries: node_components.NodeBinaries | None) -> list[str]:
             _kill_pods()
     _kill_strays()
     proxy.cleanup(binaries)
+    _remove_kube_chains()
     network.remove_forward_rules()
     _unmount_all()
     _remove_cgroups()
@@ -153,13 +154,23 @@ def _host_entries() -> list[pathlib.Path]:
     entries = []
     results = layout.HOST_CNI_CACHE / "results"
     if results.is_dir():
-        entries += [p for p in results.iterdir() if p.name.startswith(f"{layout.NAME}-")]
+        # The node's network's results, and the loopback plugin's for the node's pods (their
+        # network namespace lives under the node's run dir).
+        entries += [p for p in results.iterdir()
+                    if p.name.startswith(f"{layout.NAME}-") or str(layout.RUN) in _read(p)]
     if (layout.HOST_CNI_CACHE / "networks" / layout.NAME).exists():
         entries.append(layout.HOST_CNI_CACHE / "networks" / layout.NAME)
     if layout.HOST_CONTAINER_LOGS.is_dir():
         entries += [p for p in layout.HOST_CONTAINER_LOGS.iterdir()
                     if p.is_symlink() and os.readlink(p).startswith(str(layout.POD_LOGS))]
     return entries
+
+
+def _read(path: pathlib.Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""
 
 
 def _remove_host_entries() -> None:
@@ -177,6 +188,26 @@ def _remove_host_entries() -> None:
                 directory.rmdir()
             except OSError:
                 pass
+
+
+def _remove_kube_chains() -> None:
+    """Chains kube-proxy's --cleanup leaves: the kubelet's KUBE-FIREWALL (made even with
+    makeIPTablesUtilChains off), or any KUBE- chain of a kube-proxy that was never built."""
+    for tool in ("iptables", "ip6tables"):
+        table = None
+        jumps, chains = [], []
+        for line in subprocess.run([f"{tool}-save"], capture_output=True, text=True).stdout.splitlines():
+            if line.startswith("*"):
+                table = line[1:]
+            elif line.startswith(":KUBE-"):
+                chains.append((table, line[1:].split()[0]))
+            elif line.startswith("-A ") and "KUBE-" in line and not line.split()[1].startswith("KUBE-"):
+                jumps.append((table, line[3:].split()))
+        for table, rule in jumps:
+            subprocess.run([tool, "-t", table, "-D", *rule], capture_output=True)
+        for verb in ("-F", "-X"):
+            for table, chain in chains:
+                subprocess.run([tool, "-t", table, verb, chain], capture_output=True)
 
 
 def _iptables_traces() -> list[str]:
