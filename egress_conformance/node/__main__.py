@@ -3,6 +3,8 @@
 import argparse
 import sys
 
+from kubernetes.client import ApiException
+
 from egress_conformance.install.errors import InstallError
 from egress_conformance.node import lifecycle
 from egress_conformance.node.errors import NodeError
@@ -27,6 +29,10 @@ def main(argv: list[str] | None = None) -> int:
             return lifecycle.status()
     except (NodeError, InstallError) as err:
         print(f"node {args.command} failed: {err}", file=sys.stderr)
+        return 1
+    except ApiException as err:
+        print(f"node {args.command} failed: the node's API server answered {err.status} {err.reason}: "
+              f"{(err.body or '')[:300]}; see the logs in /var/lib/egress-node/logs", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"node {args.command} interrupted: run `ci/node down` to remove what was started", file=sys.stderr)

@@ -69,10 +69,24 @@ def _ensure_service(api: client.ApiClient) -> None:
         ports=[client.DiscoveryV1EndpointPort(name=name, protocol=protocol, port=layout.DNS_PORT)
                for name, protocol in ports],
     )
-    for create in (lambda: core.create_namespaced_service("kube-system", service),
-                   lambda: discovery.create_namespaced_endpoint_slice("kube-system", slice_)):
-        try:
-            create()
-        except client.ApiException as err:
-            if err.status != 409:  # already there from an earlier up
-                raise
+    _create_unless_present(lambda: core.read_namespaced_service("kube-dns", "kube-system"),
+                           lambda: core.create_namespaced_service("kube-system", service))
+    _create_unless_present(lambda: discovery.read_namespaced_endpoint_slice("kube-dns-node", "kube-system"),
+                           lambda: discovery.create_namespaced_endpoint_slice("kube-system", slice_))
+
+
+def _create_unless_present(read, create) -> None:
+    # An earlier up made it, or a create the client retried succeeded the first time (the
+    # retry then fails with 409, or 422 "IP already allocated" for the Service).
+    try:
+        read()
+        return
+    except client.ApiException as err:
+        if err.status != 404:
+            raise
+    try:
+        create()
+    except client.ApiException as err:
+        if err.status not in (409, 422):
+            raise
+        read()

@@ -10,6 +10,7 @@ a node is up for other work.
 import os
 import pathlib
 import random
+import re
 import signal
 import socket
 import struct
@@ -42,10 +43,18 @@ def only_when_asked(request):
         pytest.skip("the node needs root")
 
 
+LOCAL_MESH = re.compile(r"\bec-?[0-9a-f]{6}")
+"""Names of local-mesh runs (network namespaces ec-XXXXXX-*, veths ecXXXXXXh), which other
+work on this machine may start or stop meanwhile: not the node's, so not compared."""
+
+
 def host_snapshot() -> dict:
     """What the node could change on the host, as comparable values."""
     def run(*argv):
         return subprocess.run(argv, capture_output=True, text=True).stdout
+
+    def mine(values):
+        return sorted(v for v in values if not LOCAL_MESH.search(v))
 
     iptables = sorted(
         line.split(" [")[0] for tool in ("iptables-save", "ip6tables-save")
@@ -53,10 +62,10 @@ def host_snapshot() -> dict:
     return {
         "sysctls": {name: network._sysctl_path(name).read_text().strip() for name in network.SYSCTLS
                     if network._sysctl_path(name).exists()},
-        "links": sorted(line.split(":")[1].strip() for line in run("ip", "-o", "link").splitlines()),
-        "iptables": iptables,
-        "mounts": sorted(line.split()[4] for line in pathlib.Path("/proc/self/mountinfo").read_text().splitlines()),
-        "cgroups": sorted(str(p) for p in pathlib.Path("/sys/fs/cgroup").glob("*/*") if p.is_dir()),
+        "links": mine(line.split(":")[1].strip() for line in run("ip", "-o", "link").splitlines()),
+        "iptables": mine(iptables),
+        "mounts": mine(line.split()[4] for line in pathlib.Path("/proc/self/mountinfo").read_text().splitlines()),
+        "cgroups": mine(str(p) for p in pathlib.Path("/sys/fs/cgroup").glob("*/*") if p.is_dir()),
         "dirs": sorted(d for d in HOST_DIRS if pathlib.Path(d).exists()),
     }
 
