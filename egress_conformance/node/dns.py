@@ -15,6 +15,8 @@ COREFILE = layout.STATE / "Corefile"
 
 
 def corefile() -> str:
+    """Cluster names only: no `forward`, because traffic may not leave this machine (a name
+    outside the cluster gets an error answer, as on an air-gapped cluster)."""
     return f""".:{layout.DNS_PORT} {{
     bind {layout.NODE_IP}
     errors
@@ -25,7 +27,6 @@ def corefile() -> str:
         pods insecure
         fallthrough in-addr.arpa ip6.arpa
     }}
-    forward . /etc/resolv.conf
     cache 5
     reload
     loadbalance
