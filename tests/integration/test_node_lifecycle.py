@@ -140,6 +140,15 @@ def test_up_runs_a_pod_and_down_leaves_no_trace(untouched_host):
     assert dns_query(layout.DNS_SERVICE_IP, "kubernetes.default.svc.cluster.local") == [layout.KUBERNETES_SERVICE_IP]
     probe_ip = client.CoreV1Api(api).read_namespaced_service("probe", "default").spec.cluster_ip
     assert dns_query(layout.DNS_SERVICE_IP, "probe.default.svc.cluster.local") == [probe_ip]
+    # The same from inside the pod's network namespace: pod -> bridge -> Service -> CoreDNS.
+    netns = list((layout.RUN / "containerd").rglob("netns/cni-*"))
+    assert len(netns) == 1, netns
+    inside = subprocess.run(
+        ["nsenter", f"--net={netns[0]}", sys.executable, "-c",
+         "from tests.integration.test_node_lifecycle import dns_query; "
+         f"print(dns_query({layout.DNS_SERVICE_IP!r}, 'probe.default.svc.cluster.local'))"],
+        cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert inside.stdout.strip() == repr([probe_ip]), inside.stderr
     # The check below can fail: while up, the sweep sees the node's cgroups, veth and rules.
     seen = " ".join(sweep.traces())
     for kind in ("cgroup", "veth", "KUBE-SERVICES", "mount", "process"):
