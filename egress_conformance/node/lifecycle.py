@@ -29,12 +29,13 @@ def stage(title: str):
     say(f"{title}: done in {time.monotonic() - started:.1f}s")
 
 
-def _images_module():
-    # The images and Istio modules are the images helper's; they may not be merged yet.
+def _module(name: str):
+    # The images package and the Istio installer are the images helper's modules.
     try:
-        return importlib.import_module("egress_conformance.node.images")
+        return importlib.import_module(f"egress_conformance.node.{name}")
     except ModuleNotFoundError as err:
-        raise NodeError(f"cannot build the node's images: {err}; the images package is missing from this checkout") from err
+        raise NodeError(f"egress_conformance.node.{name} is missing from this checkout ({err}); "
+                        "use a checkout that has it, or `up --no-istio` without Istio") from err
 
 
 def up(*, istio_revision: str | None = None, install_istio: bool = True) -> None:
@@ -47,7 +48,7 @@ def up(*, istio_revision: str | None = None, install_istio: bool = True) -> None
     with stage("components (built once, cached by version)"):
         binaries = node_components.build_all()
         kubernetes_bin = components.kubernetes()
-    images = _images_module()
+    images = _module("images")
     with stage("images (OCI archives, cached)"):
         archives = images.build_all()
     sandbox = images.NAMES["pause"]
@@ -75,7 +76,7 @@ def up(*, istio_revision: str | None = None, install_istio: bool = True) -> None
     with stage(f"node {layout.NAME} Ready"):
         _wait_node_ready(api)
     if install_istio:
-        istio = importlib.import_module("egress_conformance.node.istio")
+        istio = _module("istio")
         with stage("Istio"):
             istio.install(layout.KUBECONFIG, revision=istio_revision)
     say(f"node up in {time.monotonic() - started:.0f}s; kubeconfig: {layout.KUBECONFIG}")
