@@ -37,6 +37,8 @@ def start(kubernetes_bin: pathlib.Path, scheduler: pathlib.Path, pki: certs.Cert
             f"--client-ca-file={pki.ca.cert}", "--authorization-mode=Node,RBAC",
             "--enable-admission-plugins=NodeRestriction",
             f"--kubelet-client-certificate={pki.admin.cert}", f"--kubelet-client-key={pki.admin.key}",
+            # exec and logs reach the kubelet at the node address; its name is in no DNS.
+            "--kubelet-preferred-address-types=InternalIP",
             f"--service-account-key-file={sa.cert}", f"--service-account-signing-key-file={sa.key}",
             f"--service-account-issuer=https://kubernetes.default.svc.{layout.CLUSTER_DOMAIN}",
             f"--service-cluster-ip-range={layout.SERVICE_CIDR}", "--allow-privileged=true",

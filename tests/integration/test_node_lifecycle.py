@@ -19,7 +19,7 @@ import sys
 import time
 
 import pytest
-from kubernetes import client, config
+from kubernetes import client, config, stream
 
 from egress_conformance.node import layout, network, sweep
 
@@ -149,6 +149,11 @@ def test_up_runs_a_pod_and_down_leaves_no_trace(untouched_host):
          f"print(dns_query({layout.DNS_SERVICE_IP!r}, 'probe.default.svc.cluster.local'))"],
         cwd=ROOT, capture_output=True, text=True, timeout=30)
     assert inside.stdout.strip() == repr([probe_ip]), inside.stderr
+    # exec through the API server to the kubelet and the runtime's stream server (how the
+    # suite runs requests in pods); the pause binary prints its version with -v.
+    printed = stream.stream(client.CoreV1Api(api).connect_get_namespaced_pod_exec, "probe", "default",
+                            command=["/pause", "-v"], stdout=True, stderr=True, stdin=False, tty=False)
+    assert "pause" in printed, printed
     # The check below can fail: while up, the sweep sees the node's cgroups, veth and rules.
     seen = " ".join(sweep.traces())
     for kind in ("cgroup", "veth", "KUBE-SERVICES", "mount", "process"):
