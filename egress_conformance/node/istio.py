@@ -1,0 +1,84 @@
+"""Istio installed into the node's cluster the way users install it: istioctl (built from
+the istio.io/istio module at the release set-up built) with the images built here, and
+only the switches that a stock Envoy needs (the same ones the local mesh uses)."""
+
+import os
+import pathlib
+import subprocess
+import time
+
+from egress_conformance import versions
+from egress_conformance.install import gobuild
+from egress_conformance.node import images
+from egress_conformance.node.errors import NodeError
+
+ISTIOCTL_TIMEOUT_SECONDS = 600
+
+SWITCHES = (
+    # Istio-only Envoy filters that upstream Envoy 1.40 rejects (BRIEF section 3).
+    "values.pilot.env.PILOT_ENABLE_METADATA_EXCHANGE=false",
+    "values.pilot.env.PILOT_ENABLE_ALPN_FILTER=false",
+    # No metrics providers (istio.stats) and no tracing.
+    "values.telemetry.enabled=false",
+    "meshConfig.enableTracing=false",
+    # The images exist only in the node's containerd: never pull.
+    "values.global.imagePullPolicy=IfNotPresent",
+    # One small istiod on a 2-core machine.
+    "values.pilot.autoscaleEnabled=false",
+    "values.pilot.replicaCount=1",
+    "values.pilot.resources.requests.cpu=100m",
+    "values.pilot.resources.requests.memory=256Mi",
+    "values.global.proxy.resources.requests.cpu=10m",
+    "values.global.proxy.resources.requests.memory=40Mi",
+)
+"""istioctl --set flags beyond the image hub and tag."""
+
+
+def istioctl(release: versions.IstioRelease | None = None) -> pathlib.Path:
+    """The istioctl binary of ``release`` (cached by commit like pilot-discovery)."""
+    release = release or versions.istio()
+    bin_dir = gobuild.build(
+        name="istioctl",
+        version=release.commit,
+        requires={"istio.io/istio": release.module_version},
+        replaces={},
+        packages={"vtprotobuf,disable_pgv": ["istio.io/istio/istioctl/cmd/istioctl"]},
+        ldflags=f"-X istio.io/istio/pkg/version.buildVersion={release.label}",
+    )
+    return bin_dir / "istioctl"
+
+
+def install_flags(revision: str | None, release: versions.IstioRelease) -> list[str]:
+    """The istioctl install arguments: pure, unit-tested."""
+    flags = ["install", "-y", "--set", "profile=minimal", "--set", f"hub={images.HUB}",
+             "--set", f"tag={images.istio_tag(release)}"]
+    for switch in SWITCHES:
+        flags += ["--set", switch]
+    if revision:
+        flags += ["--set", f"revision={revision}"]
+    return flags
+
+
+def install(kubeconfig: pathlib.Path, revision: str | None = None,
+            release: versions.IstioRelease | None = None) -> None:
+    """istioctl install into the cluster; istioctl itself waits for istiod to be ready."""
+    release = release or versions.istio()
+    _istioctl(kubeconfig, release, install_flags(revision, release), f"istioctl install (revision "
+              f"{revision or 'default'})")
+
+
+def uninstall(kubeconfig: pathlib.Path, revision: str, release: versions.IstioRelease | None = None) -> None:
+    """Remove one revision's control plane (the other revisions stay)."""
+    release = release or versions.istio()
+    _istioctl(kubeconfig, release, ["uninstall", "-y", "--revision", revision],
+              f"istioctl uninstall --revision {revision}")
+
+
+def _istioctl(kubeconfig: pathlib.Path, release: versions.IstioRelease, args: list[str], what: str) -> None:
+    binary = istioctl(release)
+    started = time.monotonic()
+    result = subprocess.run([str(binary), *args, "--kubeconfig", str(kubeconfig)], capture_output=True, text=True,
+                            timeout=ISTIOCTL_TIMEOUT_SECONDS, env=dict(os.environ, HOME=str(kubeconfig.parent)))
+    if result.returncode != 0:
+        lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+        raise NodeError(f"{what} failed after {time.monotonic() - started:.0f}s: {' | '.join(lines[-4:])}")
