@@ -43,7 +43,7 @@ def up(*, istio_revision: str | None = None, install_istio: bool = True) -> None
     started = time.monotonic()
     if _half_up():
         with stage("sweeping what an interrupted run left"):
-            _raise_if_traces(sweep.down(_binaries_if_built()))
+            _raise_if_traces(sweep.down(_binaries_if_built(), say))
     ports.check_free()
     with stage("components (built once, cached by version)"):
         binaries = node_components.build_all()
@@ -86,7 +86,7 @@ def down() -> None:
     """Take the node down; raise NodeError listing anything that could not be removed."""
     started = time.monotonic()
     with stage("sweeping the node"):
-        _raise_if_traces(sweep.down(_binaries_if_built()))
+        _raise_if_traces(sweep.down(_binaries_if_built(), say))
     say(f"node down in {time.monotonic() - started:.1f}s; no trace left")
 
 
