@@ -2,8 +2,10 @@
 root under the node's dirs, never the system's /var/lib/containerd or /run/containerd;
 and the import of the locally built images under their pinned names."""
 
+import json
 import pathlib
 import socket
+import tarfile
 import subprocess
 
 from egress_conformance.install import node_components
@@ -110,23 +112,34 @@ def ctr(binaries: node_components.NodeBinaries, *args: str) -> subprocess.Comple
                            f"--namespace={NAMESPACE}", *args], capture_output=True, text=True)
 
 
-def images(binaries: node_components.NodeBinaries) -> set[str]:
-    """Image names containerd holds in the CRI namespace."""
-    result = ctr(binaries, "images", "list", "--quiet")
+def images(binaries: node_components.NodeBinaries) -> dict[str, str]:
+    """Image name -> target digest of what containerd holds in the CRI namespace."""
+    result = ctr(binaries, "images", "list")
     if result.returncode != 0:
         raise NodeError(f"ctr images list failed: {result.stderr.strip()[-200:]}; see {daemons.log_path('containerd')}")
-    return set(result.stdout.split())
+    rows = [line.split() for line in result.stdout.splitlines()[1:]]
+    return {row[0]: row[2] for row in rows if len(row) > 2}
+
+
+def archive_digests(archive: pathlib.Path) -> set[str]:
+    """Digests of the manifests an OCI archive's index names."""
+    with tarfile.open(archive) as tar:
+        index = json.load(tar.extractfile("index.json"))
+    return {manifest["digest"] for manifest in index.get("manifests", [])}
 
 
 def import_images(binaries: node_components.NodeBinaries, archives: dict[str, pathlib.Path]) -> None:
-    """Import each OCI archive (content-addressed: an unchanged one costs little) and check
-    that every pinned name is there afterwards."""
+    """Import each OCI archive whose image containerd does not already hold at the same digest
+    (a second ``up`` imports nothing), then check that every pinned name is there."""
+    present = images(binaries)
     for name, archive in sorted(archives.items()):
+        if present.get(name) in archive_digests(archive):
+            continue
         result = ctr(binaries, "images", "import", str(archive))
         if result.returncode != 0:
             raise NodeError(f"importing {name} from {archive} failed: {result.stderr.strip()[-200:]}; "
                             "rebuild the images (remove the archive) and run `ci/node up` again")
-    missing = sorted(set(archives) - images(binaries))
+    missing = sorted(set(archives) - set(images(binaries)))
     if missing:
         raise NodeError(f"image {', '.join(missing)} missing from containerd after import: the archive's index "
                         "must name it (annotation io.containerd.image.name); rebuild the images, run `ci/node up` again")
