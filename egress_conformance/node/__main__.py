@@ -21,12 +21,13 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("status", help="say whether the node runs (exit 0), is down (3) or half up (1)")
     args = parser.parse_args(argv)
     try:
-        if args.command == "up":
-            lifecycle.up(istio_revision=args.istio_revision, install_istio=not args.no_istio)
-        elif args.command == "down":
-            lifecycle.down()
-        else:
+        if args.command == "status":
             return lifecycle.status()
+        with lifecycle.exclusive():
+            if args.command == "up":
+                lifecycle.up(istio_revision=args.istio_revision, install_istio=not args.no_istio)
+            else:
+                lifecycle.down()
     except (NodeError, InstallError) as err:
         print(f"node {args.command} failed: {err}", file=sys.stderr)
         return 1

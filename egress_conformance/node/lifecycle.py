@@ -3,11 +3,12 @@ its duration. ``up`` is idempotent (a running node is checked, not restarted) an
 what a killed run left before starting afresh."""
 
 import contextlib
+import fcntl
 import importlib
 import sys
 import time
 
-from egress_conformance.install import components, node_components
+from egress_conformance.install import cache, components, node_components
 from egress_conformance.node import (certs, controlplane, daemons, dns, kubelet, layout, network, ports, proxy,
                                      runtime, sweep)
 from egress_conformance.node.errors import NodeError
@@ -27,6 +28,21 @@ def stage(title: str):
     say(f"{title} ...")
     yield
     say(f"{title}: done in {time.monotonic() - started:.1f}s")
+
+
+@contextlib.contextmanager
+def exclusive():
+    """One up or down at a time on this machine (a second one waits). The lock file lives in
+    the build cache, which outlives the node by design, so it is no trace of the node."""
+    path = cache.root() / "egress-node.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            say(f"another `ci/node` holds {path}: waiting for it")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
 
 
 def _module(name: str):
