@@ -35,15 +35,17 @@ SWITCHES = (
 
 
 def istioctl(release: versions.IstioRelease | None = None) -> pathlib.Path:
-    """The istioctl binary of ``release`` (cached by commit like pilot-discovery)."""
+    """The istioctl binary of ``release``. Its version is the images' tag: istioctl writes its
+    own version into label values, where the '+' of the release label is not allowed."""
     release = release or versions.istio()
+    tag = images.istio_tag(release)
     bin_dir = gobuild.build(
         name="istioctl",
-        version=release.commit,
+        version=tag,
         requires={"istio.io/istio": release.module_version},
         replaces={},
         packages={"vtprotobuf,disable_pgv": ["istio.io/istio/istioctl/cmd/istioctl"]},
-        ldflags=f"-X istio.io/istio/pkg/version.buildVersion={release.label}",
+        ldflags=f"-X istio.io/istio/pkg/version.buildVersion={tag}",
     )
     return bin_dir / "istioctl"
 
