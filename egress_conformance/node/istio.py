@@ -7,12 +7,18 @@ import pathlib
 import subprocess
 import time
 
-from egress_conformance import versions
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+
+from egress_conformance import kube, settings, versions, waits
 from egress_conformance.install import gobuild
 from egress_conformance.node import images
 from egress_conformance.node.errors import NodeError
 
 ISTIOCTL_TIMEOUT_SECONDS = 600
+
+WEBHOOK_TIMING = settings.Timing(convergence_timeout=120.0)
+"""istioctl waits for istiod's Deployment; the webhook can answer a little later."""
 
 SWITCHES = (
     # Istio-only Envoy filters that upstream Envoy 1.40 rejects (BRIEF section 3).
@@ -63,10 +69,49 @@ def install_flags(revision: str | None, release: versions.IstioRelease) -> list[
 
 def install(kubeconfig: pathlib.Path, revision: str | None = None,
             release: versions.IstioRelease | None = None) -> None:
-    """istioctl install into the cluster; istioctl itself waits for istiod to be ready."""
+    """istioctl install into the cluster (istioctl waits for istiod to be ready), then wait
+    until the revision's injection webhook injects a sidecar."""
     release = release or versions.istio()
     _istioctl(kubeconfig, release, install_flags(revision, release), f"istioctl install (revision "
               f"{revision or 'default'})")
+    wait_for_injection(kubeconfig, revision)
+
+
+def probe_pod(revision: str | None) -> dict:
+    """A pod that only the revision's object-selector webhook injects (istio.io/rev is
+    'default' for a default install); created with dryRun, so nothing is left behind."""
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"generateName": "injection-probe-", "labels": {"istio.io/rev": revision or "default"}},
+            "spec": {"containers": [{"name": "probe", "image": images.NAMES["pause"]}]}}
+
+
+def injected(pod: dict) -> str | None:
+    """None when the pod came back with Istio's sidecar, else what it came back with."""
+    spec = pod.get("spec") or {}
+    containers = [c["name"] for c in (spec.get("initContainers") or []) + (spec.get("containers") or [])]
+    return None if "istio-proxy" in containers else f"no istio-proxy container (containers: {containers})"
+
+
+def wait_for_injection(kubeconfig: pathlib.Path, revision: str | None) -> None:
+    """Dry-run create a probe pod until several answers in a row carry a sidecar."""
+    api = kube.connect(kubeconfig)
+    core = client.CoreV1Api(api)
+
+    def probe() -> dict:
+        try:
+            created = core.create_namespaced_pod("default", probe_pod(revision), dry_run="All")
+            return api.sanitize_for_serialization(created)
+        except ApiException as err:
+            return {"error": f"{err.status} {err.reason}: {(err.body or '')[:300]}"}
+
+    def check(pod: dict) -> str | None:
+        return pod["error"] if "error" in pod else injected(pod)
+
+    try:
+        waits.until_consistent(probe, check, WEBHOOK_TIMING, what=f"sidecar injection (revision {revision or 'default'})")
+    except waits.NotConverged as err:
+        raise NodeError(f"the injection webhook of revision {revision or 'default'} does not inject: "
+                        f"{err.reason} (after {err.elapsed:.0f}s); see istiod's log") from None
 
 
 def uninstall(kubeconfig: pathlib.Path, revision: str, release: versions.IstioRelease | None = None) -> None:

@@ -49,3 +49,15 @@ def test_istioctl_installs_with_the_local_images_and_only_the_stock_envoy_switch
     assert "hub=egress.local" in sets and f"tag={images.istio_tag(versions.istio())}" in sets
     assert "values.pilot.env.PILOT_ENABLE_METADATA_EXCHANGE=false" in sets and "revision=canary" in sets
     assert "values.telemetry.enabled=false" in sets
+
+
+def test_the_injection_probe_selects_the_revisions_object_webhook():
+    assert istio.probe_pod(None)["metadata"]["labels"] == {"istio.io/rev": "default"}
+    assert istio.probe_pod("canary")["metadata"]["labels"] == {"istio.io/rev": "canary"}
+
+
+def test_a_pod_counts_as_injected_only_with_istios_sidecar():
+    sidecar = {"spec": {"initContainers": [{"name": "istio-init"}, {"name": "istio-proxy"}],
+                        "containers": [{"name": "probe"}]}}
+    assert istio.injected(sidecar) is None
+    assert "['probe']" in istio.injected({"spec": {"containers": [{"name": "probe"}]}})
