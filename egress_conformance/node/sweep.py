@@ -73,12 +73,19 @@ def _cgroup_dirs() -> list[pathlib.Path]:
     return [d for d in CGROUP_ROOT.glob(f"*/{layout.NAME}") if d.is_dir()]
 
 
+def _cgroup_tree(top: pathlib.Path) -> list[pathlib.Path]:
+    """``top`` and every cgroup below it, deepest first. os.walk, not Path.rglob: containers
+    dying meanwhile remove their cgroups, and rglob raises on a directory that vanished."""
+    found = [pathlib.Path(root) for root, _, _ in os.walk(top)]
+    return sorted(found, key=lambda d: len(d.parts), reverse=True)
+
+
 def _cgroup_pids() -> set[int]:
     pids = set()
     for top in _cgroup_dirs():
-        for procs in top.rglob("cgroup.procs"):
+        for directory in _cgroup_tree(top):
             try:
-                pids.update(int(p) for p in procs.read_text().split())
+                pids.update(int(p) for p in (directory / "cgroup.procs").read_text().split())
             except OSError:
                 pass
     return pids
@@ -151,8 +158,7 @@ def _remove_cgroups() -> None:
     deadline = time.monotonic() + SETTLE_SECONDS
     while _cgroup_dirs() and time.monotonic() < deadline:
         for top in _cgroup_dirs():
-            for directory in sorted((d for d in top.rglob("*") if d.is_dir()), key=lambda d: len(d.parts),
-                                    reverse=True) + [top]:
+            for directory in _cgroup_tree(top):
                 try:
                     directory.rmdir()
                 except OSError:
