@@ -39,13 +39,21 @@ def api(request):
         pytest.skip("the node needs root")
     owned = sweep.traces() == []
     if owned:
-        result = subprocess.run([*NODE, "up"], cwd=ROOT, capture_output=True, text=True, timeout=UP_TIMEOUT_SECONDS)
-        assert result.returncode == 0, result.stderr
+        result = node("up", timeout=UP_TIMEOUT_SECONDS)
+        assert result.returncode == 0, result.stdout + result.stderr
+    else:
+        status = node("status", timeout=60)
+        assert status.returncode == 0, "a node is half up or left over: run `ci/node down` first\n" + status.stdout
     try:
         yield config.new_client_from_config(config_file=str(layout.KUBECONFIG))
     finally:
         if owned:
-            subprocess.run([*NODE, "down"], cwd=ROOT, capture_output=True, text=True)
+            result = node("down", timeout=UP_TIMEOUT_SECONDS)
+            assert result.returncode == 0 and sweep.traces() == [], result.stdout + result.stderr
+
+
+def node(*args: str, timeout: float) -> subprocess.CompletedProcess:
+    return subprocess.run([*NODE, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
 
 
 @contextlib.contextmanager
