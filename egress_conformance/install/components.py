@@ -19,18 +19,8 @@ def kubernetes() -> pathlib.Path:
     cached = gobuild.cached("kubernetes", version)
     if cached:
         return cached
-    minor = version.split(".")[1]
     staging = gobuild.staging_modules(gobuild.download_gomod(KUBERNETES_MODULE, version))
-    ldflags = " ".join(
-        f"-X {pkg}.{key}={value}"
-        for pkg in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version")
-        for key, value in (
-            ("gitVersion", version),
-            ("gitMajor", "1"),
-            ("gitMinor", minor),
-            ("gitTreeState", "clean"),
-        )
-    )
+    ldflags = kubernetes_version_ldflags(version)
     return gobuild.build(
         name="kubernetes",
         version=version,
@@ -43,6 +33,20 @@ def kubernetes() -> pathlib.Path:
         ]},
         ldflags=ldflags,
         renames={"server": "etcd"},  # go names a /v3 module's binary after the element before it
+    )
+
+
+def kubernetes_version_ldflags(version: str) -> str:
+    """The -X flags that make Kubernetes binaries report ``version`` (else v0.0.0)."""
+    return " ".join(
+        f"-X {pkg}.{key}={value}"
+        for pkg in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version")
+        for key, value in (
+            ("gitVersion", version),
+            ("gitMajor", "1"),
+            ("gitMinor", version.split(".")[1]),
+            ("gitTreeState", "clean"),
+        )
     )
 
 

@@ -78,11 +78,15 @@ def build(
     packages: dict[str, list[str]],
     ldflags: str = "",
     renames: dict[str, str] | None = None,
+    env: dict[str, str] | None = None,
+    sources: dict[str, str] | None = None,
 ) -> pathlib.Path:
     """Build ``packages`` into the cache entry ``name-version``; return its bin directory.
 
     A complete entry is returned at once. ``requires`` and ``replaces`` map module
-    path to version for the wrapper's go.mod.
+    path to version for the wrapper's go.mod. ``env`` adds variables to the go
+    commands' environment (CGO_ENABLED=...); ``sources`` are extra files of the
+    wrapper module (relative path -> text), e.g. a small main built as ``./name``.
     """
     done = cached(name, version)
     if done:
@@ -93,9 +97,13 @@ def build(
     src = entry / "src"
     src.mkdir()
     (src / "go.mod").write_text(_wrapper_gomod(name, requires, replaces))
-    imports = "\n".join(f'\t_ "{p}"' for group in packages.values() for p in group)
+    for relative, text in (sources or {}).items():
+        (src / relative).parent.mkdir(parents=True, exist_ok=True)
+        (src / relative).write_text(text)
+    # Packages of the wrapper itself ("./x") need no tools.go import to be resolved.
+    imports = "\n".join(f'\t_ "{p}"' for group in packages.values() for p in group if not p.startswith("./"))
     (src / "tools.go").write_text(f"//go:build tools\n\npackage tools\n\nimport (\n{imports}\n)\n")
-    env = dict(os.environ)
+    env = dict(os.environ, **(env or {}))
     with progress.step(f"{name} {version}: resolving modules") as state:
         result = progress.run_counting([go, "mod", "tidy"], cwd=src, env=env, state=state, unit="modules")
     if result.returncode != 0:

@@ -1,0 +1,172 @@
+"""``up``, ``down`` and ``status`` of the node: the order of the stages, each announced with
+its duration. ``up`` is idempotent (a running node is checked, not restarted) and sweeps
+what a killed run left before starting afresh."""
+
+import contextlib
+import fcntl
+import importlib
+import sys
+import time
+
+from egress_conformance.install import cache, components, node_components
+from egress_conformance.node import (certs, controlplane, daemons, dns, kubelet, layout, network, ports, proxy,
+                                     runtime, sweep)
+from egress_conformance.node.errors import NodeError
+
+NODE_READY_TIMEOUT_SECONDS = 120.0
+NODE_READY_CONSECUTIVE = 3
+"""The node counts as Ready after this many Ready observations in a row, 0.5 s apart."""
+
+
+def say(message: str) -> None:
+    print(f"[node {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def stage(title: str):
+    started = time.monotonic()
+    say(f"{title} ...")
+    yield
+    say(f"{title}: done in {time.monotonic() - started:.1f}s")
+
+
+@contextlib.contextmanager
+def exclusive():
+    """One up or down at a time on this machine (a second one waits). The lock file lives in
+    the build cache, which outlives the node by design, so it is no trace of the node."""
+    path = cache.root() / "egress-node.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            say(f"another `ci/node` holds {path}: waiting for it")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def _module(name: str):
+    # The images package and the Istio installer are the images helper's modules.
+    try:
+        return importlib.import_module(f"egress_conformance.node.{name}")
+    except ModuleNotFoundError as err:
+        raise NodeError(f"egress_conformance.node.{name} is missing from this checkout ({err}); "
+                        "use a checkout that has it, or `up --no-istio` without Istio") from err
+
+
+def up(*, istio_revision: str | None = None, install_istio: bool = True) -> None:
+    """Bring the node up (or check a running one), then install Istio in it."""
+    started = time.monotonic()
+    if _half_up():
+        with stage("sweeping what an interrupted run left"):
+            _raise_if_traces(sweep.down(_binaries_if_built(), say))
+    ports.check_free()
+    with stage("components (built once, cached by version)"):
+        binaries = node_components.build_all()
+        kubernetes_bin = components.kubernetes()
+    images = _module("images")
+    with stage("images (OCI archives, cached)"):
+        archives = images.build_all()
+    sandbox = images.NAMES["pause"]
+    if sandbox not in archives:
+        raise NodeError(f"image {sandbox} (pause) is missing from the built images: rebuild them and run again")
+    network.record_host()
+    with stage(f"network: bridge {layout.BRIDGE} {layout.NODE_IP}, FORWARD rules, CNI config"):
+        network.ensure_bridge()
+        network.write_cni_config()
+        network.set_sysctl("net.bridge.bridge-nf-call-iptables", "1")
+    pki = certs.ensure()
+    with stage("containerd"):
+        runtime.start(binaries, sandbox)
+    with stage(f"importing {len(archives)} images"):
+        runtime.import_images(binaries, archives)
+    with stage("control plane: etcd, kube-apiserver, kube-controller-manager, kube-scheduler"):
+        controlplane.start(kubernetes_bin, binaries.binary("kube-scheduler"), pki)
+    with stage("kubelet"):
+        kubelet.start(binaries, pki)
+    with stage("kube-proxy"):
+        proxy.start(binaries)
+    api = _api()
+    with stage("CoreDNS"):
+        dns.start(binaries, api)
+    with stage(f"node {layout.NAME} Ready"):
+        _wait_node_ready(api)
+    if install_istio:
+        istio = _module("istio")
+        with stage("Istio"):
+            istio.install(layout.KUBECONFIG, revision=istio_revision)
+    say(f"node up in {time.monotonic() - started:.0f}s; kubeconfig: {layout.KUBECONFIG}")
+
+
+def down() -> None:
+    """Take the node down; raise NodeError listing anything that could not be removed."""
+    started = time.monotonic()
+    with stage("sweeping the node"):
+        _raise_if_traces(sweep.down(_binaries_if_built(), say))
+    say(f"node down in {time.monotonic() - started:.1f}s; no trace left")
+
+
+def status() -> int:
+    """Print the daemons' state and any trace; 0 when the node runs whole, 3 when it is down, 1 when half."""
+    names = sweep.STOP_ORDER
+    running = {name: daemons.pid(name) for name in names}
+    for name in reversed(names):
+        print(f"{name:24} {'running, pid %d' % running[name] if running[name] else 'not running'}")
+    if all(running.values()):
+        print(f"node {layout.NAME} up; kubeconfig {layout.KUBECONFIG}")
+        return 0
+    left = sweep.traces()
+    if not left:
+        print(f"node {layout.NAME} down, no trace left")
+        return 3
+    print(f"node {layout.NAME} half up or left over ({len(left)} traces): run `ci/node down`")
+    for line in left[:20]:
+        print(f"  {line}")
+    return 1
+
+
+def _half_up() -> bool:
+    """True when a previous run left some of the node but not all of it running."""
+    running = [daemons.pid(name) is not None for name in sweep.STOP_ORDER]
+    return not all(running) and bool(sweep.traces())
+
+
+def _binaries_if_built() -> node_components.NodeBinaries | None:
+    try:
+        return node_components.cached()
+    except Exception:  # noqa: BLE001 - a sweep must work even when nothing was built
+        return None
+
+
+def _raise_if_traces(left: list[str]) -> None:
+    if left:
+        raise NodeError(f"{len(left)} traces of the node could not be removed, first: {left[0]}; "
+                        "stop what holds them and run `ci/node down` again")
+
+
+def _api():
+    from kubernetes import client, config  # imported late: `down` and `status` work without it
+    return config.new_client_from_config(config_file=str(layout.KUBECONFIG))
+
+
+def _wait_node_ready(api) -> None:
+    from kubernetes import client
+    core = client.CoreV1Api(api)
+    deadline = time.monotonic() + NODE_READY_TIMEOUT_SECONDS
+    streak, last = 0, "node not registered yet"
+    while streak < NODE_READY_CONSECUTIVE:
+        for name in ("kubelet", "containerd"):
+            if daemons.pid(name) is None:
+                raise NodeError(f"{name} stopped: {daemons.why_stopped(name)} (log: {daemons.log_path(name)})")
+        try:
+            node = core.read_node(layout.NAME)
+            ready = next((c for c in node.status.conditions or [] if c.type == "Ready"), None)
+            last = f"Ready={ready.status} ({ready.reason}: {ready.message})" if ready else "no Ready condition yet"
+            streak = streak + 1 if ready is not None and ready.status == "True" else 0
+        except client.ApiException as err:
+            streak, last = 0, f"API answered {err.status} {err.reason}"
+        if time.monotonic() > deadline:
+            raise NodeError(f"node {layout.NAME} not Ready after {NODE_READY_TIMEOUT_SECONDS:.0f}s; last: {last}; "
+                            f"kubelet log: {daemons.log_path('kubelet')}")
+        if streak < NODE_READY_CONSECUTIVE:
+            time.sleep(0.5)
