@@ -36,7 +36,8 @@ def api(request):
     if "node" not in (request.config.getoption("markexpr") or ""):
         pytest.skip("slow node test: run with -m node")
     if os.geteuid() != 0:
-        pytest.skip("the node needs root")
+        # Under CI root is something the project's own set-up expects: fail, never skip into green.
+        (pytest.fail if os.environ.get("CI") == "true" else pytest.skip)("the node needs root")
     owned = sweep.traces() == []
     if owned:
         result = node("up", timeout=UP_TIMEOUT_SECONDS)
