@@ -7,7 +7,7 @@ import logging
 import statistics
 import time
 
-from egress_conformance import checks, envoy, observe, session, targets
+from egress_conformance import checks, envoy, session
 from egress_conformance.meshconfig import REGISTRY_ONLY
 from egress_conformance.settings import Timing
 from scenarios import core_egress

@@ -145,7 +145,7 @@ def _raise_if_traces(left: list[str]) -> None:
 
 
 def _api():
-    from kubernetes import client, config  # imported late: `down` and `status` work without it
+    from kubernetes import config  # imported late: `down` and `status` work without it
     return config.new_client_from_config(config_file=str(layout.KUBECONFIG))
 
 
