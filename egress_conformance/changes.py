@@ -29,8 +29,9 @@ def create(api: client.ApiClient, obj: dict, undo: cleanup.Stack, journal: Journ
     except BaseException:
         journal.settle(entry)
         raise
-    live = kube.get(api, obj)
-    journal.object_created(entry, live.get("spec") if live else None)
+    # What the run asked for, not what the API made of it: defaulting, the scheduler's nodeName
+    # and the like add fields that are nobody's edit (undoing.still_as_created).
+    journal.object_created(entry, obj.get("spec"))
 
     def delete():
         # Only while it is still what the run created (undoing.py).

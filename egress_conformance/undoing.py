@@ -1,8 +1,7 @@
 """Undoing a change only while it is still the run's own: never clobber someone else's edit.
 
 The mesh config is put back only if it still holds the text the run wrote; an
-object the run created is deleted only if its spec is still the one the run
-created. Otherwise the undo raises RestoreConflict, naming both texts, and the
+object the run created is deleted only if its spec still holds every field the run set. Otherwise the undo raises RestoreConflict, naming both texts, and the
 journal entry is kept; ``egress-conformance restore --force`` undoes anyway, for
 the user who has decided. The writes are conditional on the resourceVersion that
 was compared, so an edit landing between the check and the write is not lost
@@ -49,6 +48,17 @@ def restore_mesh_config(api: client.ApiClient, where: tuple[str, str], original:
             f"({meshconfig.message(meshconfig.policy_of(original))})")
 
 
+def still_as_created(requested, live) -> bool:
+    """Does ``live`` still hold every field the run set, with the run's value? Fields the API
+    added (defaults, a Pod's nodeName) are not an edit; a changed or removed one is."""
+    if isinstance(requested, dict):
+        return isinstance(live, dict) and all(k in live and still_as_created(v, live[k]) for k, v in requested.items())
+    if isinstance(requested, list):
+        return (isinstance(live, list) and len(live) == len(requested)
+                and all(still_as_created(r, l) for r, l in zip(requested, live)))
+    return requested == live
+
+
 def delete_created(api: client.ApiClient, obj: dict, spec, *, force: bool = False) -> str:
     """Delete an object the run created if its spec is still ``spec`` (None: not recorded);
     return a line saying what was done."""
@@ -57,7 +67,7 @@ def delete_created(api: client.ApiClient, obj: dict, spec, *, force: bool = Fals
     live = kube.get(api, obj)
     if live is None:
         return f"{obj['kind']} {where} already gone"
-    if spec is not None and live.get("spec") != spec and not force:
+    if spec is not None and not still_as_created(spec, live.get("spec")) and not force:
         raise RestoreConflict(
             f"{obj['kind']} {where} was changed by someone else since the run created it: the run created spec "
             f"{json.dumps(spec, sort_keys=True)}, it now has {json.dumps(live.get('spec'), sort_keys=True)}; left "

@@ -48,3 +48,14 @@ def test_an_undo_run_early_is_not_repeated():
     undo.run()
     stack.close()
     assert calls == ["x"]
+
+
+def test_fields_the_api_adds_are_no_edit_but_a_changed_one_is():
+    from egress_conformance import undoing
+
+    requested = {"containers": [{"name": "c", "image": "i"}], "hosts": ["a"]}
+    defaulted = {"containers": [{"name": "c", "image": "i", "terminationMessagePath": "/dev/termination-log"}],
+                 "hosts": ["a"], "nodeName": "egress-node"}
+    assert undoing.still_as_created(requested, defaulted)
+    assert not undoing.still_as_created(requested, dict(defaulted, hosts=["a", "b"]))
+    assert not undoing.still_as_created(requested, {"containers": [{"name": "c", "image": "other"}], "hosts": ["a"]})
