@@ -29,9 +29,11 @@ def create(api: client.ApiClient, obj: dict, undo: cleanup.Stack, journal: Journ
     except BaseException:
         journal.settle(entry)
         raise
-    # What the run asked for, not what the API made of it: defaulting, the scheduler's nodeName
-    # and the like add fields that are nobody's edit (undoing.still_as_created).
-    journal.object_created(entry, obj.get("spec"))
+    # As the API made it (defaults and admission webhooks, e.g. the injected sidecar, included);
+    # fields added later by the system, like a Pod's nodeName, are nobody's edit
+    # (undoing.still_as_created compares only the fields recorded here).
+    live = kube.get(api, obj)
+    journal.object_created(entry, live.get("spec") if live else None)
 
     def delete():
         # Only while it is still what the run created (undoing.py).

@@ -127,9 +127,13 @@ def describe(journal: Journal) -> str:
 def restore(journal: Journal, api: client.ApiClient, *, force: bool = False) -> tuple[list[str], list[str]]:
     """Undo a journal's entries, newest first, each only while it is still the run's own change
     (undoing.py; ``force`` undoes anyway). Returns a line per undone entry and one per conflict;
-    conflicting entries stay in the journal."""
+    conflicting entries stay in the journal. A created object in conflict keeps what holds it:
+    the entries older than it (its namespace, say) are left for the user's decision too."""
     done, conflicts = [], []
     for entry in reversed(list(journal.entries)):
+        if conflicts and entry["kind"] == "created":
+            conflicts.append(f"{_entry_text(entry)}: left, after the conflict above")
+            continue
         try:
             if entry["kind"] == "mesh-config":
                 done.append(undoing.restore_mesh_config(api, (entry["namespace"], entry["name"]), entry["original"],
