@@ -85,7 +85,7 @@ class Workload(abc.ABC):
         """
         result = self.exec(PROXY, ["pilot-agent", "request", "GET", path.lstrip("/")], timeout=20)
         if not result.ok:
-            raise ProviderError(f"Envoy admin {path} unreachable in {self.namespace}/{self.name}: "
+            raise ProviderError(f"sidecar not ready: Envoy admin {path} unreachable in {self.namespace}/{self.name}: "
                                 f"{(result.stderr or result.stdout).strip()[-200:]}")
         return result.stdout
 

@@ -77,7 +77,7 @@ class LocalWorkload(Workload):
         result = self.exec(base.PROXY, argv, timeout=15)
         answers = result.stdout.split(ADMIN_RESPONSE_END)[:-1]
         if not result.ok or len(answers) != len(paths):
-            raise ProviderError(f"Envoy admin {', '.join(paths)} unreachable: {result.stderr.strip()}")
+            raise ProviderError(f"{faults.SIDECAR}: Envoy admin {', '.join(paths)} unreachable: {result.stderr.strip()}")
         return answers
 
 
