@@ -3,9 +3,8 @@ the node address, with the node's PKI. etcd's data lives in the state dir, so a 
 ``up`` finds the cluster as it was left."""
 
 import pathlib
-import ssl
-import urllib.request
 
+from egress_conformance import healthz
 from egress_conformance.node import certs, daemons, layout
 
 READY_TIMEOUT_SECONDS = 120.0
@@ -26,7 +25,7 @@ def start(kubernetes_bin: pathlib.Path, scheduler: pathlib.Path, pki: certs.Cert
             f"--initial-cluster={layout.NAME}=http://{ip}:{layout.ETCD_PEER_PORT}",
             "--listen-metrics-urls=", "--log-level=warn",
         ])
-    daemons.wait_ready("etcd", lambda: _get(f"{etcd_url}/health"), timeout=READY_TIMEOUT_SECONDS, what="GET /health")
+    daemons.wait_ready("etcd", lambda: healthz.ok(f"{etcd_url}/health"), timeout=READY_TIMEOUT_SECONDS, what="GET /health")
 
     if daemons.pid("kube-apiserver") is None:
         sa = pki.service_accounts
@@ -44,7 +43,7 @@ def start(kubernetes_bin: pathlib.Path, scheduler: pathlib.Path, pki: certs.Cert
             f"--service-cluster-ip-range={layout.SERVICE_CIDR}", "--allow-privileged=true",
             "--profiling=false",
         ])
-    daemons.wait_ready("kube-apiserver", lambda: _get(f"{certs.server()}/readyz", _client_tls(pki)),
+    daemons.wait_ready("kube-apiserver", lambda: healthz.ok(f"{certs.server()}/readyz", healthz.client_tls(pki.ca, pki.admin)),
                        timeout=READY_TIMEOUT_SECONDS, what="GET /readyz")
     admin = certs.write_kubeconfig(layout.KUBECONFIG, pki.ca, pki.admin)
 
@@ -59,7 +58,7 @@ def start(kubernetes_bin: pathlib.Path, scheduler: pathlib.Path, pki: certs.Cert
             "--profiling=false",
         ])
     daemons.wait_ready("kube-controller-manager",
-                       lambda: _get(f"https://{ip}:{layout.CONTROLLER_MANAGER_PORT}/healthz", _insecure()),
+                       lambda: healthz.ok(f"https://{ip}:{layout.CONTROLLER_MANAGER_PORT}/healthz", healthz.self_signed()),
                        timeout=READY_TIMEOUT_SECONDS, what="GET /healthz")
 
     if daemons.pid("kube-scheduler") is None:
@@ -68,24 +67,6 @@ def start(kubernetes_bin: pathlib.Path, scheduler: pathlib.Path, pki: certs.Cert
             f"--authorization-kubeconfig={admin}", "--leader-elect=false", f"--bind-address={ip}",
             f"--secure-port={layout.SCHEDULER_PORT}", "--profiling=false",
         ])
-    daemons.wait_ready("kube-scheduler", lambda: _get(f"https://{ip}:{layout.SCHEDULER_PORT}/healthz", _insecure()),
+    healthy = f"https://{ip}:{layout.SCHEDULER_PORT}/healthz"
+    daemons.wait_ready("kube-scheduler", lambda: healthz.ok(healthy, healthz.self_signed()),
                        timeout=READY_TIMEOUT_SECONDS, what="GET /healthz")
-
-
-def _client_tls(pki: certs.Certs) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=str(pki.ca.cert))
-    context.load_cert_chain(str(pki.admin.cert), str(pki.admin.key))
-    return context
-
-
-def _insecure() -> ssl.SSLContext:
-    # The controller-manager and scheduler serve /healthz with self-signed certificates of their own.
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    return context
-
-
-def _get(url: str, context: ssl.SSLContext | None = None) -> bool:
-    with urllib.request.urlopen(url, timeout=2, context=context) as response:
-        return response.status == 200

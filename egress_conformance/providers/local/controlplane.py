@@ -7,10 +7,8 @@ own; the user's ~/.kube/config is never read or touched.
 
 import dataclasses
 import pathlib
-import ssl
-import urllib.request
 
-from egress_conformance import cleanup, pki
+from egress_conformance import cleanup, healthz, pki
 from egress_conformance.install.layout import Layout
 from egress_conformance.providers.local import ports, processes
 
@@ -54,7 +52,7 @@ def start(layout: Layout, run_dir: pathlib.Path, undo: cleanup.Stack, record) ->
         f"--initial-cluster=local=http://127.0.0.1:{etcd_peer_port}",
         "--listen-metrics-urls=", "--log-level=warn", "--unsafe-no-fsync",
     ], log_dir=run_dir, undo=undo, record=record)
-    processes.wait_ready(etcd, lambda: _get(f"{etcd_url}/health"), timeout=READY_TIMEOUT_SECONDS, what="GET /health")
+    processes.wait_ready(etcd, lambda: healthz.ok(f"{etcd_url}/health"), timeout=READY_TIMEOUT_SECONDS, what="GET /health")
 
     server = f"https://127.0.0.1:{api_port}"
     apiserver = processes.start("kube-apiserver", [
@@ -70,8 +68,8 @@ def start(layout: Layout, run_dir: pathlib.Path, undo: cleanup.Stack, record) ->
         "--disable-admission-plugins=ServiceAccount",
         "--enable-priority-and-fairness=false", "--profiling=false",
     ], log_dir=run_dir, undo=undo, record=record)
-    context = _client_tls(cluster_ca, admin)
-    processes.wait_ready(apiserver, lambda: _get(f"{server}/readyz", context), timeout=READY_TIMEOUT_SECONDS,
+    context = healthz.client_tls(cluster_ca, admin)
+    processes.wait_ready(apiserver, lambda: healthz.ok(f"{server}/readyz", context), timeout=READY_TIMEOUT_SECONDS,
                          what="GET /readyz")
 
     kubeconfig = run_dir / "kubeconfig"
@@ -83,7 +81,7 @@ def start(layout: Layout, run_dir: pathlib.Path, undo: cleanup.Stack, record) ->
         "--leader-elect=false", "--bind-address=127.0.0.1", f"--secure-port={kcm_port}",
         f"--authentication-kubeconfig={kubeconfig}", f"--authorization-kubeconfig={kubeconfig}",
     ], log_dir=run_dir, undo=undo, record=record)
-    processes.wait_ready(controller_manager, lambda: _get(f"https://127.0.0.1:{kcm_port}/healthz", _insecure()),
+    processes.wait_ready(controller_manager, lambda: healthz.ok(f"https://127.0.0.1:{kcm_port}/healthz", healthz.self_signed()),
                          timeout=READY_TIMEOUT_SECONDS, what="GET /healthz")
     return ControlPlane(kubeconfig, server, apiserver, etcd, controller_manager)
 
@@ -108,22 +106,3 @@ contexts:
     user: admin
 current-context: local-mesh
 """
-
-
-def _client_tls(ca: pki.KeyPair, client: pki.KeyPair) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=str(ca.cert))
-    context.load_cert_chain(str(client.cert), str(client.key))
-    return context
-
-
-def _insecure() -> ssl.SSLContext:
-    # The controller-manager serves /healthz with a self-signed certificate of its own.
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    return context
-
-
-def _get(url: str, context: ssl.SSLContext | None = None) -> bool:
-    with urllib.request.urlopen(url, timeout=2, context=context) as response:
-        return response.status == 200
