@@ -25,7 +25,8 @@ def start(kubernetes_bin: pathlib.Path, scheduler: pathlib.Path, pki: certs.Cert
             f"--initial-cluster={layout.NAME}=http://{ip}:{layout.ETCD_PEER_PORT}",
             "--listen-metrics-urls=", "--log-level=warn",
         ])
-    daemons.wait_ready("etcd", lambda: healthz.ok(f"{etcd_url}/health"), timeout=READY_TIMEOUT_SECONDS, what="GET /health")
+    daemons.wait_ready("etcd", lambda: healthz.ok(f"{etcd_url}/health"), timeout=READY_TIMEOUT_SECONDS,
+                       what="GET /health")
 
     if daemons.pid("kube-apiserver") is None:
         sa = pki.service_accounts
@@ -43,7 +44,8 @@ def start(kubernetes_bin: pathlib.Path, scheduler: pathlib.Path, pki: certs.Cert
             f"--service-cluster-ip-range={layout.SERVICE_CIDR}", "--allow-privileged=true",
             "--profiling=false",
         ])
-    daemons.wait_ready("kube-apiserver", lambda: healthz.ok(f"{certs.server()}/readyz", healthz.client_tls(pki.ca, pki.admin)),
+    admin_tls = healthz.client_tls(pki.ca, pki.admin)
+    daemons.wait_ready("kube-apiserver", lambda: healthz.ok(f"{certs.server()}/readyz", admin_tls),
                        timeout=READY_TIMEOUT_SECONDS, what="GET /readyz")
     admin = certs.write_kubeconfig(layout.KUBECONFIG, pki.ca, pki.admin)
 
@@ -58,7 +60,8 @@ def start(kubernetes_bin: pathlib.Path, scheduler: pathlib.Path, pki: certs.Cert
             "--profiling=false",
         ])
     daemons.wait_ready("kube-controller-manager",
-                       lambda: healthz.ok(f"https://{ip}:{layout.CONTROLLER_MANAGER_PORT}/healthz", healthz.self_signed()),
+                       lambda: healthz.ok(f"https://{ip}:{layout.CONTROLLER_MANAGER_PORT}/healthz",
+                                          healthz.self_signed()),
                        timeout=READY_TIMEOUT_SECONDS, what="GET /healthz")
 
     if daemons.pid("kube-scheduler") is None:

@@ -52,7 +52,8 @@ def start(layout: Layout, run_dir: pathlib.Path, undo: cleanup.Stack, record) ->
         f"--initial-cluster=local=http://127.0.0.1:{etcd_peer_port}",
         "--listen-metrics-urls=", "--log-level=warn", "--unsafe-no-fsync",
     ], log_dir=run_dir, undo=undo, record=record)
-    processes.wait_ready(etcd, lambda: healthz.ok(f"{etcd_url}/health"), timeout=READY_TIMEOUT_SECONDS, what="GET /health")
+    processes.wait_ready(etcd, lambda: healthz.ok(f"{etcd_url}/health"), timeout=READY_TIMEOUT_SECONDS,
+                         what="GET /health")
 
     server = f"https://127.0.0.1:{api_port}"
     apiserver = processes.start("kube-apiserver", [
@@ -81,7 +82,8 @@ def start(layout: Layout, run_dir: pathlib.Path, undo: cleanup.Stack, record) ->
         "--leader-elect=false", "--bind-address=127.0.0.1", f"--secure-port={kcm_port}",
         f"--authentication-kubeconfig={kubeconfig}", f"--authorization-kubeconfig={kubeconfig}",
     ], log_dir=run_dir, undo=undo, record=record)
-    processes.wait_ready(controller_manager, lambda: healthz.ok(f"https://127.0.0.1:{kcm_port}/healthz", healthz.self_signed()),
+    processes.wait_ready(controller_manager,
+                         lambda: healthz.ok(f"https://127.0.0.1:{kcm_port}/healthz", healthz.self_signed()),
                          timeout=READY_TIMEOUT_SECONDS, what="GET /healthz")
     return ControlPlane(kubeconfig, server, apiserver, etcd, controller_manager)
 
