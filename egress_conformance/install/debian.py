@@ -16,11 +16,18 @@ def ensure_commands() -> None:
     if not missing:
         progress.say(f"debian packages: {', '.join(sorted(set(COMMANDS.values())))} present")
         return
+    apt_install(missing)
+
+
+def apt_install(packages: list[str]) -> None:
+    """apt-get update and install ``packages`` (needs root and apt), a progress line while it runs."""
     if shutil.which("apt-get") is None or os.geteuid() != 0:
-        raise InstallError(f"missing Debian packages {' '.join(missing)}: install them as root (apt-get install {' '.join(missing)})")
+        raise InstallError(f"missing Debian packages {' '.join(packages)}: install them as root "
+                           f"(apt-get install {' '.join(packages)})")
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    with progress.step(f"apt-get install {' '.join(missing)}") as state:
-        for argv in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *missing]):
+    with progress.step(f"apt-get install {' '.join(packages)}") as state:
+        for argv in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *packages]):
             result = progress.run_counting(argv, env=env, state=state)
             if result.returncode != 0:
-                raise InstallError(f"{' '.join(argv)} failed: {result.stdout.strip()[-200:]}; fix apt and run set-up again")
+                raise InstallError(f"{' '.join(argv)} failed: {result.stdout.strip()[-200:]}; fix apt and run set-up "
+                                   "again")

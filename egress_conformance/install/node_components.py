@@ -7,12 +7,10 @@ by version: containerd and runc (the runtime), kubelet, kube-proxy and kube-sche
 import dataclasses
 import hashlib
 import pathlib
-import shutil
 import subprocess
-import os
 
 from egress_conformance import versions
-from egress_conformance.install import cache, components, gobuild, progress
+from egress_conformance.install import cache, components, debian, gobuild, progress
 from egress_conformance.install.errors import InstallError
 
 CONTAINERD = "v2.4.2"
@@ -64,15 +62,7 @@ def ensure_debian_packages() -> None:
     if not missing:
         progress.say(f"debian packages: {', '.join(DEBIAN_PACKAGES)} present")
         return
-    if shutil.which("apt-get") is None or os.geteuid() != 0:
-        raise InstallError(f"missing Debian packages {' '.join(missing)}: install them as root "
-                           f"(apt-get install {' '.join(missing)})")
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    with progress.step(f"apt-get install {' '.join(missing)}") as state:
-        for argv in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *missing]):
-            result = progress.run_counting(argv, env=env, state=state)
-            if result.returncode != 0:
-                raise InstallError(f"{' '.join(argv)} failed: {result.stdout.strip()[-200:]}; fix apt and run again")
+    debian.apt_install(missing)
 
 
 def _installed(package: str) -> bool:

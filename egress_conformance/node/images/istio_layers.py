@@ -4,11 +4,9 @@ bootstrap template where pilot-agent looks for it."""
 
 import pathlib
 import shutil
-import tempfile
 
-from egress_conformance.install import cache
 from egress_conformance.install.layout import Layout
-from egress_conformance.node.images import oci
+from egress_conformance.node.images import layers
 
 BOOTSTRAP = pathlib.Path("var/lib/istio/envoy/envoy_bootstrap_tmpl.json")
 PROXY_UID = 1337
@@ -32,13 +30,7 @@ def pilot_layer(layout: Layout, key: str) -> pathlib.Path:
 
 
 def _layer(role: str, key: str, files: dict[str, pathlib.Path], writable: tuple[str, ...]) -> pathlib.Path:
-    entry = cache.entry(f"image-layer-{role}", key)
-    out = entry / "layer.tar"
-    if cache.is_complete(entry):
-        return out
-    cache.begin(entry)
-    with tempfile.TemporaryDirectory() as scratch:
-        root = pathlib.Path(scratch)
+    def lay_out(root: pathlib.Path) -> None:
         for target, source in files.items():
             (root / target).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, root / target)
@@ -49,6 +41,5 @@ def _layer(role: str, key: str, files: dict[str, pathlib.Path], writable: tuple[
         for path in [root, *root.rglob("*")]:
             if path.is_dir():
                 path.chmod(0o755)
-        oci.layer_from_directory(root, out)
-    cache.finish(entry)
-    return out
+
+    return layers.cached(role, key, lay_out)

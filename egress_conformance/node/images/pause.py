@@ -5,33 +5,24 @@ import hashlib
 import json
 import pathlib
 import subprocess
-import tempfile
 
 from egress_conformance import versions
-from egress_conformance.install import cache
 from egress_conformance.install.errors import InstallError
-from egress_conformance.node.images import oci
+from egress_conformance.node.images import layers
 
 TAG = "3.10"
 
 
 def layer() -> pathlib.Path:
     source = _source()
-    version = f"{TAG}-{hashlib.sha256(source.read_bytes()).hexdigest()[:8]}"
-    entry = cache.entry("image-layer-pause", version)
-    out = entry / "layer.tar"
-    if cache.is_complete(entry):
-        return out
-    cache.begin(entry)
-    with tempfile.TemporaryDirectory() as scratch:
-        root = pathlib.Path(scratch)
+
+    def compile_pause(root: pathlib.Path) -> None:
         result = subprocess.run(["gcc", "-Os", "-static", "-o", str(root / "pause"), str(source)],
                                 capture_output=True, text=True)
         if result.returncode != 0:
             raise InstallError(f"gcc could not build pause: {result.stderr.strip()[-200:]}")
-        oci.layer_from_directory(root, out)
-    cache.finish(entry)
-    return out
+
+    return layers.cached("pause", f"{TAG}-{hashlib.sha256(source.read_bytes()).hexdigest()[:8]}", compile_pause)
 
 
 def _source() -> pathlib.Path:
