@@ -2,7 +2,7 @@
 file the team already keeps (CSV or YAML rows of host, port, protocol, or the
 ServiceEntries themselves), and turned into the ServiceEntries that open them.
 
-Groundwork for the allow-list-at-scale scenario (issue 8, item 4): pure data, no mesh.
+Pure data, no mesh: the allow-list scenario (scenarios/allow_list) applies it.
 """
 
 import csv
@@ -13,6 +13,8 @@ import pathlib
 import yaml
 
 PROTOCOLS = ("HTTP", "HTTPS", "TLS", "TCP")
+TLS_PROTOCOLS = ("HTTPS", "TLS")
+"""Protocols whose ServiceEntry Envoy routes by SNI: the client speaks TLS end to end."""
 
 
 class AllowListError(ValueError):
@@ -37,8 +39,10 @@ def load(path: pathlib.Path) -> list[Entry]:
         return _entries(rows, path)
     documents = [d for d in yaml.safe_load_all(text) if d]
     if documents and all(isinstance(d, dict) and d.get("kind") == "ServiceEntry" for d in documents):
-        return sorted({Entry(host, int(port["number"]), port.get("protocol", "TCP").upper())
-                       for d in documents for host in d["spec"]["hosts"] for port in d["spec"]["ports"]})
+        entries = {Entry(host, int(port["number"]), port.get("protocol", "TCP").upper())
+                   for d in documents for host in d["spec"]["hosts"] for port in d["spec"]["ports"]}
+        _check_tcp_ports(entries, path)
+        return sorted(entries)
     if len(documents) == 1 and isinstance(documents[0], list):
         return _entries(documents[0], path)
     raise AllowListError(f"{path}: expected CSV rows host,port,protocol, a YAML list of them, or ServiceEntries")
@@ -57,7 +61,30 @@ def _entries(rows, path) -> list[Entry]:
         entries.add(entry)
     if not entries:
         raise AllowListError(f"{path}: the allow-list is empty")
+    _check_tcp_ports(entries, path)
     return sorted(entries)
+
+
+def _check_tcp_ports(entries, path) -> None:
+    # A TCP connection carries no SNI and no Host header: without addresses, Envoy has one
+    # catch-all chain per port, so two TCP hosts on a port cannot be told apart (or proven).
+    by_port = {}
+    for entry in sorted(entries):
+        if entry.protocol == "TCP":
+            other = by_port.setdefault(entry.port, entry)
+            if other != entry:
+                raise AllowListError(f"{path}: {other.host} and {entry.host} are both TCP on port {entry.port}: "
+                                     "Envoy cannot tell them apart without addresses (no SNI, no Host header); "
+                                     "list them as TLS, or give each its own port")
+
+
+def is_tls(entry: Entry) -> bool:
+    return entry.protocol in TLS_PROTOCOLS
+
+
+def cluster(entry: Entry) -> str:
+    """The Envoy cluster Istio builds for an entry's ServiceEntry."""
+    return f"outbound|{entry.port}||{entry.host}"
 
 
 def service_entry(entry: Entry, name: str) -> dict:
@@ -66,10 +93,3 @@ def service_entry(entry: Entry, name: str) -> dict:
             "spec": {"hosts": [entry.host], "location": "MESH_EXTERNAL", "resolution": "DNS",
                      "ports": [{"number": entry.port, "name": f"{entry.protocol.lower()}-{entry.port}",
                                 "protocol": entry.protocol}]}}
-
-
-def unlisted_sample(entries: list[Entry], count: int) -> list[str]:
-    """``count`` host names that are certainly not on the list (negative controls)."""
-    listed = {e.host for e in entries}
-    return [f"unlisted-{n}.egress-conformance.invalid" for n in range(count)
-            if f"unlisted-{n}.egress-conformance.invalid" not in listed]

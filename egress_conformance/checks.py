@@ -5,6 +5,8 @@ Each check is named for what it asserts, so that a scenario reads as the
 walkthrough: ``expect(http, reachable(via=PASSTHROUGH))``.
 """
 
+import collections
+import urllib.parse
 from collections.abc import Callable
 
 from egress_conformance import envoy, meshconfig, observe
@@ -126,3 +128,77 @@ def enforces(policy: str):
     (ALLOW_ANY), or blocked (REGISTRY_ONLY); the sidecar's config must say the same."""
     outcome = reachable(via=envoy.PASSTHROUGH) if policy == meshconfig.ALLOW_ANY else blocked_http()
     return all_of(sidecar_policy(policy), outcome)
+
+
+# -- checks of a Batch (observe.Batch): many requests, counted per cluster
+
+_GATEWAY_STATUSES = (502, 503, 504)
+"""Answers Envoy itself gives when it cannot reach an upstream: never proof that the host answered."""
+
+
+def sidecar_has_clusters(clusters, present: bool = True):
+    """The sidecar has (or, with present=False, has none of) the outbound ``clusters``."""
+    wanted = tuple(sorted(set(clusters)))
+
+    def check(obs):
+        have = set(obs.sidecar.clusters) if obs.sidecar else set()
+        wrong = [c for c in wanted if (c in have) != present]
+        if wrong:
+            more = f" and {len(wrong) - 1} more" if len(wrong) > 1 else ""
+            return f"sidecar {'lacks' if present else 'still has'} cluster {wrong[0]}{more}"
+        return None
+
+    return _named(f"sidecar {'has' if present else 'lacks'} the {len(wanted)} listed clusters", check)
+
+
+def each_answered(expected: dict[str, str]):
+    """Every request of the batch was answered by its host, and each listed cluster took
+    exactly the requests meant for it (``expected``: URL -> cluster), none went to a catch-all.
+
+    An answer counts when TLS ran end to end (curl verified the host's certificate,
+    which Envoy cannot forge) or, over plain HTTP, when the status is not one Envoy
+    gives itself for an unreachable upstream: a host need not serve 2xx on the path.
+    """
+    wanted = collections.Counter(expected.values())
+
+    def check(batch):
+        for answer in batch.answers:
+            gateway = answer.request.url.startswith("http://") and answer.status in _GATEWAY_STATUSES
+            if answer.outcome not in (observe.REACHABLE, observe.HTTP_ERROR) or gateway:
+                return f"{answer.summary()}, expected an answer from the host"
+        for catch_all in (envoy.PASSTHROUGH, envoy.BLACKHOLE):
+            if batch.moves.get(catch_all):
+                return f"{catch_all} took {batch.moves[catch_all]}: a request bypassed the listed clusters"
+        for cluster, count in sorted(wanted.items()):
+            if batch.moves.get(cluster, 0) != count:
+                return f"cluster {cluster} took {batch.moves.get(cluster, 0)}, expected {count}"
+        return None
+
+    return _named(f"each of {len(expected)} answered via its cluster", check)
+
+
+def each_blocked(clusters):
+    """No request of the batch got through: each was cut off (reset, failed handshake) or
+    answered 502 by the port-80 route's ``block_all``; none of ``clusters`` and not the
+    PassthroughCluster took any of them."""
+    listed = set(clusters) | {envoy.PASSTHROUGH}
+
+    def check(batch):
+        port80 = batch.sidecar.http_port_80 if batch.sidecar else None
+        for answer in batch.answers:
+            refused = answer.outcome in (observe.RESET, observe.TLS_FAILURE)
+            block_all = (port80 == "block_all" and _plain_port_80(answer.request.url)
+                         and answer.outcome == observe.HTTP_ERROR and answer.status == 502)
+            if not (refused or block_all):
+                return f"{answer.summary()}, expected it blocked"
+        through = sorted(c for c in batch.moves if c in listed)
+        if through:
+            return f"{through[0]} took {batch.moves[through[0]]}: a request got through"
+        return None
+
+    return _named(f"each of the {len(listed) - 1} listed blocked", check)
+
+
+def _plain_port_80(url: str) -> bool:
+    parts = urllib.parse.urlsplit(url)
+    return parts.scheme == "http" and (parts.port or 80) == 80

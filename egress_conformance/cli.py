@@ -56,7 +56,7 @@ def run(args) -> int:
     name = args.provider or providers.DEFAULT
     try:
         provider = providers.get(name)
-        options = provider.parse_options(provider_options.chosen(name, lambda dest: getattr(args, dest)))
+        options = providers.parse_options(name, lambda dest: getattr(args, dest))
         provider.prepare(options)
     except provider_options.OptionError as err:
         raise UsageError(str(err)) from None

@@ -5,7 +5,6 @@ every expectation waits for several consistent observations of the sidecar's
 state and of a real request from the meshed workload.
 """
 
-import dataclasses
 import datetime
 import logging
 
@@ -29,6 +28,8 @@ class EgressTest:
         self.journal = journal
         self.timing = timing
         self.api = provider.api()
+        self.targets = provider.targets
+        """The external hosts of this run (targets.py): the walkthrough's host, the allow-list."""
         self.workload = provider.workload()
         self.namespace = self.workload.namespace
         self.steps: list[dict] = []
@@ -87,18 +88,31 @@ class EgressTest:
     def apply(self, manifest, **substitutions: str) -> cleanup.Undo:
         """Create a manifest's objects in the test namespace (``${name}`` placeholders filled from
         ``substitutions``); each must read back from the API."""
+        return self.apply_objects(self._load(manifest, **substitutions), f"objects of {manifest.name}")
+
+    def apply_objects(self, objects: list[dict], what: str) -> cleanup.Undo:
+        """Create objects in the test namespace, adapted to the test's scope; each must read
+        back from the API. One undo deletes them all, newest first."""
         undos = []
-        for obj in kube.load_manifests(manifest, namespace=self.namespace, **substitutions):
+        for obj in objects:
             obj["metadata"]["namespace"] = self.namespace
             undos.append(self.create(scope.adapt(self, obj)))
             live = kube.get(self.api, obj)
             assert live is not None and live.get("spec") == obj.get("spec"), (
                 f"API read-back of {obj['kind']} {obj['metadata']['name']} differs: {live and live.get('spec')}"
             )
-            log.info("applied %s %s/%s", obj["kind"], self.namespace, obj["metadata"]["name"])
+            log.debug("applied %s %s/%s", obj["kind"], self.namespace, obj["metadata"]["name"])
+        log.info("applied %s", ", ".join(f"{o['kind']} {self.namespace}/{o['metadata']['name']}"
+                                         for o in objects[:3]) + (f" and {len(objects) - 3} more" if len(objects) > 3
+                                                                  else ""))
         if len(undos) == 1:
             return undos[0]
-        return self.undo.push(f"delete objects of {manifest.name}", lambda: [u.run() for u in reversed(undos)])
+        return self.undo.push(f"delete {what}", lambda: [u.run() for u in reversed(undos)])
+
+    def _load(self, manifest, **substitutions: str) -> list[dict]:
+        # Every manifest may name the run's hosts: ${host}, ${hosts} (targets.py).
+        return kube.load_manifests(manifest, namespace=self.namespace,
+                                   **{**self.targets.substitutions(), **substitutions})
 
     def create(self, obj: dict) -> cleanup.Undo:
         """Create one object, journaled, with its undo registered."""
@@ -107,7 +121,7 @@ class EgressTest:
     def expect_absent(self, manifest) -> None:
         """None of a manifest's objects is left in the API."""
         __tracebackhide__ = True
-        for obj in kube.load_manifests(manifest, namespace=self.namespace):
+        for obj in self._load(manifest):
             obj["metadata"]["namespace"] = self.namespace
             assert kube.get(self.api, obj) is None, f"{obj['kind']} {obj['metadata']['name']} still exists"
 
@@ -130,12 +144,34 @@ class EgressTest:
         return observe.Observation(request, outcome, status, error, envoy.clusters_used(before, after),
                                    envoy.sidecar_state(*config), generation if all(generation) else None)
 
+    def probe_all(self, requests: list[observe.Request]) -> observe.Batch:
+        """Make all ``requests`` at once from the workload (one curl, in parallel), with the
+        sidecar's state and counters around the whole batch."""
+        self.provider.ensure_healthy()
+        stats, *config = self.workload.envoy_admin_many([envoy.STATS_PATH, *envoy.CONFIG_PATHS])
+        before = envoy.parse_counters(stats)
+        args = ["--cacert", self.workload.trusted_ca] if self.workload.trusted_ca else []
+        records = self.workload.curl_many([r.url for r in requests], args, self.timing.request_timeout)
+        after = envoy.parse_counters(self.workload.envoy_admin(envoy.STATS_PATH))
+        answers = tuple(observe.Answer(request, *observe.classify(record)) for request, record in zip(requests, records))
+        generation = (envoy.config_generation(before), envoy.config_generation(after))
+        return observe.Batch(answers, envoy.cluster_moves(before, after), envoy.sidecar_state(*config),
+                             generation if all(generation) else None)
+
     def expect(self, step: str, request: observe.Request, check) -> observe.Observation:
         """Wait until ``request`` consistently satisfies ``check``; log the verdict with its evidence."""
         __tracebackhide__ = True
+        return self._expect(step, lambda: self.probe(request), check)
+
+    def expect_all(self, step: str, requests: list[observe.Request], check) -> observe.Batch:
+        """Wait until one batch of ``requests`` (probe_all) consistently satisfies ``check``."""
+        __tracebackhide__ = True
+        return self._expect(step, lambda: self.probe_all(requests), check)
+
+    def _expect(self, step: str, probe, check):
+        __tracebackhide__ = True
         try:
-            done = waits.until_consistent(lambda: self.probe(request), check, self.timing,
-                                          what=f"{step}: {check.__name__}")
+            done = waits.until_consistent(probe, check, self.timing, what=f"{step}: {check.__name__}")
         except waits.NotConverged as err:
             log.info("FAIL %s: %s\n       last seen: %s\n       mismatch: %s", step, check.__name__,
                      err.observation.summary() if err.observation else "nothing", err.reason)
@@ -155,5 +191,5 @@ class EgressTest:
             "attempts": attempts, "seconds": round(elapsed, 2),
             "started": started.isoformat(timespec="milliseconds"), "ended": ended.isoformat(timespec="milliseconds"),
             "evidence": observation.summary() if observation else None,
-            "observation": dataclasses.asdict(observation) if observation else None,
+            "observation": observation.record() if observation else None,
         })

@@ -58,6 +58,18 @@ def clusters_used(before: dict[str, int], after: dict[str, int]) -> tuple[str, .
     return tuple(sorted(used))
 
 
+def cluster_moves(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    """Cluster -> how many requests or connections it took between two snapshots (the largest
+    growth of its counters: a request moves rq_total, its new connection cx_total too)."""
+    moves = {}
+    for name, value in after.items():
+        match = _PATH_COUNTERS.match(name)
+        if match and value > before.get(name, 0):
+            cluster = match["cluster"]
+            moves[cluster] = max(moves.get(cluster, 0), value - before.get(name, 0))
+    return moves
+
+
 @dataclasses.dataclass(frozen=True)
 class SidecarState:
     """The egress-relevant part of a sidecar's configuration."""

@@ -9,6 +9,7 @@ import time
 
 from egress_conformance import checks, envoy, session
 from egress_conformance.meshconfig import REGISTRY_ONLY
+from egress_conformance.observe import Request
 from egress_conformance.settings import Timing
 from scenarios import core_egress
 
@@ -47,7 +48,7 @@ def timed_step(t, step, strategy, change, check) -> tuple[Sample, object]:
     written = time.time()
     result = change()
     t.timing = strategy[1]
-    t.expect(step, core_egress.HTTP, check)
+    t.expect(step, _http(t), check)
     confirmed = time.time()
     after = update_times(t.workload)
     applied = [value for name, value in after.items() if value != before.get(name) and value >= written - 0.01]
@@ -58,7 +59,7 @@ def timed_step(t, step, strategy, change, check) -> tuple[Sample, object]:
 def one_flow(t, strategy, start: str) -> list[Sample]:
     """Restrict, add the ServiceEntry, delete it, restore: four timed steps."""
     blocked = checks.sidecar_policy(REGISTRY_ONLY)
-    cluster = core_egress.SERVICE_ENTRY_CLUSTER
+    cluster = f"outbound|80||{t.targets.host}"
     samples = []
     sample, restriction = timed_step(t, "restrict", strategy, lambda: t.set_outbound_policy(REGISTRY_ONLY),
                                      checks.all_of(blocked, checks.blocked_http()))
@@ -80,7 +81,7 @@ def probe_cost(t, repetitions: int = 20) -> dict:
     durations = []
     for _ in range(repetitions):
         started = time.monotonic()
-        t.probe(core_egress.HTTP)
+        t.probe(_http(t))
         durations.append(time.monotonic() - started)
     parts = t.workload.envoy_admin_many([envoy.STATS_PATH, *envoy.CONFIG_PATHS])
     whole = t.workload.envoy_admin("/config_dump")
@@ -98,7 +99,7 @@ def run(repetitions: int) -> tuple[list[Sample], dict]:
     with session.mesh() as (provider, run_journal):
         with session.egress_test(provider, run_journal, EVIDENCE) as t:
             start = t.starting_policy()
-            t.expect("warm-up", core_egress.HTTP, checks.enforces(start))
+            t.expect("warm-up", _http(t), checks.enforces(start))
             cost = probe_cost(t)
             for index in range(repetitions):
                 for strategy in (("evidence", EVIDENCE), ("fixed 0.5 s", FIXED)):
@@ -126,6 +127,10 @@ def tables(samples: list[Sample], cost: dict) -> str:
                  f"the whole config dump would be {cost['whole config dump bytes']} bytes "
                  f"({cost['whole config dump seconds'] * 1000:.0f} ms)")
     return "\n".join(lines)
+
+
+def _http(t) -> Request:
+    return Request(t.targets.url("http"))
 
 
 def _ms(seconds: float) -> str:

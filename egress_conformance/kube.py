@@ -1,6 +1,7 @@
 """Small helpers over the official Kubernetes client: connect, load manifests, create, read back, delete and wait."""
 
 import pathlib
+import re
 import time
 
 import yaml
@@ -20,10 +21,14 @@ def connect(kubeconfig: pathlib.Path | None, context: str | None = None) -> clie
 
 
 def load_manifests(path: pathlib.Path, **substitutions: str) -> list[dict]:
-    """The YAML documents of a manifest file, with ``${name}`` placeholders filled in."""
+    """The YAML documents of a manifest file, with ``${name}`` placeholders filled in; a
+    placeholder left unfilled is an error (it would name an object that never exists)."""
     text = path.read_text()
     for key, value in substitutions.items():
         text = text.replace("${" + key + "}", value)
+    left = re.findall(r"\$\{(\w+)\}", text)
+    if left:
+        raise ValueError(f"{path.name}: no value given for ${{{left[0]}}}")
     return [doc for doc in yaml.safe_load_all(text) if doc]
 
 

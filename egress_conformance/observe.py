@@ -4,6 +4,7 @@
 check works on the Observation it produces.
 """
 
+import collections
 import dataclasses
 
 from egress_conformance import envoy
@@ -62,6 +63,58 @@ class Observation:
         error = f" ({self.error})" if self.error and self.outcome != REACHABLE else ""
         state = f"; sidecar: {self.sidecar.summary()}" if self.sidecar else ""
         return f"{self.request} -> {self.outcome}{status}{via}{error}{state}"
+
+    def record(self) -> dict:
+        """The observation as report data."""
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class Answer:
+    """What one request of a batch did."""
+
+    request: Request
+    outcome: str
+    status: int | None
+    error: str
+
+    def summary(self) -> str:
+        status = f" {self.status}" if self.status else ""
+        error = f" ({self.error})" if self.error and self.outcome != REACHABLE else ""
+        return f"{self.request} -> {self.outcome}{status}{error}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Batch:
+    """Many requests made in one go (an allow-list of hundreds of hosts), with the sidecar's
+    state and counters around them all. The counters cannot say which request used which
+    cluster, only how many requests each cluster took: checks compare those counts."""
+
+    answers: tuple[Answer, ...]
+    moves: dict[str, int]
+    """Cluster -> requests or connections it took during the batch (envoy.cluster_moves)."""
+    sidecar: envoy.SidecarState | None = None
+    generation: tuple | None = None
+    """As Observation.generation, around the whole batch."""
+
+    def outcomes(self) -> str:
+        """How the answers came out, e.g. '498 reachable, 2 timeout'."""
+        counts = collections.Counter(answer.outcome for answer in self.answers)
+        return ", ".join(f"{count} {outcome}" for outcome, count in counts.most_common())
+
+    def summary(self) -> str:
+        moved = ", ".join(f"{c} x{n}" if n > 1 else c for c, n in sorted(self.moves.items())[:5])
+        more = f" and {len(self.moves) - 5} more" if len(self.moves) > 5 else ""
+        state = f"; sidecar: {self.sidecar.policy or '?'} policy, {len(self.sidecar.clusters)} outbound clusters" \
+            if self.sidecar else ""
+        return (f"{len(self.answers)} requests -> {self.outcomes()}; clusters moved: {moved or 'none'}{more}"
+                f"{state}")
+
+    def record(self) -> dict:
+        """The batch as report data: outcome and clusters in the fields a single observation has."""
+        return {"outcome": self.outcomes(), "served_by": sorted(self.moves), "moves": dict(sorted(self.moves.items())),
+                "answers": [answer.summary() for answer in self.answers],
+                "generation": self.generation}
 
 
 def classify(curl_record: dict) -> tuple[str, int | None, str]:

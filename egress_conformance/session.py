@@ -16,7 +16,8 @@ log = logging.getLogger("egress")
 def mesh(name: str = providers.DEFAULT, options: dict | None = None):
     """Yield ``(provider, journal)`` for a started mesh; everything it started is undone on exit."""
     provider_class = providers.get(name)
-    parsed = provider_class.parse_options(options or {})
+    given = options or {}
+    parsed = providers.parse_options(name, lambda dest: given.get(dest))
     provider_class.prepare(parsed)
     pending = journal.pending()
     if pending:

@@ -1,12 +1,13 @@
 """Every scenario of the suite, registered in one place, expanded into one test case per scope."""
 
 from egress_conformance.scenario import Scenario
-from scenarios import core_egress, https_service_entry, sidecar_scoped_policy
+from scenarios import allow_list, core_egress, https_service_entry, sidecar_scoped_policy
 
 DECLARED: tuple[Scenario, ...] = (
     core_egress.SCENARIO,
     https_service_entry.SCENARIO,
     sidecar_scoped_policy.SCENARIO,
+    allow_list.SCENARIO,
 )
 
 ALL: tuple[Scenario, ...] = tuple(case for scenario in DECLARED for case in scenario.variants())

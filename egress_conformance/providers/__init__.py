@@ -7,6 +7,8 @@ the pytest plugin both read this registry and ``options.OPTIONS``.
 
 import importlib
 
+from egress_conformance import targets
+from egress_conformance.providers import options
 from egress_conformance.providers.base import Provider, ProviderError
 
 PROVIDERS = {
@@ -33,3 +35,15 @@ def get(name: str) -> type[Provider]:
 def create(name: str, options: dict) -> Provider:
     """The provider called ``name``, constructed with its ``options``."""
     return get(name)(options)
+
+
+def parse_options(name: str, value_of) -> dict:
+    """The options of provider ``name`` (read with ``value_of(dest)``), checked and converted,
+    with the run's external targets under "targets"; raises options.OptionError with one line."""
+    values = options.chosen(name, value_of)
+    parsed = get(name).parse_options(values)
+    try:
+        parsed["targets"] = targets.from_options(values)
+    except targets.TargetError as err:
+        raise options.OptionError(str(err)) from None
+    return parsed

@@ -11,7 +11,7 @@ import json
 
 from kubernetes import client
 
-from egress_conformance import cleanup
+from egress_conformance import cleanup, targets
 from egress_conformance.journal import Journal
 
 
@@ -77,6 +77,26 @@ class Workload(abc.ABC):
             return {"exitcode": result.exit_code, "errormsg": (result.stderr or result.stdout).strip()[-300:],
                     "http_code": 0}
 
+    def curl_many(self, urls: list[str], args: list[str], timeout: float, parallel: int = 16) -> list[dict]:
+        """Request every URL in one curl run, ``parallel`` at a time (one exec, however many
+        hosts); return their ``%{json}`` records in the order of ``urls``."""
+        argv = ["curl", "-sS", "--no-progress-meter", "--parallel", "--parallel-max", str(parallel), "--write-out", "%{json}\\n",
+                "--max-time", str(timeout), *args]
+        for url in urls:
+            argv += ["-o", "/dev/null", url]
+        rounds = -(-len(urls) // parallel)
+        result = self.exec(APP, argv, timeout=timeout * rounds + 30)
+        by_url = {}
+        for line in result.stdout.splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            by_url[record.get("url") or record.get("url_effective")] = record
+        missing = {"exitcode": result.exit_code, "http_code": 0,
+                   "errormsg": f"no answer recorded by curl: {(result.stderr or result.stdout).strip()[-200:]}"}
+        return [by_url.get(url, missing) for url in urls]
+
     def envoy_admin(self, path: str) -> str:
         """GET a path of the sidecar's Envoy admin API (``/stats``, ``/config_dump?...``).
 
@@ -103,6 +123,8 @@ class Provider(abc.ABC):
 
     def __init__(self, options: dict):
         self.options = options
+        self.targets: targets.Targets = options.get("targets") or targets.from_options({})
+        """The external hosts the run calls: a provider that simulates them answers for all of them."""
 
     @classmethod
     def parse_options(cls, values: dict) -> dict:

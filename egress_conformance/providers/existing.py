@@ -79,8 +79,8 @@ class ExistingProvider(Provider):
                                                                      "app.kubernetes.io/created-by": "egress-conformance"}}})
         create(clientpod.access_log_telemetry(self.test_namespace))
 
-        self.target = (external_target.SimulatedTarget(self.options["external_image"])
-                       if self.options.get("external") == "simulated" else external_target.LiveTarget())
+        self.target = (external_target.SimulatedTarget(self.options["external_image"], self.targets)
+                       if self.options.get("external") == "simulated" else external_target.LiveTarget(self.targets))
         log.info("  external host: %s", self.target.description)
         for obj in self.target.objects(self.test_namespace):
             create(obj)

@@ -19,9 +19,9 @@ import requests
 import urllib3
 from kubernetes import client
 
-from egress_conformance import targets
-from egress_conformance.providers import local
 from egress_conformance import pki
+from egress_conformance.providers import local
+from egress_conformance.targets import Targets
 from egress_conformance.providers.base import ProviderError
 
 POD = "external"
@@ -31,12 +31,15 @@ CONTROL_TIMEOUT_SECONDS = 5.0
 
 
 class LiveTarget:
-    """The real httpbin.org, as the walkthrough calls it."""
+    """The real host (httpbin.org unless --external-host), as the walkthrough calls it."""
 
-    description = f"live {targets.HTTPBIN}"
     host_aliases: list[dict] | None = None
     ca_config_map: str | None = None
     trusted_ca: str | None = None
+
+    def __init__(self, targets: Targets):
+        self.targets = targets
+        self.description = f"live {targets.host}"
 
     def objects(self, namespace: str) -> list[dict]:
         return []
@@ -46,31 +49,34 @@ class LiveTarget:
 
     def check(self, api: client.ApiClient, namespace: str) -> None:
         try:
-            requests.get(f"http://{targets.HTTPBIN}/get", timeout=CONTROL_TIMEOUT_SECONDS).raise_for_status()
+            requests.get(self.targets.url("http"), timeout=CONTROL_TIMEOUT_SECONDS).raise_for_status()
         except requests.RequestException as err:
-            raise ProviderError(f"target down: {targets.HTTPBIN} does not answer from outside the mesh either "
+            raise ProviderError(f"target down: {self.targets.host} does not answer from outside the mesh either "
                                 f"({type(err).__name__}); rerun later or use --external simulated") from None
 
 
 class SimulatedTarget:
-    """httpbin on :80 and :443 (throwaway CA) in a pod the mesh registry does not know."""
+    """httpbin on :80 and :443 (throwaway CA), and on the allow-list's ports, in a pod the
+    mesh registry does not know, answering for every name of the run's targets."""
 
-    description = f"simulated {targets.HTTPBIN} (pod {POD}, no Service)"
     ca_config_map = CA_CONFIG_MAP
     trusted_ca = "/etc/egress-conformance/ca.crt"
 
-    def __init__(self, image: str):
+    def __init__(self, image: str, targets: Targets):
         self.image = image
+        self.targets = targets
         self.host_aliases = None
+        self.description = f"simulated {targets.host} (pod {POD}, no Service)"
 
     def objects(self, namespace: str) -> list[dict]:
         """The Secret, ConfigMaps and Pod of the external host, in creation order."""
         with tempfile.TemporaryDirectory() as scratch:
             directory = pathlib.Path(scratch)
             ca = pki.ca(directory, "external-ca", "egress-conformance throwaway external CA")
-            serving = pki.leaf(directory, "httpbin", ca, targets.HTTPBIN, dns=(targets.HTTPBIN, targets.HTTPBIN_WWW))
+            serving = pki.leaf(directory, "httpbin", ca, self.targets.host, dns=self.targets.tls_names())
             ca_pem, cert_pem, key_pem = ca.cert.read_text(), serving.cert.read_text(), serving.key.read_text()
         server = (pathlib.Path(local.__file__).parent / "httpbin_server.py").read_text()
+        plain, tls = (",".join(map(str, ports)) for ports in self.targets.ports())
         meta = {"namespace": namespace}
         return [
             {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "external-tls", **meta},
@@ -86,7 +92,7 @@ class SimulatedTarget:
                  "terminationGracePeriodSeconds": 1, "automountServiceAccountToken": False,
                  "containers": [{
                      "name": "httpbin", "image": self.image, "imagePullPolicy": "IfNotPresent",
-                     "command": ["python3", "/srv/httpbin_server.py", "/tls/tls.crt", "/tls/tls.key"],
+                     "command": ["python3", "/srv/httpbin_server.py", "/tls/tls.crt", "/tls/tls.key", plain, tls],
                      "readinessProbe": {"tcpSocket": {"port": 80}, "periodSeconds": 1},
                      "volumeMounts": [{"name": "server", "mountPath": "/srv"},
                                       {"name": "tls", "mountPath": "/tls"}],
@@ -104,7 +110,7 @@ class SimulatedTarget:
         while time.monotonic() < deadline:
             pod = core.read_namespaced_pod(POD, namespace)
             if any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or []):
-                self.host_aliases = [{"ip": pod.status.pod_ip, "hostnames": list(targets.ALL)}]
+                self.host_aliases = [{"ip": pod.status.pod_ip, "hostnames": list(self.targets.names())}]
                 self.check(api, namespace)
                 return
             time.sleep(0.5)
@@ -115,12 +121,12 @@ class SimulatedTarget:
     def check(self, api: client.ApiClient, namespace: str) -> None:
         """GET /get from outside the mesh, through the API server's pod proxy."""
         configuration = api.configuration
-        url = f"{configuration.host}/api/v1/namespaces/{namespace}/pods/{POD}:80/proxy/get"
+        url = f"{configuration.host}/api/v1/namespaces/{namespace}/pods/{POD}:80/proxy{self.targets.path}"
         try:
             response = requests.get(url, timeout=CONTROL_TIMEOUT_SECONDS, **_credentials(configuration))
             response.raise_for_status()
         except requests.RequestException as err:
-            raise ProviderError(f"target down: the simulated {targets.HTTPBIN} ({namespace}/{POD}) does not answer "
+            raise ProviderError(f"target down: the simulated {self.targets.host} ({namespace}/{POD}) does not answer "
                                 f"from outside the mesh either ({_short(err)})") from None
 
 

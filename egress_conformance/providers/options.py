@@ -37,6 +37,7 @@ class Option:
 
 
 LOCAL, EXISTING, KIND = "local", "existing", "kind"
+ALL = frozenset({LOCAL, EXISTING, KIND})
 
 OPTIONS = (
     Option("--istio-version", "Istio to test: a release line of versions.ISTIO_RELEASES or an istio.io/istio "
@@ -58,6 +59,12 @@ OPTIONS = (
            frozenset({EXISTING, KIND}), metavar="IMAGE"),
     Option("--external-image", "image of the simulated external host (python3 with httpbin)",
            frozenset({EXISTING, KIND}), metavar="IMAGE"),
+    Option("--external-host", "the walkthrough's external host, instead of httpbin.org (simulated providers "
+           "answer for it; live, it must answer GET --external-path over HTTP and HTTPS)", ALL, metavar="HOST"),
+    Option("--external-path", "the path the walkthrough requests from the external host", ALL, default="/get",
+           metavar="PATH"),
+    Option("--allow-list", "the allow-list scenario's hosts: CSV rows host,port,protocol, a YAML list of them, or "
+           "ServiceEntries (default: scenarios/allow_list/allow-list.yaml)", ALL, metavar="FILE"),
     Option("--keep-cluster", "reuse the kind cluster across runs instead of deleting it", frozenset({KIND}),
            switch=True),
 )

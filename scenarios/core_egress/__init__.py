@@ -5,45 +5,46 @@ owners keep at REGISTRY_ONLY starts blocked and ends blocked."""
 
 import pathlib
 
-from egress_conformance import checks, features, scope, targets
+from egress_conformance import checks, features, scope
 from egress_conformance.meshconfig import REGISTRY_ONLY
 from egress_conformance.observe import Request
 from egress_conformance.scenario import CORE, Scenario
 
-HTTP = Request(f"http://{targets.HTTPBIN}/get")
-HTTPS = Request(f"https://{targets.HTTPBIN}/get")
-UNLISTED_HTTP = Request(f"http://{targets.UNLISTED}/get")
-SERVICE_ENTRY_CLUSTER = f"outbound|80||{targets.HTTPBIN}"
-
 MANIFESTS = pathlib.Path(__file__).parent
 SERVICE_ENTRY = MANIFESTS / "httpbin-service-entry.yaml"
+"""Opens the run's external host (httpbin.org unless --external-host) on port 80."""
 
 
 def run(t):
+    http = Request(t.targets.url("http"))
+    https = Request(t.targets.url("https"))
+    unlisted_http = Request(t.targets.url("http", t.targets.unlisted[0]))
+    entry_cluster = f"outbound|80||{t.targets.host}"
+
     original_mesh_config = t.mesh_config()
     start = t.starting_policy()
-    t.expect("0 baseline", HTTP, checks.enforces(start))
+    t.expect("0 baseline", http, checks.enforces(start))
 
     restriction = t.set_outbound_policy(REGISTRY_ONLY)
     blocked = checks.sidecar_policy(REGISTRY_ONLY)
-    t.expect("1+2 restricted: HTTP blocked", HTTP, checks.all_of(blocked, checks.blocked_http()))
-    t.expect("2 restricted: HTTPS blocked", HTTPS, checks.all_of(blocked, checks.blocked_tls()))
+    t.expect("1+2 restricted: HTTP blocked", http, checks.all_of(blocked, checks.blocked_http()))
+    t.expect("2 restricted: HTTPS blocked", https, checks.all_of(blocked, checks.blocked_tls()))
 
     service_entry = t.apply(SERVICE_ENTRY)
-    opened = checks.all_of(blocked, checks.sidecar_has_cluster(SERVICE_ENTRY_CLUSTER))
-    t.expect("3 allowed: HTTP reachable", HTTP, checks.all_of(opened, checks.reachable(via=SERVICE_ENTRY_CLUSTER)))
-    t.expect("3 allowed: HTTPS still blocked", HTTPS, checks.all_of(opened, checks.blocked_tls()))
-    t.expect("3 allowed: other host still blocked", UNLISTED_HTTP, checks.all_of(opened, checks.blocked_http()))
+    opened = checks.all_of(blocked, checks.sidecar_has_cluster(entry_cluster))
+    t.expect("3 allowed: HTTP reachable", http, checks.all_of(opened, checks.reachable(via=entry_cluster)))
+    t.expect("3 allowed: HTTPS still blocked", https, checks.all_of(opened, checks.blocked_tls()))
+    t.expect("3 allowed: other host still blocked", unlisted_http, checks.all_of(opened, checks.blocked_http()))
 
     t.restore(service_entry)
     t.expect_absent(SERVICE_ENTRY)
-    closed = checks.all_of(blocked, checks.sidecar_has_cluster(SERVICE_ENTRY_CLUSTER, present=False))
-    t.expect("4 entry removed: HTTP blocked again", HTTP, checks.all_of(closed, checks.blocked_http()))
+    closed = checks.all_of(blocked, checks.sidecar_has_cluster(entry_cluster, present=False))
+    t.expect("4 entry removed: HTTP blocked again", http, checks.all_of(closed, checks.blocked_http()))
 
     t.restore(restriction)
     t.expect_configured_policy(start)
     t.log_policy()
-    t.expect("4 policy restored", HTTP, checks.enforces(start))
+    t.expect("4 policy restored", http, checks.enforces(start))
     assert t.mesh_config() == original_mesh_config, "mesh config differs from the original after restore"
 
 

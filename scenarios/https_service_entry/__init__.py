@@ -3,31 +3,32 @@ SNI, end to end through the sidecar, while plain HTTP to it stays blocked."""
 
 import pathlib
 
-from egress_conformance import checks, features, scope, targets
+from egress_conformance import checks, features, scope
 from egress_conformance.meshconfig import REGISTRY_ONLY
 from egress_conformance.observe import Request
 from egress_conformance.scenario import EXTENDED, Scenario
 
-HTTP = Request(f"http://{targets.HTTPBIN}/get")
-HTTPS = Request(f"https://{targets.HTTPBIN}/get")
-TLS_CLUSTER = f"outbound|443||{targets.HTTPBIN}"
 SERVICE_ENTRY = pathlib.Path(__file__).parent / "httpbin-tls-service-entry.yaml"
 
 
 def run(t):
+    http = Request(t.targets.url("http"))
+    https = Request(t.targets.url("https"))
+    tls_cluster = f"outbound|443||{t.targets.host}"
+
     start = t.starting_policy()
     restriction = t.set_outbound_policy(REGISTRY_ONLY)
     restricted = checks.sidecar_policy(REGISTRY_ONLY)
-    t.expect("restricted: HTTPS blocked", HTTPS, checks.all_of(restricted, checks.blocked_tls()))
+    t.expect("restricted: HTTPS blocked", https, checks.all_of(restricted, checks.blocked_tls()))
 
     service_entry = t.apply(SERVICE_ENTRY)
-    opened = checks.all_of(restricted, checks.sidecar_has_cluster(TLS_CLUSTER))
-    t.expect("allowed: HTTPS reachable by SNI", HTTPS, checks.all_of(opened, checks.reachable(via=TLS_CLUSTER)))
-    t.expect("allowed: plain HTTP still blocked", HTTP, checks.all_of(opened, checks.blocked_http()))
+    opened = checks.all_of(restricted, checks.sidecar_has_cluster(tls_cluster))
+    t.expect("allowed: HTTPS reachable by SNI", https, checks.all_of(opened, checks.reachable(via=tls_cluster)))
+    t.expect("allowed: plain HTTP still blocked", http, checks.all_of(opened, checks.blocked_http()))
 
     t.restore(service_entry)
-    t.expect("entry removed: HTTPS blocked again", HTTPS,
-             checks.all_of(restricted, checks.sidecar_has_cluster(TLS_CLUSTER, present=False), checks.blocked_tls()))
+    t.expect("entry removed: HTTPS blocked again", https,
+             checks.all_of(restricted, checks.sidecar_has_cluster(tls_cluster, present=False), checks.blocked_tls()))
     t.restore(restriction)
     t.expect_configured_policy(start)
     t.log_policy()

@@ -5,26 +5,26 @@ config stays as it was."""
 
 import pathlib
 
-from egress_conformance import checks, features, scope, targets
+from egress_conformance import checks, features, scope
 from egress_conformance.meshconfig import ALLOW_ANY, REGISTRY_ONLY
 from egress_conformance.observe import Request
 from egress_conformance.scenario import EXTENDED, Scenario
 
-HTTP = Request(f"http://{targets.HTTPBIN}/get")
 SIDECAR = pathlib.Path(__file__).parent / "namespace-sidecar.yaml"
 
 
 def run(t):
+    http = Request(t.targets.url("http"))
     start = t.starting_policy()
     other = REGISTRY_ONLY if start == ALLOW_ANY else ALLOW_ANY
-    t.expect(f"namespace follows the mesh: {start}", HTTP, checks.enforces(start))
+    t.expect(f"namespace follows the mesh: {start}", http, checks.enforces(start))
 
     sidecar = t.apply(SIDECAR, mode=other)
     t.expect_mesh_policy(start)  # the mesh-wide setting is untouched
-    t.expect(f"namespace Sidecar: {other}", HTTP, checks.enforces(other))
+    t.expect(f"namespace Sidecar: {other}", http, checks.enforces(other))
 
     t.restore(sidecar)
-    t.expect(f"Sidecar removed: {start} again", HTTP, checks.enforces(start))
+    t.expect(f"Sidecar removed: {start} again", http, checks.enforces(start))
 
 
 SCENARIO = Scenario(

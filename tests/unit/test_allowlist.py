@@ -33,9 +33,15 @@ def test_bad_rows_are_one_clear_line(tmp_path, text, message):
         allowlist.load(tmp_path / "list.csv")
 
 
-def test_service_entry_and_unlisted_sample():
-    entry = allowlist.Entry("api.example.org", 80, "HTTP")
+def test_service_entry_and_cluster():
+    entry = allowlist.Entry("api.example.org", 8443, "TLS")
     spec = allowlist.service_entry(entry, "allow-0")["spec"]
-    assert spec["hosts"] == ["api.example.org"] and spec["ports"][0]["protocol"] == "HTTP"
-    sample = allowlist.unlisted_sample([entry], 3)
-    assert len(sample) == 3 and "api.example.org" not in sample
+    assert spec["hosts"] == ["api.example.org"] and spec["ports"][0] == {"number": 8443, "name": "tls-8443",
+                                                                         "protocol": "TLS"}
+    assert allowlist.cluster(entry) == "outbound|8443||api.example.org" and allowlist.is_tls(entry)
+
+
+def test_two_tcp_hosts_on_one_port_are_refused_with_the_reason(tmp_path):
+    (tmp_path / "list.csv").write_text("host,port,protocol\na.example.org,5432,TCP\nb.example.org,5432,TCP\n")
+    with pytest.raises(allowlist.AllowListError, match="both TCP on port 5432: Envoy cannot tell them apart"):
+        allowlist.load(tmp_path / "list.csv")

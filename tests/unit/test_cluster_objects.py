@@ -7,7 +7,7 @@ from egress_conformance.providers import clientpod, external_target
 
 
 def test_the_client_pod_asks_for_the_counters_the_evidence_needs_and_maps_the_external_names():
-    aliases = [{"ip": "198.19.0.9", "hostnames": list(targets.ALL)}]
+    aliases = [{"ip": "198.19.0.9", "hostnames": list(targets.from_options({}).names())}]
     pod = clientpod.manifest("ns", "curl:1", aliases, external_target.CA_CONFIG_MAP)
     config = json.loads(pod["metadata"]["annotations"]["proxy.istio.io/config"])
     assert "cluster.BlackHoleCluster" in config["proxyStatsMatcher"]["inclusionPrefixes"]
@@ -17,8 +17,9 @@ def test_the_client_pod_asks_for_the_counters_the_evidence_needs_and_maps_the_ex
     assert app["volumeMounts"][0]["mountPath"] + "/ca.crt" == external_target.SimulatedTarget.trusted_ca
 
 
-def test_the_simulated_host_is_a_non_injected_pod_with_no_service():
-    objects = external_target.SimulatedTarget("httpbin:1").objects("ns")
+def test_the_simulated_host_is_a_non_injected_pod_with_no_service_serving_every_port_of_the_list(tmp_path):
+    (tmp_path / "list.csv").write_text("host,port,protocol\nrepo.example.net,8443,TLS\nweb.example.net,8080,HTTP\n")
+    objects = external_target.SimulatedTarget("httpbin:1", targets.from_options({"allow_list": str(tmp_path / "list.csv")})).objects("ns")
     kinds = [o["kind"] for o in objects]
     assert "Service" not in kinds and kinds.count("Pod") == 1
     [pod] = [o for o in objects if o["kind"] == "Pod"]
@@ -26,6 +27,7 @@ def test_the_simulated_host_is_a_non_injected_pod_with_no_service():
     assert all(o["metadata"]["namespace"] == "ns" for o in objects)
     [tls] = [o for o in objects if o["kind"] == "Secret"]
     assert "BEGIN CERTIFICATE" in tls["stringData"]["tls.crt"]
+    assert pod["spec"]["containers"][0]["command"][-2:] == ["80,8080", "443,8443"]
 
 
 def test_the_access_log_is_turned_on_for_the_test_namespace_only():

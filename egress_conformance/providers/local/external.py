@@ -12,6 +12,7 @@ import sys
 
 from egress_conformance import cleanup, pki
 from egress_conformance.providers.local import netns, processes
+from egress_conformance.targets import Targets
 
 READY_TIMEOUT_SECONDS = 30.0
 
@@ -27,20 +28,22 @@ class ExternalHost:
 def start(
     namespace: netns.Namespace,
     address: str,
-    names: list[str],
+    targets: Targets,
     run_dir: pathlib.Path,
     undo: cleanup.Stack,
     record,
 ) -> ExternalHost:
-    """Start httpbin on ``address`` inside ``namespace``, serving HTTPS for ``names``."""
+    """Start httpbin on ``address`` inside ``namespace``, on every port of ``targets``,
+    serving TLS for all of their names."""
     directory = run_dir / "external"
     directory.mkdir()
     ca = pki.ca(directory, "external-ca", "egress-conformance throwaway external CA")
-    serving = pki.leaf(directory, "httpbin", ca, names[0], dns=tuple(names))
+    serving = pki.leaf(directory, "httpbin", ca, targets.host, dns=targets.tls_names())
+    plain, tls = targets.ports()
     process = processes.start(
         "httpbin",
         namespace.argv([sys.executable, "-m", "egress_conformance.providers.local.httpbin_server", str(serving.cert),
-                        str(serving.key)]),
+                        str(serving.key), ",".join(map(str, plain)), ",".join(map(str, tls))]),
         log_dir=run_dir, undo=undo, record=record,
     )
     processes.wait_ready(

@@ -47,7 +47,8 @@ class Namespace:
         """Write the namespace's /etc/hosts (address -> names) and a resolv.conf that points
         at loopback, so that no DNS query for an unknown name ever leaves the machine."""
         directory = ETC_NETNS / self.name
-        lines = ["127.0.0.1 localhost"] + [f"{address} {' '.join(names)}" for address, names in entries.items()]
+        # A line per name: an allow-list can map hundreds of names to one address.
+        lines = ["127.0.0.1 localhost"] + [f"{address} {name}" for address, names in entries.items() for name in names]
         (directory / "hosts").write_text("\n".join(lines) + "\n")
         (directory / "resolv.conf").write_text("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
 

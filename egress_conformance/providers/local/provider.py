@@ -26,7 +26,7 @@ from kubernetes import client
 
 import yaml
 
-from egress_conformance import cleanup, clusterinfo, faults, features, kube, meshconfig, pki, targets, versions
+from egress_conformance import cleanup, clusterinfo, faults, features, kube, meshconfig, pki, versions
 from egress_conformance.install import layout as install_layout
 from egress_conformance.journal import Journal
 from egress_conformance.providers.local import controlplane, external, istio_install, istiod, netns, runstate, sidecar
@@ -159,7 +159,7 @@ class LocalProvider(Provider):
         pod_ns, ext_ns = (self._namespace(f"ec-{run_id}-{role}", state, undo) for role in ("pod", "ext"))
         netns.link(None, f"ec{run_id}h", f"{HOST_ADDRESS}/30", pod_ns, "eth0", f"{POD_ADDRESS}/30")
         netns.link(pod_ns, "eth1", f"{POD_LINK_ADDRESS}/30", ext_ns, "eth0", f"{EXTERNAL_ADDRESS}/30")
-        pod_ns.set_hosts({EXTERNAL_ADDRESS: list(targets.ALL)})
+        pod_ns.set_hosts({EXTERNAL_ADDRESS: list(self.targets.names())})
         ext_ns.set_hosts({})
 
         with _stage("etcd, kube-apiserver, kube-controller-manager"):
@@ -177,9 +177,8 @@ class LocalProvider(Provider):
         self.test_namespace = f"egress-conformance-{run_id}"
         self._create_pod_object()
 
-        with _stage(f"external httpbin at {EXTERNAL_ADDRESS} ({', '.join(targets.ALL)})"):
-            ext = external.start(ext_ns, EXTERNAL_ADDRESS, [targets.HTTPBIN, targets.HTTPBIN_WWW], run_dir, undo,
-                                 state)
+        with _stage(f"external httpbin at {EXTERNAL_ADDRESS} ({_names(self.targets.names())})"):
+            ext = external.start(ext_ns, EXTERNAL_ADDRESS, self.targets, run_dir, undo, state)
         client_ca = run_dir / "external-ca.crt"
         shutil.copyfile(ext.ca.cert, client_ca)
         client_ca.chmod(0o644)
@@ -282,6 +281,10 @@ def _stage(what: str):
     log.info("  starting %s ...", what)
     yield
     log.info("  %s ready in %.1fs", what, time.monotonic() - started)
+
+
+def _names(names: tuple[str, ...]) -> str:
+    return ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
 
 
 def _require_root() -> None:

@@ -1,0 +1,60 @@
+"""The platform team's allow-list, at scale: under REGISTRY_ONLY, every listed host is
+blocked; the list's ServiceEntries open each of them (every host answers, through its
+own cluster) and nothing else (a sample of unlisted hosts stays blocked); removing
+them blocks every listed host again, and the starting policy comes back.
+
+The list is the run's (``--allow-list FILE``: CSV, a YAML list, or the team's own
+ServiceEntries; allow-list.yaml beside this file otherwise). Its hosts are requested
+in one batch per observation, so a list of hundreds costs one exec, not hundreds.
+"""
+
+from egress_conformance import allowlist, checks, features, scope
+from egress_conformance.meshconfig import REGISTRY_ONLY
+from egress_conformance.observe import Request
+from egress_conformance.scenario import EXTENDED, Scenario
+
+
+def run(t):
+    entries = t.targets.allow_list
+    listed = [Request(t.targets.url("https" if allowlist.is_tls(e) else "http", e.host, e.port)) for e in entries]
+    clusters = {request.url: allowlist.cluster(entry) for request, entry in zip(listed, entries)}
+    original_mesh_config = t.mesh_config()
+    start = t.starting_policy()
+
+    restriction = t.set_outbound_policy(REGISTRY_ONLY)
+    blocked = checks.sidecar_policy(REGISTRY_ONLY)
+    closed = checks.all_of(blocked, checks.sidecar_has_clusters(clusters.values(), present=False))
+    t.expect_all(f"restricted: the {len(entries)} listed hosts blocked", listed,
+                 checks.all_of(closed, checks.each_blocked(clusters.values())))
+
+    service_entries = t.apply_objects(
+        [allowlist.service_entry(entry, f"allow-list-{index:04d}") for index, entry in enumerate(entries)],
+        f"the {len(entries)} ServiceEntries of the allow-list")
+    opened = checks.all_of(blocked, checks.sidecar_has_clusters(clusters.values()))
+    t.expect_all(f"allowed: each of the {len(entries)} listed hosts answers via its cluster", listed,
+                 checks.all_of(opened, checks.each_answered(clusters)))
+    for host in t.targets.unlisted:
+        t.expect(f"allowed: unlisted {host} still blocked (HTTP)", Request(t.targets.url("http", host)),
+                 checks.all_of(opened, checks.blocked_http()))
+        t.expect(f"allowed: unlisted {host} still blocked (HTTPS)", Request(t.targets.url("https", host)),
+                 checks.all_of(opened, checks.blocked_tls()))
+
+    t.restore(service_entries)
+    t.expect_all(f"entries removed: the {len(entries)} listed hosts blocked again", listed,
+                 checks.all_of(closed, checks.each_blocked(clusters.values())))
+
+    t.restore(restriction)
+    t.expect_configured_policy(start)
+    t.log_policy()
+    assert t.mesh_config() == original_mesh_config, "mesh config differs from the original after restore"
+
+
+SCENARIO = Scenario(
+    name="allow-list",
+    description="The team's allow-list opens each listed host through its own cluster and nothing else; "
+                "removing it blocks them all again.",
+    profile=EXTENDED,
+    features=frozenset({features.MESH_WIDE_POLICY, features.SERVICE_ENTRY_HTTP, features.HTTPS_PASSTHROUGH}),
+    run=run,
+    scopes=(scope.MESH_WIDE, scope.NAMESPACE),
+)
