@@ -14,8 +14,11 @@ import resource
 import tempfile
 import threading
 import time
+import urllib.request
 
-from egress_conformance import scope, session, soak
+from kubernetes import client
+
+from egress_conformance import scope, session, soak, waits
 from egress_conformance.settings import Timing
 from scenarios import allow_list
 
@@ -82,13 +85,27 @@ def measure(size: int, scope_name: str = scope.MESH_WIDE) -> Figures:
             started = time.monotonic()
             try:
                 with session.egress_test(provider, run_journal, TIMING, scope_name) as t:
-                    allow_list.run(t)
+                    try:
+                        allow_list.run(t)
+                    except waits.NotConverged as err:
+                        # Before the clean-up: who still holds the listed hosts, the API or istiod?
+                        raise RuntimeError(f"{err}; at that moment {_holders(provider, t)}") from None
             finally:
                 peak = sampler.stop()
             total = time.monotonic() - started
     peak["suite"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     phases, observation = _phases(t.steps, total)
     return Figures(size, phases, observation, idle, peak)
+
+
+def _holders(provider, t) -> str:
+    """How many of the allow-list's ServiceEntries the API and istiod still have."""
+    items = client.CustomObjectsApi(t.api).list_namespaced_custom_object(
+        "networking.istio.io", "v1", t.namespace, "serviceentries")["items"]
+    in_api = sum(1 for item in items if item["metadata"]["name"].startswith("allow-list-"))
+    with urllib.request.urlopen(f"{provider.istiod.debug_url}/debug/configz", timeout=30) as answer:
+        in_istiod = answer.read().decode().count('"name": "allow-list-')
+    return f"the API had {in_api} of the list's ServiceEntries, istiod's configz {in_istiod}"
 
 
 def _phases(steps: list[dict], total: float) -> tuple[dict[str, float], float]:
