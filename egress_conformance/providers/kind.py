@@ -72,10 +72,15 @@ class KindProvider(Provider):
         """Remove the simulated-host containers of killed runs whose journal is gone (discarded):
         only containers carrying this host's run marker (commands.RUN_LABEL), never others. Kind
         clusters are not swept: one the journal does not name may be kept on purpose (--keep-cluster)."""
+        runner = runner or kindrunner.run
         if shutil.which("docker") is None:
             return []
         try:
-            return leftovers.sweep(runner or kindrunner.run, socket.gethostname())
+            runner(commands.docker_available(), 30)
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
+            return []  # no daemon: nothing of ours can be running on it
+        try:
+            return leftovers.sweep(runner, socket.gethostname())
         except leftovers.CommandFailed as err:
             return [f"kind: marked containers not swept: {err}"]
 

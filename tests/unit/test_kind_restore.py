@@ -280,7 +280,8 @@ def test_restore_from_the_command_line_issues_the_same_commands(world, monkeypat
     monkeypatch.setattr(providers, "PROVIDERS", {"kind": providers.PROVIDERS["kind"]})  # no local-mesh sweep here
     assert cli.main(["restore"]) == 0
     # then the sweep lists marked containers: none left
-    assert world.issued[issued_by_run:] == [REMOVE_CONTAINER, DELETE_CLUSTER, commands.list_marked_containers()]
+    assert world.issued[issued_by_run:] == [REMOVE_CONTAINER, DELETE_CLUSTER, commands.docker_available(),
+                                            commands.list_marked_containers()]
     out = capsys.readouterr().out
     assert "CoreDNS Corefile kube-system/coredns changed: goes with kind cluster pytest-egress-conformance" in out
     assert f"deleted kind cluster {CLUSTER}" in out
@@ -315,13 +316,22 @@ def test_the_sweep_removes_only_this_hosts_marked_containers_whose_journal_is_go
     world.save(state)
     lines = kind.KindProvider.sweep(world.run)
     assert lines == [f"kind: removed container c-orphan (its run's journal {tmp_path / 'gone.json'} is gone)"]
-    assert world.issued == [commands.list_marked_containers(), commands.remove_container("c-orphan")]
+    assert world.issued == [commands.docker_available(), commands.list_marked_containers(),
+                            commands.remove_container("c-orphan")]
     assert sorted(world.load()["containers"]) == ["c-alive", "c-elsewhere", "c-unmarked"]
 
 
 def test_without_docker_the_sweep_does_nothing(monkeypatch):
     monkeypatch.setattr(kind.shutil, "which", lambda tool: None)
     assert kind.KindProvider.sweep(lambda argv, timeout: pytest.fail(f"ran {argv}")) == []
+    monkeypatch.setattr(kind.shutil, "which", lambda tool: f"/usr/bin/{tool}")
+    issued = []
+
+    def no_daemon(argv, timeout):
+        issued.append(argv)
+        raise subprocess.CalledProcessError(1, argv, "", "Cannot connect to the Docker daemon")
+
+    assert kind.KindProvider.sweep(no_daemon) == [] and issued == [commands.docker_available()]
 
 
 def test_a_name_in_use_is_someone_elses_container_and_left_alone(world, monkeypatch):
