@@ -210,7 +210,8 @@ def restore(journal: Journal, connect: Callable[[], client.ApiClient], *, force:
 
 
 def _whole(entry) -> bool:
-    return isinstance(entry, dict) and entry.get("kind") in KINDS and all(f in entry for f in KINDS[entry["kind"]].fields)
+    return (isinstance(entry, dict) and entry.get("kind") in KINDS
+            and all(field in entry for field in KINDS[entry["kind"]].fields))
 
 
 def _entry_text(entry: dict) -> str:

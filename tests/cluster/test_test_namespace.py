@@ -130,7 +130,8 @@ def test_the_jobs_rbac_is_enough_for_its_namespace_scoped_run_and_no_more(kubeco
                                                                           own_journals, job_rbac):
     account = next(d for d in job_rbac if d["kind"] == "ServiceAccount")
     job = next(d for d in yaml.safe_load_all((ROOT / "deploy" / "job.yaml").read_text()) if d and d["kind"] == "Job")
-    namespace = re.search(r"--test-namespace (\S+)", " ".join(job["spec"]["template"]["spec"]["containers"][0]["args"]))[1]
+    command = " ".join(job["spec"]["template"]["spec"]["containers"][0]["args"])
+    namespace = re.search(r"--test-namespace (\S+)", command)[1]
     as_job = service_account_kubeconfig(kubeconfig, api, account, tmp_path / "job-kubeconfig")
     job_api = kube.connect(pathlib.Path(as_job))
     assert may(job_api, "create", "pods", namespace) and not may(job_api, "create", "pods", "default")

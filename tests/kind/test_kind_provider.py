@@ -1,6 +1,7 @@
 """The kind provider end to end: a kind cluster, Istio, the simulated httpbin.org, the core
-profile, and a run SIGKILLed mid-scenario undone by `restore`. Needs Docker, kind and istioctl with images they can pull: skipped with the
-missing piece named otherwise (never counted as passed)."""
+profile, and a run SIGKILLed mid-scenario undone by `restore`. Needs Docker, kind and
+istioctl with images they can pull: skipped with the missing piece named otherwise (never
+counted as passed)."""
 
 import os
 import shutil

@@ -123,7 +123,8 @@ def world(tmp_path, monkeypatch):
     monkeypatch.setattr(client, "CoreV1Api", FakeConfigMaps(made))
     monkeypatch.setattr(kind.kube, "connect", lambda *args, **kwargs: "the kind cluster's API")
     # The manager's readiness probe runs kubectl: here a cluster is ready once kind has it.
-    monkeypatch.setattr(cluster.KindCluster, "ready", lambda self, timeout=20: self.cluster_name in made.load()["clusters"])
+    monkeypatch.setattr(cluster.KindCluster, "ready",
+                        lambda self, timeout=20: self.cluster_name in made.load()["clusters"])
     monkeypatch.setattr(kind.shutil, "which", lambda tool: f"/usr/bin/{tool}")
     scratch = iter(range(100))
     monkeypatch.setattr(kind.tempfile, "mkdtemp", lambda prefix: str(_mkdir(tmp_path / f"{prefix}{next(scratch)}")))
@@ -291,7 +292,8 @@ def test_a_failing_docker_rm_is_one_line_and_the_entry_stays(world, monkeypatch,
     killed_run(world, monkeypatch, "docker run --detach")
 
     def docker_down(argv, timeout):
-        raise subprocess.CalledProcessError(1, argv, "", "Cannot connect to the Docker daemon at unix:///var/run/docker.sock")
+        raise subprocess.CalledProcessError(1, argv, "", "Cannot connect to the Docker daemon at "
+                                            "unix:///var/run/docker.sock")
 
     monkeypatch.setattr(runner, "run", docker_down)
     assert cli.main(["restore", "--no-sweep"]) == 1
