@@ -14,9 +14,11 @@ import logging
 import os
 import pathlib
 import sys
+import tempfile
 
 from egress_conformance import features, istiodiscovery, journal, kube, meshconfig, providers, report, reportdiff, suite
 from egress_conformance.kindcluster import leftovers
+from egress_conformance.kindcluster import runner as kindrunner
 from egress_conformance.providers import options as provider_options
 from egress_conformance.providers.base import ProviderError
 from egress_conformance.scenario import CORE, EXTENDED
@@ -135,10 +137,8 @@ def restore(args) -> int:
             print("  discarded without restoring")
             continue
         cluster = entry.data["cluster"]
-        kubeconfig = cluster.get("kubeconfig")
         try:
-            lines, found = journal.restore(entry, lambda: kube.connect(
-                pathlib.Path(kubeconfig) if kubeconfig else None, cluster.get("context")), force=args.force)
+            lines, found = journal.restore(entry, lambda: _journal_api(cluster), force=args.force)
         except leftovers.CommandFailed as err:
             raise CliError(f"cannot restore {entry.path.name}: {err}") from None
         except Exception as err:
@@ -155,6 +155,18 @@ def restore(args) -> int:
     for conflict in conflicts:
         print(f"egress-conformance: restore conflict: {conflict}", file=sys.stderr)
     return 1 if conflicts else 0
+
+
+def _journal_api(cluster: dict):
+    """An API client for a journal's cluster; a kind cluster's kubeconfig is asked of kind again
+    when the run's copy is gone (it lived in /tmp)."""
+    kubeconfig = cluster.get("kubeconfig")
+    if not (kubeconfig and cluster.get("kindCluster") and not pathlib.Path(kubeconfig).exists()):
+        return kube.connect(pathlib.Path(kubeconfig) if kubeconfig else None, cluster.get("context"))
+    with tempfile.TemporaryDirectory(prefix="egress-restore-") as scratch:
+        path = pathlib.Path(scratch) / "kubeconfig"
+        path.write_text(leftovers.kubeconfig(cluster["kindCluster"], kindrunner.run))
+        return kube.connect(path)  # the client holds what it needs once connected
 
 
 def show_report(args) -> int:

@@ -32,6 +32,11 @@ def remove_container(name: str, runner: Runner) -> str:
     return f"removed container {name}"
 
 
+def kubeconfig(name: str, runner: Runner) -> str:
+    """The kubeconfig of kind cluster ``name`` as kind gives it (the run's copy may be gone with /tmp)."""
+    return _run(commands.get_kubeconfig(name), runner)
+
+
 def orphans(listing: str, host: str) -> list[tuple[str, str]]:
     """(container id, journal) of the marked containers of ``listing`` (commands.list_marked_containers)
     that are this host's and whose journal is gone: only then is no run left that knows of them.

@@ -127,7 +127,8 @@ def world(tmp_path, monkeypatch):
                         lambda self, timeout=20: self.cluster_name in made.load()["clusters"])
     monkeypatch.setattr(kind.shutil, "which", lambda tool: f"/usr/bin/{tool}")
     scratch = iter(range(100))
-    monkeypatch.setattr(kind.tempfile, "mkdtemp", lambda prefix: str(_mkdir(tmp_path / f"{prefix}{next(scratch)}")))
+    monkeypatch.setattr(kind.tempfile, "mkdtemp", lambda suffix=None, prefix="tmp", dir=None: str(
+        _mkdir(tmp_path / f"{prefix}{next(scratch)}")))
     return made
 
 
@@ -381,3 +382,19 @@ def test_a_container_already_gone_is_no_error():
         raise subprocess.CalledProcessError(1, argv, "", "Error response from daemon: No such container: x")
 
     assert leftovers.remove_container("x", gone) == "container x already gone"
+
+
+def test_restore_asks_kind_for_the_kubeconfig_when_the_runs_copy_is_gone(world, monkeypatch, capsys):
+    state = world.load()
+    state["clusters"] = [CLUSTER]
+    world.save(state)
+    killed_run(world, monkeypatch, "patch Corefile")
+    pending, = journal.pending()
+    pathlib.Path(pending.data["cluster"]["kubeconfig"]).unlink()  # /tmp cleaned by a reboot
+    issued_by_run = len(world.issued)
+    monkeypatch.setattr(runner, "run", world.run)
+    connected = []
+    monkeypatch.setattr(cli.kube, "connect", lambda path, context=None: connected.append(path.read_text()) or "api")
+    assert cli.main(["restore", "--no-sweep"]) == 0, capsys.readouterr().err
+    assert world.issued[issued_by_run:] == [commands.get_kubeconfig(CLUSTER), REMOVE_CONTAINER]
+    assert connected == ["apiVersion: v1\nkind: Config\n"] and world.load()["corefile"] == ORIGINAL
