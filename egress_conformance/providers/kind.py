@@ -4,7 +4,10 @@ resolves (Istio's own kind CI does the same). Once Istio is up, everything else 
 existing provider's, on the kind kubeconfig, with mesh-wide changes allowed (the cluster
 is the run's own).
 
-The commands are in kindcluster/commands.py (unit-tested exactly); the cluster lifecycle
+Everything it makes outside the existing provider's part (the cluster, if this run creates
+it; the container; the Corefile edit) is journaled before it is made, so ``restore`` undoes
+it after a kill (kindcluster/leftovers.py). The commands are in kindcluster/commands.py
+(unit-tested exactly); the cluster lifecycle
 goes through pytest-kubernetes' KindManager (kindcluster/cluster.py says which of its
 pitfalls are worked around and how). Without Docker the run stops in prepare() with one
 line: the suite reports it "not run", never passed.
@@ -92,7 +95,7 @@ class KindProvider(Provider):
         name = self._cluster.cluster_name
         # Named before the first entry; the existing provider names it again once the API answers.
         journal.bind({"provider": self.name, "kindCluster": name, "kubeconfig": kubeconfig, "context": None,
-                      "server": f"kind cluster {name}"})
+                      "server": name})
         if name in self._step(commands.list_clusters(), 60, "kind get clusters").split():
             # kept by an earlier --keep-cluster run: with its kubeconfig the manager's readiness
             # probe passes and it reuses the cluster (and will not delete it) instead of failing to create it
