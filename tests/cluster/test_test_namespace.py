@@ -3,9 +3,13 @@ it and everything it did not create in it as they were, and refuses an unlabelle
 deploy/job.yaml's RBAC, applied for real, is enough for the Job's run (as its service
 account, through a token) while the API's own authorizer refuses it anything else."""
 
+import os
 import pathlib
 import re
 import secrets
+import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -75,6 +79,31 @@ def test_a_given_namespace_is_used_and_left_as_it_was(kubeconfig, api, images, t
     assert still.status.phase == "Active" and still.metadata.labels == labels
     assert contents(api, given_namespace) == before
     assert journal.pending() == []
+
+
+def test_a_run_killed_in_a_given_namespace_is_undone_by_restore_and_the_namespace_kept(
+        kubeconfig, api, images, tmp_path, own_journals, given_namespace):
+    before = contents(api, given_namespace)
+    process = subprocess.Popen([sys.executable, "-m", "egress_conformance.cli",
+                                *run_args(kubeconfig, images, tmp_path / "report", given_namespace),
+                                "--run-test", "core-egress-in-namespace"],
+                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env=os.environ, start_new_session=True)
+    seen = []
+    for line in process.stdout:
+        seen.append(line)
+        if "applied ServiceEntry" in line:
+            break
+    else:
+        raise AssertionError("the run never applied its ServiceEntry:\n" + "".join(seen[-40:]))
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert contents(api, given_namespace) != before, "the kill left nothing to restore"
+
+    restored = cli("restore", "--no-sweep")
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    assert contents(api, given_namespace) == before and journal.pending() == []
+    assert client.CoreV1Api(api).read_namespace(given_namespace).status.phase == "Active"
 
 
 def test_an_unlabelled_namespace_is_refused_with_the_label_to_add(kubeconfig, api, images, tmp_path, own_journals,
