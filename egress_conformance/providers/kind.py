@@ -7,9 +7,8 @@ is the run's own).
 Everything it makes outside the existing provider's part (the cluster, if this run creates
 it; the container; the Corefile edit) is journaled before it is made, so ``restore`` undoes
 it after a kill (kindcluster/leftovers.py). The commands are in kindcluster/commands.py
-(unit-tested exactly); the cluster lifecycle
-goes through pytest-kubernetes' KindManager (kindcluster/cluster.py says which of its
-pitfalls are worked around and how). Without Docker the run stops in prepare() with one
+(unit-tested exactly); the cluster lifecycle goes through pytest-kubernetes' KindManager
+(kindcluster/cluster.py says which of its pitfalls are worked around and how). Without Docker the run stops in prepare() with one
 line: the suite reports it "not run", never passed.
 """
 
@@ -138,8 +137,8 @@ class KindProvider(Provider):
                                  written=written)
         try:
             client.CoreV1Api(api).patch_namespaced_config_map(COREDNS[1], COREDNS[0], {"data": {"Corefile": written}})
-        except BaseException:
-            journal.settle(entry)  # the API applies a patch whole or not at all: nothing to restore
+        except client.ApiException:
+            journal.settle(entry)  # refused: the API applies a patch whole or not at all, nothing to restore
             raise
 
         def restore_corefile():
