@@ -175,3 +175,12 @@ def test_the_jobs_rbac_is_enough_for_its_namespace_scoped_run_and_no_more(kubeco
     assert document["result"] == "success" and document["claim"] == {"scopes": ["namespace"]}
     assert "image tag" not in document["mesh"]["istioVersion"], document["mesh"]  # istiod's /version was readable
     assert contents(api, namespace) == before
+
+
+def test_a_missing_namespace_is_refused_and_not_created(kubeconfig, api, images, tmp_path, own_journals):
+    name = f"ec-missing-{secrets.token_hex(3)}"
+    result = cli(*run_args(kubeconfig, images, tmp_path / "report", name))
+    assert result.returncode == 4, result.stdout[-4000:] + result.stderr[-2000:]
+    assert (f"--test-namespace {name}: no such namespace; create it and label it istio-injection=enabled first"
+            in result.stdout + result.stderr)
+    assert name not in [n.metadata.name for n in client.CoreV1Api(api).list_namespace().items]
