@@ -14,8 +14,11 @@ import logging
 import os
 import pathlib
 import sys
+import tempfile
 
 from egress_conformance import features, istiodiscovery, journal, kube, meshconfig, providers, report, reportdiff, suite
+from egress_conformance.kindcluster import leftovers
+from egress_conformance.kindcluster import runner as kindrunner
 from egress_conformance.providers import options as provider_options
 from egress_conformance.providers.base import ProviderError
 from egress_conformance.scenario import CORE, EXTENDED
@@ -115,7 +118,8 @@ def policy(args) -> int:
 
 
 def restore(args) -> int:
-    """Put back what interrupted runs changed, from their journals; then sweep local meshes.
+    """Put back what interrupted runs changed, from their journals; then sweep what killed runs
+    left that no journal knows (local meshes' processes, kind runs' marked containers).
 
     Exits 1 when a change someone else made since the run is in the way (a conflict): that
     entry is left as it is and kept in the journal, unless --force."""
@@ -134,9 +138,9 @@ def restore(args) -> int:
             continue
         cluster = entry.data["cluster"]
         try:
-            kubeconfig = cluster.get("kubeconfig")
-            api = kube.connect(pathlib.Path(kubeconfig) if kubeconfig else None, cluster.get("context"))
-            lines, found = journal.restore(entry, api, force=args.force)
+            lines, found = journal.restore(entry, lambda: _journal_api(cluster), force=args.force)
+        except leftovers.CommandFailed as err:
+            raise CliError(f"cannot restore {entry.path.name}: {err}") from None
         except Exception as err:
             raise CliError(f"cannot restore {entry.path.name}: cluster {cluster.get('server')} unreachable or "
                            f"refusing ({_short(err)}); if that cluster is gone, run `egress-conformance restore "
@@ -151,6 +155,18 @@ def restore(args) -> int:
     for conflict in conflicts:
         print(f"egress-conformance: restore conflict: {conflict}", file=sys.stderr)
     return 1 if conflicts else 0
+
+
+def _journal_api(cluster: dict):
+    """An API client for a journal's cluster; a kind cluster's kubeconfig is asked of kind again
+    when the run's copy is gone (it lived in /tmp)."""
+    kubeconfig = cluster.get("kubeconfig")
+    if not (kubeconfig and cluster.get("kindCluster") and not pathlib.Path(kubeconfig).exists()):
+        return kube.connect(pathlib.Path(kubeconfig) if kubeconfig else None, cluster.get("context"))
+    with tempfile.TemporaryDirectory(prefix="egress-restore-") as scratch:
+        path = pathlib.Path(scratch) / "kubeconfig"
+        path.write_text(leftovers.kubeconfig(cluster["kindCluster"], kindrunner.run))
+        return kube.connect(path)  # the client holds what it needs once connected
 
 
 def show_report(args) -> int:
@@ -233,7 +249,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="restore even over changes someone else made since the run "
                    "(the conflicts a plain restore reports)")
     p.add_argument("--no-sweep", action="store_true",
-                   help="leave the processes of killed local-mesh runs running (to inspect the restored mesh)")
+                   help="leave what killed runs left outside their journals (local-mesh processes, kind runs' "
+                        "marked containers) in place, to inspect it")
     p.set_defaults(command=restore)
 
     p = sub.add_parser("report", help="print a saved report as a summary")

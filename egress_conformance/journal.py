@@ -6,15 +6,19 @@ run killed at any point (even SIGKILL) leaves its unsettled entries behind;
 run refuses to start while any journal is unrestored.
 """
 
+import dataclasses
 import datetime
+import functools
 import json
 import os
 import pathlib
 import secrets
+from collections.abc import Callable
 
 from kubernetes import client
 
 from egress_conformance import undoing
+from egress_conformance.kindcluster import leftovers, runner
 
 
 class JournalError(Exception):
@@ -54,8 +58,7 @@ class Journal:
             journal.data = json.loads(path.read_text())
             valid = (isinstance(journal.data, dict) and isinstance(journal.data.get("cluster"), dict)
                      and isinstance(journal.data.get("entries"), list)
-                     and all(isinstance(e, dict) and e.get("kind") in ("mesh-config", "created")
-                             for e in journal.data["entries"]))
+                     and all(_whole(e) for e in journal.data["entries"]))
         except (json.JSONDecodeError, UnicodeDecodeError):
             valid = False
         if not valid:
@@ -67,11 +70,17 @@ class Journal:
     def entries(self) -> list[dict]:
         return self.data["entries"]
 
+    def changing(self, kind: str, **fields) -> dict:
+        """Record a change of ``kind`` (KINDS) with the fields its undo needs, before it is made."""
+        entry = {"kind": kind, **fields}
+        if not _whole(entry):
+            raise ValueError(f"journal entry {kind} needs {', '.join(KINDS[kind].fields) if kind in KINDS else '?'}")
+        return self._record(entry)
+
     def mesh_config_changing(self, where: tuple[str, str], original: str, written: str) -> dict:
         """Record the mesh config's original text, and the text about to be written, before the write
         (restore puts the original back only over the run's own text)."""
-        return self._record({"kind": "mesh-config", "namespace": where[0], "name": where[1], "original": original,
-                             "written": written})
+        return self.changing("mesh-config", namespace=where[0], name=where[1], original=original, written=written)
 
     def object_creating(self, obj: dict) -> dict:
         """Record an object about to be created (restore deletes it)."""
@@ -124,33 +133,89 @@ def describe(journal: Journal) -> str:
             f"{cluster.get('server')}: {kinds}")
 
 
-def restore(journal: Journal, api: client.ApiClient, *, force: bool = False) -> tuple[list[str], list[str]]:
+class Means:
+    """What undoing entries may use: the cluster's API, connected on first use only (a journal
+    whose kind cluster is deleted needs none), a command runner, and the user's --force."""
+
+    def __init__(self, connect: Callable[[], client.ApiClient], run: runner.Runner, force: bool):
+        self._connect = connect
+        self.run = run
+        self.force = force
+
+    @functools.cached_property
+    def api(self) -> client.ApiClient:
+        return self._connect()
+
+
+@dataclasses.dataclass(frozen=True)
+class Kind:
+    """A kind of journal entry: the fields it holds, how it reads, how it is undone, and whether
+    it lives in the cluster (then deleting the run's own kind cluster undoes it too)."""
+
+    fields: tuple[str, ...]
+    text: Callable[[dict], str]
+    undo: Callable[[dict, Means], str]
+    in_cluster: bool = True
+
+
+KINDS = {
+    "mesh-config": Kind(
+        ("namespace", "name", "original"), lambda e: f"mesh config {e['namespace']}/{e['name']} changed",
+        lambda e, m: undoing.restore_mesh_config(m.api, (e["namespace"], e["name"]), e["original"],
+                                                 e.get("written"), force=m.force)),
+    "created": Kind(
+        ("object",), lambda e: f"{e['object']['kind']} {_where(e['object']['metadata'])} created",
+        lambda e, m: undoing.delete_created(m.api, e["object"], e.get("spec"), force=m.force)),
+    "corefile": Kind(
+        ("namespace", "name", "original", "written"),
+        lambda e: f"CoreDNS Corefile {e['namespace']}/{e['name']} changed",
+        lambda e, m: undoing.restore_corefile(m.api, (e["namespace"], e["name"]), e["original"], e["written"],
+                                              force=m.force)),
+    "docker-container": Kind(
+        ("name",), lambda e: f"Docker container {e['name']} started",
+        lambda e, m: leftovers.remove_container(e["name"], m.run), in_cluster=False),
+    "kind-cluster": Kind(
+        ("name",), lambda e: f"kind cluster {e['name']} created",
+        lambda e, m: leftovers.delete_cluster(e["name"], m.run), in_cluster=False),
+}
+"""Every kind of journal entry, by the name written in the journal."""
+
+
+def restore(journal: Journal, connect: Callable[[], client.ApiClient], *, force: bool = False,
+            run: runner.Runner | None = None) -> tuple[list[str], list[str]]:
     """Undo a journal's entries, newest first, each only while it is still the run's own change
     (undoing.py; ``force`` undoes anyway). Returns a line per undone entry and one per conflict;
     conflicting entries stay in the journal. A created object in conflict keeps what holds it:
-    the entries older than it (its namespace, say) are left for the user's decision too."""
+    the entries older than it (its namespace, say) are left for the user's decision too.
+    When the journal holds the run's own kind cluster, everything inside it goes with it: those
+    entries are settled without reaching its API (which may be gone already)."""
+    means = Means(connect, run or runner.run, force)
+    doomed = next((e["name"] for e in journal.entries if e["kind"] == "kind-cluster"), None)
     done, conflicts = [], []
     for entry in reversed(list(journal.entries)):
-        if conflicts and entry["kind"] == "created":
-            conflicts.append(f"{_entry_text(entry)}: left, after the conflict above")
+        kind = KINDS[entry["kind"]]
+        if doomed and kind.in_cluster:
+            done.append(f"{kind.text(entry)}: goes with kind cluster {doomed}")
+        elif conflicts and entry["kind"] == "created":
+            conflicts.append(f"{kind.text(entry)}: left, after the conflict above")
             continue
-        try:
-            if entry["kind"] == "mesh-config":
-                done.append(undoing.restore_mesh_config(api, (entry["namespace"], entry["name"]), entry["original"],
-                                                        entry.get("written"), force=force))
-            elif entry["kind"] == "created":
-                done.append(undoing.delete_created(api, entry["object"], entry.get("spec"), force=force))
-        except undoing.RestoreConflict as err:
-            conflicts.append(str(err))
-            continue
+        else:
+            try:
+                done.append(kind.undo(entry, means))
+            except undoing.RestoreConflict as err:
+                conflicts.append(str(err))
+                continue
         journal.settle(entry)
     return done, conflicts
 
 
+def _whole(entry) -> bool:
+    return (isinstance(entry, dict) and entry.get("kind") in KINDS
+            and all(field in entry for field in KINDS[entry["kind"]].fields))
+
+
 def _entry_text(entry: dict) -> str:
-    if entry["kind"] == "mesh-config":
-        return f"mesh config {entry['namespace']}/{entry['name']} changed"
-    return f"{entry['object']['kind']} {_where(entry['object']['metadata'])} created"
+    return KINDS[entry["kind"]].text(entry)
 
 
 def _where(meta: dict) -> str:

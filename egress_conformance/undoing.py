@@ -1,8 +1,9 @@
 """Undoing a change only while it is still the run's own: never clobber someone else's edit.
 
-The mesh config is put back only if it still holds the text the run wrote; an
-object the run created is deleted only if its spec still holds every field the run set. Otherwise the undo raises RestoreConflict, naming both texts, and the
-journal entry is kept; ``egress-conformance restore --force`` undoes anyway, for
+The mesh config (and the kind provider's CoreDNS Corefile) is put back only if it still
+holds the text the run wrote; an object the run created is deleted only if its spec still
+holds every field the run set. Otherwise the undo raises RestoreConflict, naming both
+texts, and the journal entry is kept; ``egress-conformance restore --force`` undoes anyway, for
 the user who has decided. The writes are conditional on the resourceVersion that
 was compared, so an edit landing between the check and the write is not lost
 either (the API answers 409 and the undo is a conflict).
@@ -25,27 +26,46 @@ def restore_mesh_config(api: client.ApiClient, where: tuple[str, str], original:
     """Put ``original`` back if the ConfigMap still holds ``written`` (None: no record of it, as in
     journals of older versions); return a line saying what was done."""
     namespace, name = where
+    what = f"mesh config {namespace}/{name}"
+    if not restore_config_map_text(api, where, "mesh", original, written, what=what, force=force):
+        return f"{what} already holds its original text"
+    if meshconfig.read(api, where) != original:
+        raise RuntimeError(f"{what} did not read back as the original")
+    return f"restored {what} to its original text ({meshconfig.message(meshconfig.policy_of(original))})"
+
+
+def restore_corefile(api: client.ApiClient, where: tuple[str, str], original: str, written: str,
+                     *, force: bool = False) -> str:
+    """Put CoreDNS's original Corefile back if it still holds the run's edit; return a line."""
+    what = f"CoreDNS Corefile {where[0]}/{where[1]}"
+    if not restore_config_map_text(api, where, "Corefile", original, written, what=what, force=force):
+        return f"{what} already holds its original text"
+    return f"restored {what} to its original text"
+
+
+def restore_config_map_text(api: client.ApiClient, where: tuple[str, str], key: str, original: str,
+                            written: str | None, *, what: str, force: bool = False) -> bool:
+    """Write ``original`` back to ``key`` of a ConfigMap that still holds ``written`` (None: not
+    recorded); False when it already holds the original. Raises RestoreConflict otherwise."""
+    namespace, name = where
     live = client.CoreV1Api(api).read_namespaced_config_map(name, namespace)
-    current = (live.data or {}).get("mesh", "")
+    current = (live.data or {}).get(key, "")
     if current == original:
-        return f"mesh config {namespace}/{name} already holds its original text"
+        return False
     if written is not None and current != written and not force:
         raise RestoreConflict(
-            f"mesh config {namespace}/{name} was changed by someone else since the run wrote it: the run wrote "
+            f"{what} was changed by someone else since the run wrote it: the run wrote "
             f"{json.dumps(written)}, it now holds {json.dumps(current)}; left as it is, journal kept; run "
             "`egress-conformance restore --force` to put back the original anyway")
-    patch = {"metadata": {"resourceVersion": live.metadata.resource_version}, "data": {"mesh": original}}
+    patch = {"metadata": {"resourceVersion": live.metadata.resource_version}, "data": {key: original}}
     try:
         client.CoreV1Api(api).patch_namespaced_config_map(name, namespace, patch)
     except ApiException as err:
         if err.status != 409:
             raise
-        raise RestoreConflict(f"mesh config {namespace}/{name} changed while it was being restored; left as it is, "
+        raise RestoreConflict(f"{what} changed while it was being restored; left as it is, "
                               "journal kept; run `egress-conformance restore` again") from None
-    if meshconfig.read(api, where) != original:
-        raise RuntimeError(f"mesh config {namespace}/{name} did not read back as the original")
-    return (f"restored mesh config {namespace}/{name} to its original text "
-            f"({meshconfig.message(meshconfig.policy_of(original))})")
+    return True
 
 
 def still_as_created(requested, live) -> bool:

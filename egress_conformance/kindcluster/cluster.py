@@ -10,21 +10,11 @@ worked around here and nowhere else:
   found again by name (its readiness probe passes, so the manager does not recreate it).
 """
 
-import os
-import subprocess
-from collections.abc import Callable
-
 from pytest_kubernetes.options import ClusterOptions
 from pytest_kubernetes.providers.kind import KindManagerBase
 
 from egress_conformance.kindcluster import commands
-
-Runner = Callable[[list[str], float], subprocess.CompletedProcess]
-
-
-def run(argv: list[str], timeout: float) -> subprocess.CompletedProcess:
-    """Run a command without a shell, in a copy of our environment; raise on failure."""
-    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=True, env=dict(os.environ))
+from egress_conformance.kindcluster.runner import Runner, run
 
 
 class KindCluster(KindManagerBase):

@@ -60,11 +60,25 @@ def istioctl_install(istioctl: str, kubeconfig: str) -> list[str]:
     return argv
 
 
-def run_external_host(container: str, image: str) -> list[str]:
+CREATED_BY = "app.kubernetes.io/created-by=egress-conformance"
+RUN_LABEL = "egress-conformance.run"
+"""The run marker on a container: the path of the run's journal (``restore``'s sweep removes a
+marked container once that journal is gone: its run can no longer know of it)."""
+HOST_LABEL = "egress-conformance.host"
+"""The host the run's journal is on: a Docker daemon may serve several machines."""
+
+
+def run_external_host(container: str, image: str, journal: str, host: str) -> list[str]:
     """The simulated httpbin.org: a plain container on kind's Docker network, outside the
-    cluster, so no Service puts its address in the mesh registry."""
+    cluster, so no Service puts its address in the mesh registry; marked with the run's journal."""
     return ["docker", "run", "--detach", "--rm", "--name", container, "--network", KIND_NETWORK,
-            "--label", "app.kubernetes.io/created-by=egress-conformance", image]
+            "--label", CREATED_BY, "--label", f"{RUN_LABEL}={journal}", "--label", f"{HOST_LABEL}={host}", image]
+
+
+def list_marked_containers() -> list[str]:
+    """Every container with a run marker, running or not: id, marker and host, tab-separated."""
+    return ["docker", "ps", "--all", "--no-trunc", "--filter", f"label={RUN_LABEL}", "--format",
+            f'{{{{.ID}}}}\t{{{{.Label "{RUN_LABEL}"}}}}\t{{{{.Label "{HOST_LABEL}"}}}}']
 
 
 def external_host_address(container: str) -> list[str]:

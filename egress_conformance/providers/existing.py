@@ -4,14 +4,16 @@ shared with other people.
 It reads the user's kubeconfig once and works on a flattened one-context copy; it
 finds the istiod (namespace, revision, tags) that the test namespace's injection
 selects, and so the ConfigMap that really counts; it creates only its own namespace
-(journaled: ``restore`` deletes it after a kill) with a client pod that istiod injects,
-and never deletes or patches anything it did not create. Mesh-wide changes need the
+(journaled: ``restore`` deletes it after a kill), or with ``--test-namespace`` uses one
+the user made and labelled, with a client pod that istiod injects, and never deletes,
+labels or patches anything it did not create. Mesh-wide changes need the
 user's consent (``--allow-mesh-wide-changes``); without it the namespace-scoped form
 of each scenario runs and mesh-wide ones are skipped.
 """
 
 import logging
 import pathlib
+import re
 import secrets
 import shutil
 import tempfile
@@ -48,6 +50,10 @@ class ExistingProvider(Provider):
             raise OptionError("--external simulated needs --external-image IMAGE (python3 with httpbin) that the "
                               "cluster's nodes can pull or already have")
         parsed["client_image"] = values.get("client_image") or DEFAULT_CLIENT_IMAGE
+        namespace = values.get("test_namespace")
+        if namespace and not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", namespace):
+            raise OptionError(f"--test-namespace {namespace}: not a namespace name (lowercase letters, digits and "
+                              "'-', at most 63)")
         return parsed
 
     def start(self, undo: cleanup.Stack, journal: Journal) -> None:
@@ -72,11 +78,16 @@ class ExistingProvider(Provider):
                  self.found.istiod.deployment, self.found.revision,
                  f", tags {', '.join(sorted(self.found.tags))}" if self.found.tags else "", *where)
 
-        self.test_namespace = f"egress-conformance-{secrets.token_hex(3)}"
-        create = lambda obj: changes.create(self._api, obj, undo, journal)  # noqa: E731 -- one line per object below
-        create({"apiVersion": "v1", "kind": "Namespace",
-                "metadata": {"name": self.test_namespace, "labels": {**self.found.namespace_labels,
-                                                                     "app.kubernetes.io/created-by": "egress-conformance"}}})
+        create = lambda obj: self._create(obj, undo, journal)  # noqa: E731 -- one line per object below
+        given = self.options.get("test_namespace")
+        if given:
+            self._check_given_namespace(given)
+            self.test_namespace = given
+        else:
+            self.test_namespace = f"egress-conformance-{secrets.token_hex(3)}"
+            create({"apiVersion": "v1", "kind": "Namespace",
+                    "metadata": {"name": self.test_namespace, "labels": {
+                        **self.found.namespace_labels, "app.kubernetes.io/created-by": "egress-conformance"}}})
         create(clientpod.access_log_telemetry(self.test_namespace))
 
         self.target = (external_target.SimulatedTarget(self.options["external_image"], self.targets)
@@ -93,6 +104,34 @@ class ExistingProvider(Provider):
                  self.found.revision)
         self._workload = clientpod.PodWorkload(self._exec_api, self.test_namespace, self.target.trusted_ca)
         self._istio_version = self._read_istio_version()
+
+    def _check_given_namespace(self, name: str) -> None:
+        """--test-namespace: it must exist and select this revision's injection; the suite never
+        creates or labels a namespace it is given (the user owns it, and its rights may be a Role)."""
+        try:
+            labels = client.CoreV1Api(self._api).read_namespace(name).metadata.labels or {}
+        except client.ApiException as err:
+            if err.status == 404:
+                raise ProviderError(f"--test-namespace {name}: no such namespace; create it and label it "
+                                    f"{_labels(self.found.namespace_labels)} first") from None
+            raise ProviderError(f"--test-namespace {name}: cannot read it ({err.status} {err.reason}); the suite "
+                                f"needs get on namespace {name}") from None
+        missing = {k: v for k, v in self.found.namespace_labels.items() if labels.get(k) != v}
+        if missing:
+            overwrite = " --overwrite" if set(missing) & set(labels) else ""
+            raise ProviderError(f"--test-namespace {name} is not labelled for injection by revision "
+                                f"{self.found.revision}: run `kubectl label namespace {name} {_labels(missing)}"
+                                f"{overwrite}` (the suite does not label a namespace it did not create)")
+
+    def _create(self, obj: dict, undo: cleanup.Stack, journal: Journal) -> None:
+        try:
+            changes.create(self._api, obj, undo, journal)
+        except client.ApiException as err:
+            if err.status != 409:
+                raise
+            meta = obj["metadata"]
+            raise ProviderError(f"{obj['kind']} {meta.get('namespace')}/{meta['name']} exists already and is not "
+                                "the suite's: left as it is; remove it or pass another --test-namespace") from None
 
     def _connect(self, undo: cleanup.Stack) -> client.ApiClient:
         user_file = self.options.get("kubeconfig")
@@ -191,6 +230,10 @@ def _in_cluster() -> bool:
 
     return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and pathlib.Path(
         "/var/run/secrets/kubernetes.io/serviceaccount/token").exists()
+
+
+def _labels(labels: dict[str, str]) -> str:
+    return " ".join(f"{k}={v}" for k, v in sorted(labels.items()))
 
 
 def _short(err: Exception) -> str:

@@ -4,23 +4,29 @@ resolves (Istio's own kind CI does the same). Once Istio is up, everything else 
 existing provider's, on the kind kubeconfig, with mesh-wide changes allowed (the cluster
 is the run's own).
 
-The commands are in kindcluster/commands.py (unit-tested exactly); the cluster lifecycle
-goes through pytest-kubernetes' KindManager (kindcluster/cluster.py says which of its
-pitfalls are worked around and how). Without Docker the run stops in prepare() with one
+Everything it makes outside the existing provider's part (the cluster, if this run creates
+it; the container; the Corefile edit) is journaled before it is made, so ``restore`` undoes
+it after a kill (kindcluster/leftovers.py). The commands are in kindcluster/commands.py
+(unit-tested exactly); the cluster lifecycle goes through pytest-kubernetes' KindManager
+(kindcluster/cluster.py says which of its pitfalls are worked around and how). Without Docker the run stops in prepare() with one
 line: the suite reports it "not run", never passed.
 """
 
 import dataclasses
+import logging
 import pathlib
 import shutil
+import socket
 import subprocess
 import tempfile
 
 from kubernetes import client
 
-from egress_conformance import cleanup, kube
+from egress_conformance import cleanup, kube, undoing
 from egress_conformance.journal import Journal
-from egress_conformance.kindcluster import cluster, commands
+from egress_conformance.kindcluster import cluster, commands, leftovers
+from egress_conformance.kindcluster import runner as kindrunner
+from egress_conformance.kindcluster.runner import Runner, run
 from egress_conformance.providers.base import Provider, ProviderError
 from egress_conformance.providers.existing import DEFAULT_EXTERNAL_IMAGE, ExistingProvider
 from egress_conformance.providers.options import OptionError
@@ -29,11 +35,13 @@ CLUSTER_NAME = "egress-conformance"
 EXTERNAL_CONTAINER = "egress-conformance-httpbin"
 COREDNS = ("kube-system", "coredns")
 
+log = logging.getLogger("egress")
+
 
 class KindProvider(Provider):
     name = "kind"
 
-    def __init__(self, options: dict, runner: cluster.Runner = cluster.run):
+    def __init__(self, options: dict, runner: Runner = run):
         super().__init__(options)
         self._run = runner
 
@@ -50,7 +58,7 @@ class KindProvider(Provider):
         return parsed
 
     @classmethod
-    def prepare(cls, options: dict, runner: cluster.Runner = cluster.run) -> None:
+    def prepare(cls, options: dict, runner: Runner = run) -> None:
         for tool, how in (("docker", "install Docker"), ("kind", "go install sigs.k8s.io/kind@v0.33.0"),
                           ("istioctl", f"put istioctl {options['istio_version']} on PATH")):
             if shutil.which(tool) is None:
@@ -61,41 +69,121 @@ class KindProvider(Provider):
             raise ProviderError(f"--provider kind needs a running Docker daemon ({_short(err)}): start it, or use "
                                 "--provider existing") from None
 
+    @classmethod
+    def sweep(cls, runner: Runner | None = None) -> list[str]:
+        """Remove the simulated-host containers of killed runs whose journal is gone (discarded):
+        only containers carrying this host's run marker (commands.RUN_LABEL), never others. Kind
+        clusters are not swept: one the journal does not name may be kept on purpose (--keep-cluster)."""
+        runner = runner or kindrunner.run
+        if shutil.which("docker") is None:
+            return []
+        try:
+            runner(commands.docker_available(), 30)
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
+            return []  # no daemon: nothing of ours can be running on it
+        try:
+            return leftovers.sweep(runner, socket.gethostname())
+        except leftovers.CommandFailed as err:
+            return [f"kind: marked containers not swept: {err}"]
+
     def start(self, undo: cleanup.Stack, journal: Journal) -> None:
         scratch = pathlib.Path(tempfile.mkdtemp(prefix="egress-kind-"))
         undo.push(f"remove {scratch}", lambda: shutil.rmtree(scratch, ignore_errors=True))
         kubeconfig = str(scratch / "kubeconfig")  # the manager deletes it at delete(): it is ours
         self._cluster = cluster.KindCluster(CLUSTER_NAME, kubeconfig, self.options["node_image"], self._run)
         name = self._cluster.cluster_name
+        # Named before the first entry; the existing provider names it again once the API answers.
+        journal.bind({"provider": self.name, "kindCluster": name, "kubeconfig": kubeconfig, "context": None,
+                      "server": name})
         if name in self._step(commands.list_clusters(), 60, "kind get clusters").split():
             # kept by an earlier --keep-cluster run: with its kubeconfig the manager's readiness
             # probe passes and it reuses the cluster (and will not delete it) instead of failing to create it
             pathlib.Path(kubeconfig).write_text(self._step(commands.get_kubeconfig(name), 60, "kind get kubeconfig"))
-        try:
-            self._cluster.create()
-        except (RuntimeError, subprocess.CalledProcessError) as err:
-            raise ProviderError(f"kind cluster {self._cluster.cluster_name} not created: {_short(err)}") from None
-        if self._cluster.created_by_us and not self.options.get("keep_cluster"):
-            undo.push(f"delete kind cluster {self._cluster.cluster_name}", self._cluster.delete)
+            self._create_cluster(reuse=True)
+        elif self.options.get("keep_cluster"):
+            self._create_cluster(reuse=True)  # to outlive the run: neither journaled nor deleted
+        else:
+            self._journaled(undo, journal, journal.changing("kind-cluster", name=name), f"delete kind cluster {name}",
+                            self._create_cluster, lambda: leftovers.delete_cluster(name, self._run))
         self._step(commands.istioctl_install("istioctl", kubeconfig), 600, "istioctl install")
-        self._simulate_external_host(kubeconfig, undo)
-        self._inner = ExistingProvider(ExistingProvider.parse_options({
+        self._simulate_external_host(kubeconfig, undo, journal)
+        self._inner = _OnKind(name, ExistingProvider.parse_options({
             "kubeconfig": kubeconfig, "context": None, "revision": None, "allow_mesh_wide_changes": True,
             "external": "live", "client_image": self.options.get("client_image"), "external_image": None}))
         self._inner.start(undo, journal)
 
-    def _simulate_external_host(self, kubeconfig: str, undo: cleanup.Stack) -> None:
-        self._step(commands.run_external_host(EXTERNAL_CONTAINER, self.options["external_image"]), 120,
-                   "start the simulated httpbin.org")
-        undo.push(f"remove container {EXTERNAL_CONTAINER}", lambda: self._run(commands.remove_container(
-            EXTERNAL_CONTAINER), 60))
+    def _create_cluster(self, reuse: bool = False) -> None:
+        name = self._cluster.cluster_name
+        try:
+            self._cluster.create()
+        except (RuntimeError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as err:
+            if "already exist" in _short(err):
+                raise _NothingMade(f"kind cluster {name} was created by someone else meanwhile: left alone; "
+                                   f"delete it or use --keep-cluster") from None
+            raise ProviderError(f"kind cluster {name} not created: {_short(err)}") from None
+        if not reuse and not self._cluster.created_by_us:
+            raise _NothingMade(f"kind cluster {name} was created by someone else meanwhile: left alone; delete it "
+                               "or use --keep-cluster")
+
+    def _simulate_external_host(self, kubeconfig: str, undo: cleanup.Stack, journal: Journal) -> None:
+        self._journaled(undo, journal, journal.changing("docker-container", name=EXTERNAL_CONTAINER),
+                        f"remove container {EXTERNAL_CONTAINER}", lambda: self._start_external_host(journal),
+                        lambda: leftovers.remove_container(EXTERNAL_CONTAINER, self._run))
         address = self._step(commands.external_host_address(EXTERNAL_CONTAINER), 30, "read its address").strip()
-        core = client.CoreV1Api(kube.connect(pathlib.Path(kubeconfig)))
-        original = core.read_namespaced_config_map(COREDNS[1], COREDNS[0]).data["Corefile"]
-        patch = lambda text: core.patch_namespaced_config_map(  # noqa: E731
-            COREDNS[1], COREDNS[0], {"data": {"Corefile": text}})
-        patch(commands.corefile_with_hosts(original, address))
-        undo.push("restore CoreDNS's Corefile", lambda: patch(original))
+        api = kube.connect(pathlib.Path(kubeconfig))
+        original = client.CoreV1Api(api).read_namespaced_config_map(COREDNS[1], COREDNS[0]).data["Corefile"]
+        written = commands.corefile_with_hosts(original, address)
+        entry = journal.changing("corefile", namespace=COREDNS[0], name=COREDNS[1], original=original,
+                                 written=written)
+        try:
+            client.CoreV1Api(api).patch_namespaced_config_map(COREDNS[1], COREDNS[0], {"data": {"Corefile": written}})
+        except client.ApiException:
+            journal.settle(entry)  # refused: the API applies a patch whole or not at all, nothing to restore
+            raise
+
+        def restore_corefile():
+            # Only over the run's own edit (undoing.py), as for the mesh config.
+            undoing.restore_corefile(api, COREDNS, original, written)
+            journal.settle(entry)
+
+        undo.push("restore CoreDNS's Corefile", restore_corefile)
+
+    def _start_external_host(self, journal: Journal) -> None:
+        try:
+            self._step(commands.run_external_host(EXTERNAL_CONTAINER, self.options["external_image"],
+                                                  str(journal.path), socket.gethostname()),
+                       120, "start the simulated httpbin.org")
+        except ProviderError as err:
+            if "already in use" in str(err):  # another run's (or a killed one's: `egress-conformance restore`)
+                raise _NothingMade(f"container {EXTERNAL_CONTAINER} exists already: left alone; run "
+                                   "`egress-conformance restore`, or wait for the other kind run to end") from None
+            raise
+
+    @staticmethod
+    def _journaled(undo: cleanup.Stack, journal: Journal, entry: dict, description: str, make, unmake) -> None:
+        """``make()`` a change whose ``entry`` is on disk already; register ``unmake`` (then settle) once
+        it is made. A make that failed may have made half of it (a timed-out create): it is unmade at
+        once, and the entry kept for ``restore`` if even that fails."""
+        try:
+            make()
+        except _NothingMade:
+            journal.settle(entry)
+            raise
+        except BaseException:
+            try:
+                unmake()
+            except Exception as err:  # the make's own error is the one to report
+                log.error("undo of a failed step %r failed, left to `egress-conformance restore`: %s",
+                          description, err)
+            else:
+                journal.settle(entry)
+            raise
+
+        def unmake_and_settle():
+            unmake()
+            journal.settle(entry)
+
+        undo.push(description, unmake_and_settle)
 
     def _step(self, argv: list[str], timeout: float, what: str) -> str:
         try:
@@ -117,7 +205,7 @@ class KindProvider(Provider):
         return self._inner.features()
 
     def cluster(self):
-        return {**self._inner.cluster(), "provider": self.name, "kindCluster": self._cluster.cluster_name}
+        return self._inner.cluster()
 
     def logs(self):
         return self._inner.logs()
@@ -127,6 +215,21 @@ class KindProvider(Provider):
 
     def mesh_config_map(self):
         return self._inner.mesh_config_map()
+
+
+class _NothingMade(ProviderError):
+    """A step failed without making anything of its own (what it found is someone else's)."""
+
+
+class _OnKind(ExistingProvider):
+    """The existing provider on the kind cluster; the journal it binds names the kind cluster."""
+
+    def __init__(self, kind_cluster: str, options: dict):
+        super().__init__(options)
+        self._kind_cluster = kind_cluster
+
+    def cluster(self) -> dict:
+        return {**super().cluster(), "provider": KindProvider.name, "kindCluster": self._kind_cluster}
 
 
 def _short(err: Exception) -> str:

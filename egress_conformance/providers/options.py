@@ -49,6 +49,9 @@ OPTIONS = (
     Option("--context", "context of --kubeconfig to use (default: its current context)", frozenset({EXISTING})),
     Option("--revision", "Istio revision or revision tag whose injection the test namespace uses (default: the "
            "one istio-injection=enabled selects)", frozenset({EXISTING}), metavar="REV"),
+    Option("--test-namespace", "use this existing namespace, labelled for injection, instead of creating one per "
+           "run: the suite creates its objects in it and deletes them at the end, and never creates, labels or "
+           "deletes the namespace (so its rights can be a Role there)", frozenset({EXISTING}), metavar="NAME"),
     Option("--allow-mesh-wide-changes", "consent to change the mesh-wide outbound policy of a shared cluster "
            "(restored at the end); without it only namespace-scoped scenarios run", frozenset({EXISTING}),
            switch=True),

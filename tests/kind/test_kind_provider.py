@@ -1,14 +1,18 @@
 """The kind provider end to end: a kind cluster, Istio, the simulated httpbin.org, the core
-profile. Needs Docker, kind and istioctl with images they can pull: skipped with the
-missing piece named otherwise (never counted as passed)."""
+profile, and a run SIGKILLed mid-scenario undone by `restore`. Needs Docker, kind and
+istioctl with images they can pull: skipped with the missing piece named otherwise (never
+counted as passed)."""
 
+import os
 import shutil
+import signal
 import subprocess
 import sys
 
 import pytest
 import yaml
 
+from egress_conformance import journal
 from egress_conformance.kindcluster import commands
 
 
@@ -31,3 +35,30 @@ def test_the_core_profile_passes_on_a_fresh_kind_cluster_and_leaves_no_cluster(t
     assert document["mesh"]["provider"] == "kind" and document["result"] == "success", run.stdout[-3000:]
     clusters = subprocess.run(["kind", "get", "clusters"], capture_output=True, text=True, check=True).stdout
     assert f"{commands.CLUSTER_PREFIX}egress-conformance" not in clusters.split()
+
+
+@pytest.mark.skipif(_missing() is not None, reason=f"kind provider needs Docker: {_missing()}")
+def test_a_killed_kind_run_is_undone_by_restore(tmp_path, monkeypatch):
+    monkeypatch.setenv("EGRESS_CONFORMANCE_STATE", str(tmp_path / "state"))
+    process = subprocess.Popen([sys.executable, "-m", "egress_conformance.cli", "run", "--provider", "kind",
+                                "--run-test", "core-egress", "--report-dir", str(tmp_path / "report")],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    seen = []
+    for line in process.stdout:
+        seen.append(line)
+        if "applied ServiceEntry" in line:
+            break
+    else:
+        raise AssertionError("the run never applied its ServiceEntry:\n" + "".join(seen[-40:]))
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert journal.pending(), "the killed run left no journal"
+
+    restored = subprocess.run([sys.executable, "-m", "egress_conformance.cli", "restore"], capture_output=True,
+                              text=True, timeout=600)
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    assert journal.pending() == []
+    clusters = subprocess.run(commands.list_clusters(), capture_output=True, text=True, check=True).stdout
+    assert f"{commands.CLUSTER_PREFIX}egress-conformance" not in clusters.split()
+    marked = subprocess.run(commands.list_marked_containers(), capture_output=True, text=True, check=True).stdout
+    assert str(tmp_path) not in marked, marked

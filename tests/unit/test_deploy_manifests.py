@@ -1,6 +1,8 @@
 """deploy/ checked against the Kubernetes API's structure as the `kubernetes` client's
 models describe it: every field must exist in its model (a typo fails), required fields
-must be there (the models' own validation), and the RBAC is what the README promises."""
+must be there (the models' own validation); and the RBAC, evaluated as the API server's
+authorizer would, grants what a run does where it does it and nothing else: writes only
+in the test namespace, cluster-wide only reads."""
 
 import pathlib
 import re
@@ -67,21 +69,135 @@ def test_the_checker_catches_a_misspelt_field_and_a_missing_required_one():
         kubernetes.client.ApiClient()._ApiClient__deserialize(job, "V1Job")
 
 
-def test_the_job_runs_the_existing_provider_in_cluster_and_keeps_its_report_for_kubectl_cp():
+READ = {"get", "list", "watch"}
+PLURALS = {"Pod": "pods", "Secret": "secrets", "ConfigMap": "configmaps", "Telemetry": "telemetries",
+           "Sidecar": "sidecars", "ServiceEntry": "serviceentries", "Namespace": "namespaces"}
+"""Kind -> resource, for the kinds the run creates (a new kind fails here until it is added)."""
+
+
+class Permissions:
+    """What the Job's service account may do, evaluated from the manifests as RBAC does: a
+    ClusterRoleBinding grants its ClusterRole everywhere, a RoleBinding its (Cluster)Role in
+    its own namespace; a rule matches on group, resource, verb and (if given) resourceNames."""
+
+    def __init__(self, *names: str):
+        self.objects = [d for name in names for d in documents(name)]
+        self.account = next(d for d in self.objects if d["kind"] == "ServiceAccount")
+
+    def role(self, ref: dict, namespace: str | None) -> dict:
+        return next(d for d in self.objects if d["kind"] == ref["kind"] and d["metadata"]["name"] == ref["name"]
+                    and (ref["kind"] == "ClusterRole" or d["metadata"]["namespace"] == namespace))
+
+    def bindings(self) -> list[tuple[str | None, dict]]:
+        """(namespace or None for cluster-wide, role) of every binding of the service account."""
+        subject = {"kind": "ServiceAccount", "name": self.account["metadata"]["name"],
+                   "namespace": self.account["metadata"]["namespace"]}
+        found = []
+        for binding in (d for d in self.objects if d["kind"] in ("RoleBinding", "ClusterRoleBinding")):
+            assert binding["subjects"] == [subject], binding["metadata"]["name"]
+            namespace = binding["metadata"].get("namespace") if binding["kind"] == "RoleBinding" else None
+            found.append((namespace, self.role(binding["roleRef"], namespace)))
+        return found
+
+    def allowed(self, verb: str, group: str, resource: str, namespace: str | None, name: str | None = None) -> bool:
+        """May it ``verb`` ``resource`` (in ``namespace``; None: cluster-scoped or all namespaces)?"""
+        return any(where in (None, namespace) and any(_matches(rule, verb, group, resource, name)
+                                                      for rule in role["rules"])
+                   for where, role in self.bindings())
+
+    def rules(self, scope: str | None) -> list[dict]:
+        """The rules granted in ``scope`` (a namespace, or None: cluster-wide)."""
+        return [rule for where, role in self.bindings() if where == scope for rule in role["rules"]]
+
+
+def _matches(rule: dict, verb: str, group: str, resource: str, name: str | None) -> bool:
+    return ("resources" in rule and group in rule["apiGroups"] and resource in rule["resources"]
+            and verb in rule["verbs"] and (not rule.get("resourceNames") or name in rule["resourceNames"]))
+
+
+def job_command() -> str:
+    job = next(d for d in documents("job.yaml") if d["kind"] == "Job")
+    return " ".join(job["spec"]["template"]["spec"]["containers"][0]["args"])
+
+
+def the_test_namespace() -> dict:
+    name = re.search(r"--test-namespace (\S+)", job_command())[1]
+    return next(d for d in documents("job.yaml") if d["kind"] == "Namespace" and d["metadata"]["name"] == name)
+
+
+def created_by_a_run() -> set[tuple[str, str]]:
+    """(group, resource) of every object a run creates in its test namespace, from the code and manifests."""
+    from egress_conformance import kube, scope
+    from egress_conformance.providers import clientpod, external_target
+
+    objects = [clientpod.manifest("n", "image"), clientpod.access_log_telemetry("n"),
+               *external_target.SimulatedTarget("image").objects("n"), scope.policy_sidecar("n", "ALLOW_ANY")]
+    for manifest in sorted((DEPLOY.parent / "scenarios").glob("*/*.yaml")):
+        objects += kube.load_manifests(manifest, namespace="n")
+    return {(o["apiVersion"].rpartition("/")[0], PLURALS[o["kind"]]) for o in objects}
+
+
+def test_the_job_runs_the_existing_provider_in_cluster_in_its_labelled_test_namespace():
     objects = {d["kind"]: d for d in documents("job.yaml")}
     pod = objects["Job"]["spec"]["template"]["spec"]
     assert pod["serviceAccountName"] == objects["ServiceAccount"]["metadata"]["name"]
-    command = " ".join(pod["containers"][0]["args"])
+    command = job_command()
     assert "--provider existing" in command and "--kubeconfig" not in command
     assert "--allow-mesh-wide-changes" not in command
+    assert the_test_namespace()["metadata"]["labels"] == {"istio-injection": "enabled"}
     assert {m["mountPath"] for m in pod["containers"][0]["volumeMounts"]} == {"/reports"}
 
 
+def test_the_job_may_create_and_delete_what_a_run_creates_in_its_test_namespace_and_nowhere_else():
+    allowed, namespace = Permissions("job.yaml").allowed, the_test_namespace()["metadata"]["name"]
+    needed = created_by_a_run()
+    assert ("", "pods") in needed and ("networking.istio.io", "serviceentries") in needed
+    for group, resource in needed:
+        for verb in ("create", "get", "delete"):
+            assert allowed(verb, group, resource, namespace), (verb, group, resource)
+            assert not allowed(verb, group, resource, "default"), (verb, group, resource, "default")
+    assert allowed("create", "", "pods/exec", namespace) and allowed("get", "", "pods/proxy", namespace)
+    assert allowed("get", "", "namespaces", namespace, name=namespace)
+    for verb in ("create", "delete", "patch", "update"):  # the namespace itself is the user's
+        assert not allowed(verb, "", "namespaces", namespace, name=namespace)
+
+
+def test_cluster_wide_the_job_only_reads_what_finds_istiod():
+    permissions = Permissions("job.yaml")
+    cluster_wide = permissions.rules(None)
+    assert all(set(rule["verbs"]) <= READ for rule in cluster_wide), cluster_wide
+    assert {(g, r) for rule in cluster_wide if "resources" in rule for g in rule["apiGroups"]
+            for r in rule["resources"]} == {("apps", "deployments"),
+                                            ("admissionregistration.k8s.io", "mutatingwebhookconfigurations")}
+    assert [rule["nonResourceURLs"] for rule in cluster_wide if "nonResourceURLs" in rule] == [["/version"]]
+    istiod_namespace = permissions.rules("istio-system")
+    assert all(set(rule["verbs"]) <= READ for rule in istiod_namespace), istiod_namespace
+    assert permissions.allowed("get", "", "configmaps", "istio-system", name="istio")
+    assert not permissions.allowed("get", "", "configmaps", "istio-system", name="other")
+    assert not permissions.allowed("get", "", "secrets", "istio-system", name="istio-ca-secret")
+
+
+def test_no_rule_uses_a_wildcard():
+    for name in ("job.yaml", "mesh-wide.yaml"):
+        for document in documents(name):
+            for rule in document.get("rules", []):
+                assert not any("*" in rule.get(key, []) for key in ("verbs", "resources", "apiGroups",
+                                                                    "nonResourceURLs")), (name, rule)
+
+
 def test_by_default_the_job_may_not_change_any_mesh_config_and_the_opt_in_only_the_istio_one():
-    rules = next(d for d in documents("job.yaml") if d["kind"] == "ClusterRole")["rules"]
-    assert not any("configmaps" in r["resources"] and {"patch", "update"} & set(r["verbs"]) for r in rules)
-    assert not any("*" in r["verbs"] or "*" in r["resources"] for r in rules)
+    job, with_opt_in = Permissions("job.yaml"), Permissions("job.yaml", "mesh-wide.yaml")
+    assert not job.allowed("patch", "", "configmaps", "istio-system", name="istio")
+    assert with_opt_in.allowed("patch", "", "configmaps", "istio-system", name="istio")
+    assert not with_opt_in.allowed("patch", "", "configmaps", "istio-system", name="istio-sidecar-injector")
     role = next(d for d in documents("mesh-wide.yaml") if d["kind"] == "Role")
     assert role["metadata"]["namespace"] == "istio-system"
     assert role["rules"] == [{"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["istio"],
                               "verbs": ["get", "patch", "update"]}]
+
+
+def test_the_permission_checker_sees_a_grant_and_its_limits():
+    permissions = Permissions("job.yaml")
+    assert permissions.allowed("list", "apps", "deployments", "any-namespace")
+    assert not permissions.allowed("create", "apps", "deployments", "any-namespace")
+    assert not permissions.allowed("get", "", "pods", "kube-system")

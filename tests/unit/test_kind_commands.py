@@ -45,9 +45,12 @@ def test_istio_is_installed_with_the_settings_the_evidence_needs():
 
 
 def test_the_simulated_host_is_a_container_on_kinds_network_outside_the_cluster():
-    assert commands.run_external_host("ec-httpbin", "mccutchen/go-httpbin:v2.15.0") == [
+    assert commands.run_external_host("ec-httpbin", "mccutchen/go-httpbin:v2.15.0", "/state/journals/j.json",
+                                      "box") == [
         "docker", "run", "--detach", "--rm", "--name", "ec-httpbin", "--network", "kind",
-        "--label", "app.kubernetes.io/created-by=egress-conformance", "mccutchen/go-httpbin:v2.15.0"]
+        "--label", "app.kubernetes.io/created-by=egress-conformance",
+        "--label", "egress-conformance.run=/state/journals/j.json", "--label", "egress-conformance.host=box",
+        "mccutchen/go-httpbin:v2.15.0"]
     assert commands.external_host_address("ec-httpbin") == [
         "docker", "inspect", "--format", "{{.NetworkSettings.Networks.kind.IPAddress}}", "ec-httpbin"]
 

@@ -32,3 +32,15 @@ def test_existing_needs_a_kubeconfig_outside_a_cluster(monkeypatch):
 def test_a_missing_kubeconfig_file_is_named(tmp_path):
     with pytest.raises(options.OptionError, match="no such file"):
         providers.get("existing").parse_options(options.chosen("existing", values(kubeconfig=str(tmp_path / "x"))))
+
+
+def test_a_test_namespace_is_for_the_existing_provider_and_must_be_a_namespace_name(tmp_path):
+    with pytest.raises(options.OptionError, match="--test-namespace applies to --provider existing, not to kind"):
+        options.chosen("kind", values(test_namespace="ns"))
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("")
+    existing = providers.get("existing")
+    assert existing.parse_options(options.chosen("existing", values(kubeconfig=str(kubeconfig),
+                                                                    test_namespace="team-a")))["test_namespace"] == "team-a"
+    with pytest.raises(options.OptionError, match="--test-namespace Team_A: not a namespace name"):
+        existing.parse_options(options.chosen("existing", values(kubeconfig=str(kubeconfig), test_namespace="Team_A")))
