@@ -16,7 +16,6 @@ CLUSTER_PREFIX = "pytest-"
 """pytest-kubernetes prefixes every cluster name with it; our names carry it already so
 the name we print is the name kind knows."""
 
-EXTERNAL_NAMES = ("httpbin.org", "www.httpbin.org")
 KIND_NETWORK = "kind"
 
 
@@ -96,7 +95,7 @@ def docker_available() -> list[str]:
 _SERVER_BLOCK = re.compile(r"^(\.:53\s*\{\s*\n)", re.MULTILINE)
 
 
-def corefile_with_hosts(corefile: str, address: str, names: tuple[str, ...] = EXTERNAL_NAMES) -> str:
+def corefile_with_hosts(corefile: str, address: str, names: tuple[str, ...]) -> str:
     """The Corefile with a ``hosts`` block for ``names`` at the top of the root zone, as
     Istio's own kind CI does; ``fallthrough`` keeps every other name resolving as before.
     Restoring is writing the original text back."""

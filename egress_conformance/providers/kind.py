@@ -109,7 +109,8 @@ class KindProvider(Provider):
         self._simulate_external_host(kubeconfig, undo, journal)
         self._inner = _OnKind(name, ExistingProvider.parse_options({
             "kubeconfig": kubeconfig, "context": None, "revision": None, "allow_mesh_wide_changes": True,
-            "external": "live", "client_image": self.options.get("client_image"), "external_image": None}))
+            "external": "live", "client_image": self.options.get("client_image"), "external_image": None,
+            "targets": self.targets}))
         self._inner.start(undo, journal)
 
     def _create_cluster(self, reuse: bool = False) -> None:
@@ -132,7 +133,7 @@ class KindProvider(Provider):
         address = self._step(commands.external_host_address(EXTERNAL_CONTAINER), 30, "read its address").strip()
         api = kube.connect(pathlib.Path(kubeconfig))
         original = client.CoreV1Api(api).read_namespaced_config_map(COREDNS[1], COREDNS[0]).data["Corefile"]
-        written = commands.corefile_with_hosts(original, address)
+        written = commands.corefile_with_hosts(original, address, self.targets.names())
         entry = journal.changing("corefile", namespace=COREDNS[0], name=COREDNS[1], original=original,
                                  written=written)
         try:

@@ -127,13 +127,17 @@ def the_test_namespace() -> dict:
 
 def created_by_a_run() -> set[tuple[str, str]]:
     """(group, resource) of every object a run creates in its test namespace, from the code and manifests."""
-    from egress_conformance import kube, scope
+    import scenarios
+    from egress_conformance import allowlist, kube, scope, targets
     from egress_conformance.providers import clientpod, external_target
 
+    chosen = targets.from_options({})
     objects = [clientpod.manifest("n", "image"), clientpod.access_log_telemetry("n"),
-               *external_target.SimulatedTarget("image").objects("n"), scope.policy_sidecar("n", "ALLOW_ANY")]
-    for manifest in sorted((DEPLOY.parent / "scenarios").glob("*/*.yaml")):
-        objects += kube.load_manifests(manifest, namespace="n")
+               *external_target.SimulatedTarget("image", chosen).objects("n"), scope.policy_sidecar("n", "ALLOW_ANY"),
+               *(allowlist.service_entry(entry, "allow") for entry in chosen.allow_list)]
+    for scenario in scenarios.DECLARED:
+        for manifest in sorted(scenario.manifests.glob("*.yaml")) if scenario.manifests else ():
+            objects += kube.load_manifests(manifest, namespace="n", mode="ALLOW_ANY", **chosen.substitutions())
     return {(o["apiVersion"].rpartition("/")[0], PLURALS[o["kind"]]) for o in objects}
 
 

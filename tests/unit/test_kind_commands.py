@@ -56,11 +56,11 @@ def test_the_simulated_host_is_a_container_on_kinds_network_outside_the_cluster(
 
 
 def test_coredns_gets_a_hosts_block_with_fallthrough_at_the_top_of_the_root_zone():
-    edited = commands.corefile_with_hosts(COREFILE, "172.18.0.9")
+    edited = commands.corefile_with_hosts(COREFILE, "172.18.0.9", ("httpbin.org", "www.httpbin.org"))
     assert edited == COREFILE.replace(".:53 {\n", ".:53 {\n    hosts {\n       172.18.0.9 httpbin.org www.httpbin.org\n"
                                                  "       fallthrough\n    }\n", 1)
     with pytest.raises(ValueError, match="no '.:53 {' block"):
-        commands.corefile_with_hosts("example.org {\n}\n", "172.18.0.9")
+        commands.corefile_with_hosts("example.org {\n}\n", "172.18.0.9", ("httpbin.org",))
 
 
 def test_the_manager_runs_kind_without_a_shell_and_leaves_the_environment_alone(monkeypatch):

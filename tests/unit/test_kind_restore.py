@@ -19,14 +19,14 @@ import types
 import pytest
 from kubernetes import client
 
-from egress_conformance import cleanup, cli, journal, providers
+from egress_conformance import cleanup, cli, journal, providers, targets
 from egress_conformance.kindcluster import cluster, commands, leftovers, runner
 from egress_conformance.providers import kind
 
 CLUSTER = "pytest-egress-conformance"
 CONTAINER = kind.EXTERNAL_CONTAINER
 ORIGINAL = ".:53 {\n    forward . /etc/resolv.conf\n}\n"
-EDITED = commands.corefile_with_hosts(ORIGINAL, "172.18.0.9")
+EDITED = commands.corefile_with_hosts(ORIGINAL, "172.18.0.9", targets.from_options({}).names())
 DELETE_CLUSTER = commands.delete_cluster(CLUSTER)
 REMOVE_CONTAINER = commands.remove_container(CONTAINER)
 
