@@ -127,6 +127,8 @@ def restore(args) -> int:
         pending = journal.pending()
     except journal.JournalError as err:
         raise CliError(str(err)) from None
+    for other in journal.running():
+        print(f"journal {journal.describe(other)}: its run (pid {other.data['pid']}) is still going: left to it")
     if not pending:
         print("nothing to restore: no unrestored journal")
     conflicts = []

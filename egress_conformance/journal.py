@@ -21,6 +21,10 @@ from egress_conformance import undoing
 from egress_conformance.kindcluster import leftovers, runner
 
 
+class ClusterBusy(Exception):
+    """Another run, still going, is changing the same cluster; str(err) says which."""
+
+
 class JournalError(Exception):
     """A journal file that cannot be read (corrupt, truncated); str(err) says what to do."""
 
@@ -43,11 +47,16 @@ class Journal:
     def __init__(self, cluster: dict | None = None, path: pathlib.Path | None = None):
         self.path = path or directory() / f"{datetime.datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}.json"
         self.data = {"cluster": cluster, "started": datetime.datetime.now().isoformat(timespec="seconds"),
-                     "pid": os.getpid(), "entries": []}
+                     "pid": os.getpid(), "pidStart": _start_ticks(os.getpid()), "entries": []}
 
     def bind(self, cluster: dict) -> None:
         """Name the cluster the run changes (how ``restore`` reaches it); the provider does
-        this as soon as it can reach the cluster, before its first change."""
+        this as soon as it can reach the cluster, before its first change. Raises ClusterBusy
+        while another run is changing the same cluster: their verdicts would mix."""
+        for other in running():
+            if _cluster_key(other.data["cluster"]) == _cluster_key(cluster):
+                raise ClusterBusy(f"another run (pid {other.data['pid']}, started {other.data['started']}) is "
+                                  f"changing cluster {_cluster_key(cluster)} now: wait for it to end")
         self.data["cluster"] = cluster
 
     @classmethod
@@ -118,17 +127,49 @@ class Journal:
         temp.replace(self.path)  # atomic: a kill never leaves half a journal
 
 
-def pending() -> list[Journal]:
-    """Journals of runs that did not undo everything they changed, oldest first."""
+def _all() -> list[Journal]:
     if not directory().exists():
         return []
     return [Journal.load(path) for path in sorted(directory().glob("*.json"))]
 
 
+def pending() -> list[Journal]:
+    """Journals of runs that ended without undoing everything they changed, oldest first."""
+    return [journal for journal in _all() if not in_progress(journal)]
+
+
+def running() -> list[Journal]:
+    """Journals of other runs still going: their changes are theirs to undo, not restore's."""
+    return [journal for journal in _all() if in_progress(journal)]
+
+
+def in_progress(journal: Journal) -> bool:
+    """Is the journal's run another process that is still alive (the same process, not a
+    later one that reused its pid)? A journal without its process's start time counts as ended."""
+    pid = journal.data.get("pid")
+    if not isinstance(pid, int) or pid == os.getpid() or not journal.data.get("pidStart"):
+        return False
+    return _start_ticks(pid) == journal.data["pidStart"]
+
+
+def _start_ticks(pid: int) -> str | None:
+    """A process's start time (clock ticks since boot, /proc/PID/stat field 22), None if it is gone."""
+    try:
+        return pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _cluster_key(cluster: dict | None) -> str | None:
+    cluster = cluster or {}
+    return cluster.get("server") or cluster.get("kindCluster")
+
+
 def describe(journal: Journal) -> str:
-    """One line naming a journal's run, cluster and what it still holds."""
+    """One line naming a journal's run, cluster and what it still holds (the first few of many)."""
     cluster = journal.data["cluster"]
-    kinds = ", ".join(_entry_text(e) for e in journal.entries)
+    texts = [_entry_text(e) for e in journal.entries]
+    kinds = ", ".join(texts[:4]) + (f" and {len(texts) - 4} more" if len(texts) > 4 else "")
     return (f"{journal.path.name}: run of {journal.data['started']} on {cluster.get('provider')} cluster "
             f"{cluster.get('server')}: {kinds}")
 

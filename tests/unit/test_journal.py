@@ -16,3 +16,33 @@ def test_an_entry_is_on_disk_before_the_change_and_gone_once_settled(tmp_path, m
     j.settle(created)
     j.settle(entry)
     assert not j.path.exists() and journal.pending() == []
+
+
+def test_a_live_runs_journal_is_its_own_and_its_cluster_is_busy(tmp_path, monkeypatch):
+    import subprocess
+
+    import pytest
+
+    monkeypatch.setenv("EGRESS_CONFORMANCE_STATE", str(tmp_path))
+    other = subprocess.Popen(["sleep", "60"])
+    try:
+        theirs = journal.Journal({"provider": "existing", "server": "https://node:6443"})
+        theirs.data.update(pid=other.pid, pidStart=journal._start_ticks(other.pid))
+        theirs.object_creating({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "namespace": "n"}})
+        assert journal.pending() == [] and [j.path for j in journal.running()] == [theirs.path]
+        with pytest.raises(journal.ClusterBusy, match=f"another run \\(pid {other.pid}.*https://node:6443"):
+            journal.Journal().bind({"provider": "existing", "server": "https://node:6443"})
+        journal.Journal().bind({"provider": "local", "server": "https://127.0.0.1:1"})  # another cluster: fine
+    finally:
+        other.kill()
+        other.wait()
+    assert [j.path for j in journal.pending()] == [theirs.path] and journal.running() == []
+
+
+def test_a_journal_of_hundreds_of_entries_is_described_in_one_short_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("EGRESS_CONFORMANCE_STATE", str(tmp_path))
+    j = journal.Journal({"provider": "local", "server": "https://127.0.0.1:1"})
+    for n in range(500):
+        j.object_creating({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"x{n}", "namespace": "n"}})
+    line = journal.describe(j)
+    assert "ConfigMap n/x3 created and 496 more" in line and len(line) < 400
