@@ -81,3 +81,13 @@ def test_report_exits_with_the_code_of_its_result(capsys, tmp_path, result, code
                     f"mesh: {{notRun: x}}\nresult: {result}\nprofiles: []\n")
     assert run(capsys, "report", str(path))[0] == code
     assert run(capsys, "report", "--accept-partial", str(path))[0] == (0 if result == "partial" else code)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--allow-list", "/nonexistent/list.csv"], "--allow-list: cannot read the allow-list /nonexistent/list.csv"),
+    (["--external-host", "https://api.example.org/"], "is not a DNS host name"),
+    (["--external-path", "healthz"], "must start with /"),
+])
+def test_bad_targets_are_a_usage_error_before_anything_starts(capsys, argv, message):
+    code, err = run(capsys, "run", *argv)
+    assert code == 2 and message in err and err.count("\n") == 0
