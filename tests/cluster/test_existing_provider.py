@@ -3,15 +3,13 @@ kubelet, sidecars injected by istiod's webhook, requests through the API's exec.
 
 import hashlib
 import os
-import signal
-import subprocess
-import sys
 
 import yaml
 
 from egress_conformance import journal, meshconfig
 from tests.cluster import snapshot
 from tests.cluster.conftest import ROOT, cli
+from tests import killing
 
 
 def run_args(kubeconfig, images, report_dir, *extra):
@@ -63,20 +61,8 @@ def test_a_killed_run_is_undone_by_restore(kubeconfig, api, images, tmp_path, ow
     before = snapshot.take(api)
     where = ("istio-system", "istio")
     original = meshconfig.read(api, where)
-    process = subprocess.Popen([sys.executable, "-m", "egress_conformance.cli",
-                                *run_args(kubeconfig, images, tmp_path / "report", "--allow-mesh-wide-changes",
-                                          "--run-test", "core-egress")],
-                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               env=os.environ, start_new_session=True)
-    seen = []
-    for line in process.stdout:
-        seen.append(line)
-        if "applied ServiceEntry" in line:
-            break
-    else:
-        raise AssertionError("the run never applied its ServiceEntry:\n" + "".join(seen[-40:]))
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
+    killing.kill_at(run_args(kubeconfig, images, tmp_path / "report", "--allow-mesh-wide-changes",
+                             "--run-test", "core-egress"), "applied ServiceEntry", cwd=ROOT, env=os.environ)
     assert meshconfig.policy_of(meshconfig.read(api, where)) == meshconfig.REGISTRY_ONLY  # the kill left it changed
     assert journal.pending(), "the killed run left no journal"
 

@@ -7,9 +7,6 @@ import os
 import pathlib
 import re
 import secrets
-import signal
-import subprocess
-import sys
 import time
 
 import pytest
@@ -18,6 +15,7 @@ from kubernetes import client, dynamic
 
 from egress_conformance import istiodiscovery, journal, kube
 from tests.cluster.conftest import ROOT, cli
+from tests import killing
 
 NAMESPACED = (("v1", "Pod"), ("v1", "ConfigMap"), ("v1", "Secret"), ("v1", "Service"), ("v1", "ServiceAccount"),
               ("networking.istio.io/v1", "ServiceEntry"), ("networking.istio.io/v1", "Sidecar"),
@@ -84,20 +82,8 @@ def test_a_given_namespace_is_used_and_left_as_it_was(kubeconfig, api, images, t
 def test_a_run_killed_in_a_given_namespace_is_undone_by_restore_and_the_namespace_kept(
         kubeconfig, api, images, tmp_path, own_journals, given_namespace):
     before = contents(api, given_namespace)
-    process = subprocess.Popen([sys.executable, "-m", "egress_conformance.cli",
-                                *run_args(kubeconfig, images, tmp_path / "report", given_namespace),
-                                "--run-test", "core-egress-in-namespace"],
-                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               env=os.environ, start_new_session=True)
-    seen = []
-    for line in process.stdout:
-        seen.append(line)
-        if "applied ServiceEntry" in line:
-            break
-    else:
-        raise AssertionError("the run never applied its ServiceEntry:\n" + "".join(seen[-40:]))
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
+    killing.kill_at([*run_args(kubeconfig, images, tmp_path / "report", given_namespace),
+                     "--run-test", "core-egress-in-namespace"], "applied ServiceEntry", cwd=ROOT, env=os.environ)
     assert contents(api, given_namespace) != before, "the kill left nothing to restore"
 
     restored = cli("restore", "--no-sweep")

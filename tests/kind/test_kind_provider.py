@@ -3,9 +3,7 @@ profile, and a run SIGKILLed mid-scenario undone by `restore`. Needs Docker, kin
 istioctl with images they can pull: skipped with the missing piece named otherwise (never
 counted as passed)."""
 
-import os
 import shutil
-import signal
 import subprocess
 import sys
 
@@ -14,6 +12,7 @@ import yaml
 
 from egress_conformance import journal
 from egress_conformance.kindcluster import commands
+from tests import killing
 
 
 def _missing() -> str | None:
@@ -40,18 +39,8 @@ def test_the_core_profile_passes_on_a_fresh_kind_cluster_and_leaves_no_cluster(t
 @pytest.mark.skipif(_missing() is not None, reason=f"kind provider needs Docker: {_missing()}")
 def test_a_killed_kind_run_is_undone_by_restore(tmp_path, monkeypatch):
     monkeypatch.setenv("EGRESS_CONFORMANCE_STATE", str(tmp_path / "state"))
-    process = subprocess.Popen([sys.executable, "-m", "egress_conformance.cli", "run", "--provider", "kind",
-                                "--run-test", "core-egress", "--report-dir", str(tmp_path / "report")],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    seen = []
-    for line in process.stdout:
-        seen.append(line)
-        if "applied ServiceEntry" in line:
-            break
-    else:
-        raise AssertionError("the run never applied its ServiceEntry:\n" + "".join(seen[-40:]))
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
+    killing.kill_at(["run", "--provider", "kind", "--run-test", "core-egress", "--report-dir",
+                     str(tmp_path / "report")], "applied ServiceEntry")
     assert journal.pending(), "the killed run left no journal"
 
     restored = subprocess.run([sys.executable, "-m", "egress_conformance.cli", "restore"], capture_output=True,
