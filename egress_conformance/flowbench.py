@@ -159,3 +159,37 @@ def _http(t) -> Request:
 
 def _ms(seconds: float) -> str:
     return f"{seconds * 1000:6.0f}"
+
+
+def trace_delete(repetitions: int = 3) -> list[str]:
+    """Delete the core flow's ServiceEntry ``repetitions`` times and describe every observation
+    until the verdict: milliseconds since the write, outcome, config generation, mismatch;
+    then when Envoy applied each xDS type."""
+    lines = []
+    with session.mesh() as (provider, run_journal):
+        with session.egress_test(provider, run_journal, EVIDENCE) as t:
+            http, cluster = _http(t), f"outbound|80||{t.targets.host}"
+            blocked = checks.sidecar_policy(REGISTRY_ONLY)
+            t.set_outbound_policy(REGISTRY_ONLY)
+            t.expect("restricted", http, checks.all_of(blocked, checks.blocked_http()))
+            closed = checks.all_of(blocked, checks.sidecar_has_cluster(cluster, present=False), checks.blocked_http())
+            for _ in range(repetitions):
+                entry = t.apply(core_egress.SERVICE_ENTRY)
+                t.expect("allowed", http, checks.all_of(blocked, checks.reachable(via=cluster)))
+                before = update_times(t.workload)
+                written = time.time()
+                entry.run()
+                streak = 0
+                while streak < EVIDENCE.consecutive:
+                    observation = t.probe(http)
+                    reason = closed(observation)
+                    streak = streak + 1 if reason is None else 0
+                    generation = sum(value for _, value in (observation.generation or ((), ()))[1])
+                    lines.append(f"{(time.time() - written) * 1000:6.0f} ms  {observation.outcome} "
+                                 f"{observation.status or ''} via {', '.join(observation.served_by) or 'no cluster'}"
+                                 f"  generation {generation}  {reason or 'matches'}")
+                applied = {name.split(".")[0]: round((value - written) * 1000)
+                           for name, value in update_times(t.workload).items() if value != before.get(name)}
+                lines.append(f"Envoy applied (ms after the write): {applied}")
+                lines.append("")
+    return lines
