@@ -2,26 +2,27 @@
 journal keeps the entry, the conflict names both texts; `restore --force` decides."""
 
 import json
-import os
 import pathlib
 import subprocess
-import sys
 
 import pytest
 
-from egress_conformance import cleanup, journal, kube, meshconfig, providers
+from egress_conformance import cleanup, cli, journal, kube, meshconfig, providers
 from egress_conformance.conformance import EgressTest
 from egress_conformance.settings import Timing
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
-def restore(*extra):
-    return subprocess.run([sys.executable, "-m", "egress_conformance.cli", "restore", "--no-sweep", *extra],
-                          cwd=ROOT, capture_output=True, text=True, env=os.environ, timeout=120)
+def restore(capsys, *extra):
+    # In this process: the journal is this test's own (another live process's journal is its
+    # run's business, and restore leaves it alone).
+    code = cli.main(["restore", "--no-sweep", *extra])
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess([], code, out, err)
 
 
-def test_someone_elses_changes_survive_restore_until_forced(clean_machine):
+def test_someone_elses_changes_survive_restore_until_forced(clean_machine, capsys):
     mesh_undo, run_journal = cleanup.Stack(), journal.Journal()
     try:
         provider = providers.create("local", {})
@@ -50,11 +51,11 @@ def test_someone_elses_changes_survive_restore_until_forced(clean_machine):
         assert meshconfig.read(api, where) == theirs and kube.get(api, entry) is not None
         assert [len(j.entries) for j in journal.pending()] == [2], "the journal keeps both entries"
 
-        plain = restore()
+        plain = restore(capsys)
         assert plain.returncode == 1 and plain.stderr.count("restore conflict:") == 2, plain.stdout + plain.stderr
         assert meshconfig.read(api, where) == theirs and len(journal.pending()) == 1
 
-        forced = restore("--force")
+        forced = restore(capsys, "--force")
         assert forced.returncode == 0, forced.stdout + forced.stderr
         assert meshconfig.read(api, where) == original and kube.get(api, entry) is None
         assert journal.pending() == []
