@@ -5,6 +5,7 @@ every expectation waits for several consistent observations of the sidecar's
 state and of a real request from the meshed workload.
 """
 
+import dataclasses
 import datetime
 import logging
 
@@ -101,10 +102,8 @@ class EgressTest:
             assert live is not None and live.get("spec") == obj.get("spec"), (
                 f"API read-back of {obj['kind']} {obj['metadata']['name']} differs: {live and live.get('spec')}"
             )
-            log.debug("applied %s %s/%s", obj["kind"], self.namespace, obj["metadata"]["name"])
-        log.info("applied %s", ", ".join(f"{o['kind']} {self.namespace}/{o['metadata']['name']}"
-                                         for o in objects[:3]) + (f" and {len(objects) - 3} more" if len(objects) > 3
-                                                                  else ""))
+        named = [f"{o['kind']} {self.namespace}/{o['metadata']['name']}" for o in objects]
+        log.info("applied %s%s", ", ".join(named[:3]), f" and {len(named) - 3} more" if len(named) > 3 else "")
         if len(undos) == 1:
             return undos[0]
         return self.undo.push(f"delete {what}", lambda: [u.run() for u in reversed(undos)])
@@ -129,34 +128,34 @@ class EgressTest:
 
     def probe(self, request: observe.Request) -> observe.Observation:
         """Make ``request`` once from the workload, with the sidecar's state and counters around it."""
-        self.provider.ensure_healthy()
-        # Counters and config in one round trip before the request, counters again after it: three
-        # round trips per observation, each part asking Envoy only for what the verdict reads.
-        stats, *config = self.workload.envoy_admin_many([envoy.STATS_PATH, *envoy.CONFIG_PATHS])
-        before = envoy.parse_counters(stats)
         args = [request.url]
         if request.url.startswith("https://") and self.workload.trusted_ca:
             args = ["--cacert", self.workload.trusted_ca, *args]
-        record = self.workload.curl(args, self.timing.request_timeout)
-        after = envoy.parse_counters(self.workload.envoy_admin(envoy.STATS_PATH))
-        outcome, status, error = observe.classify(record)
-        generation = (envoy.config_generation(before), envoy.config_generation(after))
-        return observe.Observation(request, outcome, status, error, envoy.clusters_used(before, after),
-                                   envoy.sidecar_state(*config), generation if all(generation) else None)
+        around = self._around(lambda: self.workload.curl(args, self.timing.request_timeout))
+        return observe.Observation(request, *observe.classify(around.result),
+                                   envoy.clusters_used(around.before, around.after), around.sidecar, around.generation)
 
     def probe_all(self, requests: list[observe.Request]) -> observe.Batch:
         """Make all ``requests`` at once from the workload (one curl, in parallel), with the
         sidecar's state and counters around the whole batch."""
+        args = ["--cacert", self.workload.trusted_ca] if self.workload.trusted_ca else []
+        around = self._around(lambda: self.workload.curl_many([r.url for r in requests], args,
+                                                              self.timing.request_timeout))
+        answers = tuple(observe.Answer(request, *observe.classify(record))
+                        for request, record in zip(requests, around.result))
+        return observe.Batch(answers, envoy.cluster_moves(around.before, around.after), around.sidecar,
+                             around.generation)
+
+    def _around(self, make_requests) -> "_Around":
         self.provider.ensure_healthy()
+        # Counters and config in one round trip before the requests, counters again after them:
+        # three round trips per observation, each part asking Envoy only for what the verdict reads.
         stats, *config = self.workload.envoy_admin_many([envoy.STATS_PATH, *envoy.CONFIG_PATHS])
         before = envoy.parse_counters(stats)
-        args = ["--cacert", self.workload.trusted_ca] if self.workload.trusted_ca else []
-        records = self.workload.curl_many([r.url for r in requests], args, self.timing.request_timeout)
+        result = make_requests()
         after = envoy.parse_counters(self.workload.envoy_admin(envoy.STATS_PATH))
-        answers = tuple(observe.Answer(request, *observe.classify(record)) for request, record in zip(requests, records))
         generation = (envoy.config_generation(before), envoy.config_generation(after))
-        return observe.Batch(answers, envoy.cluster_moves(before, after), envoy.sidecar_state(*config),
-                             generation if all(generation) else None)
+        return _Around(before, after, envoy.sidecar_state(*config), generation if all(generation) else None, result)
 
     def expect(self, step: str, request: observe.Request, check) -> observe.Observation:
         """Wait until ``request`` consistently satisfies ``check``; log the verdict with its evidence."""
@@ -193,3 +192,15 @@ class EgressTest:
             "evidence": observation.summary() if observation else None,
             "observation": observation.record() if observation else None,
         })
+
+
+@dataclasses.dataclass(frozen=True)
+class _Around:
+    """The sidecar around one observation's requests: counters before and after, its config
+    before them, its config generation (None when it does not show one), and what the requests gave."""
+
+    before: dict[str, int]
+    after: dict[str, int]
+    sidecar: envoy.SidecarState
+    generation: tuple | None
+    result: object

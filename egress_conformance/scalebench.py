@@ -8,6 +8,7 @@ a high-water mark of the whole process.
 """
 
 import dataclasses
+import json
 import datetime
 import pathlib
 import resource
@@ -104,7 +105,9 @@ def _holders(provider, t) -> str:
         "networking.istio.io", "v1", t.namespace, "serviceentries")["items"]
     in_api = sum(1 for item in items if item["metadata"]["name"].startswith("allow-list-"))
     with urllib.request.urlopen(f"{provider.istiod.debug_url}/debug/configz", timeout=30) as answer:
-        in_istiod = answer.read().decode().count('"name": "allow-list-')
+        configs = json.load(answer)
+    in_istiod = sum(1 for c in configs if c.get("kind") == "ServiceEntry"
+                    and c.get("metadata", {}).get("name", "").startswith("allow-list-"))
     return f"the API had {in_api} of the list's ServiceEntries, istiod's configz {in_istiod}"
 
 

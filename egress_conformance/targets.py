@@ -56,13 +56,9 @@ class Targets:
         return {"host": self.host, "hosts": json.dumps([self.host, *self.aliases])}
 
     def names(self) -> tuple[str, ...]:
-        """Every name a simulated internet must answer for."""
+        """Every name a simulated internet must answer for (over TLS too: its certificate carries them all)."""
         listed = [entry.host for entry in self.allow_list]
         return tuple(dict.fromkeys([self.host, *self.aliases, *self.unlisted, *listed]))
-
-    def tls_names(self) -> tuple[str, ...]:
-        """Names the simulated target's certificate must carry: every name may be asked for over TLS."""
-        return self.names()
 
     def ports(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
         """(plain ports, TLS ports) a simulated target listens on: 80 and 443, and the allow-list's."""

@@ -73,7 +73,7 @@ class SimulatedTarget:
         with tempfile.TemporaryDirectory() as scratch:
             directory = pathlib.Path(scratch)
             ca = pki.ca(directory, "external-ca", "egress-conformance throwaway external CA")
-            serving = pki.leaf(directory, "httpbin", ca, self.targets.host, dns=self.targets.tls_names())
+            serving = pki.leaf(directory, "httpbin", ca, self.targets.host, dns=self.targets.names())
             ca_pem, cert_pem, key_pem = ca.cert.read_text(), serving.cert.read_text(), serving.key.read_text()
         server = (pathlib.Path(local.__file__).parent / "httpbin_server.py").read_text()
         plain, tls = (",".join(map(str, ports)) for ports in self.targets.ports())

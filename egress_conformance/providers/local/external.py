@@ -38,7 +38,7 @@ def start(
     directory = run_dir / "external"
     directory.mkdir()
     ca = pki.ca(directory, "external-ca", "egress-conformance throwaway external CA")
-    serving = pki.leaf(directory, "httpbin", ca, targets.host, dns=targets.tls_names())
+    serving = pki.leaf(directory, "httpbin", ca, targets.host, dns=targets.names())
     plain, tls = targets.ports()
     process = processes.start(
         "httpbin",
