@@ -67,9 +67,12 @@ class SuiteRun:
 
     def __init__(self, *extra: str):
         self.lines: list[str] = []
+        # Unbuffered: a step's line must reach us when the step happens, not with a later block
+        # of output (a signal sent "at" a step that was read late lands after the run's end).
         self.process = subprocess.Popen(
             [sys.executable, "-m", "pytest", "suites", *extra],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
 
     def wait_for_line(self, text: str, timeout: float = 180.0) -> None:
