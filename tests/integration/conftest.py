@@ -7,6 +7,7 @@ a CI run must never turn green without having run them.
 
 import os
 import pathlib
+import signal
 import subprocess
 import sys
 import time
@@ -73,6 +74,10 @@ class SuiteRun:
             [sys.executable, "-m", "pytest", "suites", *extra],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            # A job started in the background (nohup, `&`, some CI runners) inherits SIGINT
+            # ignored, and Python then never turns Ctrl-C into KeyboardInterrupt: give the run
+            # the disposition a user's terminal gives it, or the Ctrl-C test tests nothing.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
 
     def wait_for_line(self, text: str, timeout: float = 180.0) -> None:
