@@ -65,12 +65,17 @@ class Journal:
         journal = cls({}, path)
         try:
             journal.data = json.loads(path.read_text())
-            valid = (isinstance(journal.data, dict) and isinstance(journal.data.get("cluster"), dict)
-                     and isinstance(journal.data.get("entries"), list)
-                     and all(_whole(e) for e in journal.data["entries"]))
         except (json.JSONDecodeError, UnicodeDecodeError):
-            valid = False
-        if not valid:
+            journal.data = None
+        data = journal.data if isinstance(journal.data, dict) else {}
+        entries = data.get("entries") if isinstance(data.get("entries"), list) else None
+        unknown = sorted({e["kind"] for e in entries or [] if isinstance(e, dict) and isinstance(e.get("kind"), str)
+                          and e["kind"] not in KINDS})
+        if unknown:
+            raise JournalError(f"journal {path} holds changes of a kind this version of the suite does not know "
+                               f"({', '.join(unknown)}): restore it with the version that wrote it, or check the "
+                               "cluster by hand, then delete the file")
+        if not isinstance(data.get("cluster"), dict) or entries is None or not all(map(_whole, entries)):
             raise JournalError(f"journal {path} is corrupt or truncated (not a whole journal): what it recorded "
                                "cannot be restored from it; check the cluster by hand, then delete the file")
         return journal
@@ -207,14 +212,6 @@ KINDS = {
     "created": Kind(
         ("object",), lambda e: f"{e['object']['kind']} {_where(e['object']['metadata'])} created",
         lambda e, m: undoing.delete_created(m.api, e["object"], e.get("spec"), force=m.force)),
-    "corefile": Kind(
-        ("namespace", "name", "original", "written"),
-        lambda e: f"CoreDNS Corefile {e['namespace']}/{e['name']} changed",
-        lambda e, m: undoing.restore_corefile(m.api, (e["namespace"], e["name"]), e["original"], e["written"],
-                                              force=m.force)),
-    "docker-container": Kind(
-        ("name",), lambda e: f"Docker container {e['name']} started",
-        lambda e, m: leftovers.remove_container(e["name"], m.run), in_cluster=False),
     "kind-cluster": Kind(
         ("name",), lambda e: f"kind cluster {e['name']} created",
         lambda e, m: leftovers.delete_cluster(e["name"], m.run), in_cluster=False),

@@ -34,15 +34,6 @@ def restore_mesh_config(api: client.ApiClient, where: tuple[str, str], original:
     return f"restored {what} to its original text ({meshconfig.message(meshconfig.policy_of(original))})"
 
 
-def restore_corefile(api: client.ApiClient, where: tuple[str, str], original: str, written: str,
-                     *, force: bool = False) -> str:
-    """Put CoreDNS's original Corefile back if it still holds the run's edit; return a line."""
-    what = f"CoreDNS Corefile {where[0]}/{where[1]}"
-    if not restore_config_map_text(api, where, "Corefile", original, written, what=what, force=force):
-        return f"{what} already holds its original text"
-    return f"restored {what} to its original text"
-
-
 def restore_config_map_text(api: client.ApiClient, where: tuple[str, str], key: str, original: str,
                             written: str | None, *, what: str, force: bool = False) -> bool:
     """Write ``original`` back to ``key`` of a ConfigMap that still holds ``written`` (None: not

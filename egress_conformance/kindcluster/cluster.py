@@ -7,12 +7,22 @@ worked around here and nowhere else:
 - ``--k8s-provider-config`` clashes with its default name: we never pass a config file,
   and give the name with its ``pytest-`` prefix so the name we print is kind's;
 - its ``keep`` lasts one pytest run: ``--keep-cluster`` is ours, and a kept cluster is
-  found again by name (its readiness probe passes, so the manager does not recreate it).
+  found again by name (its readiness probe passes, so the manager does not recreate it);
+- its readiness probe runs kubectl (through a shell, ``--raw='/readyz?verbose'``): ``ready``
+  asks the same two questions through the API client, so the provider needs no kubectl
+  (without it the probe failed, and a kept cluster was taken for a new one to create).
 """
 
+import pathlib
+import time
+
+from kubernetes import client
+from kubernetes.config import ConfigException
 from pytest_kubernetes.options import ClusterOptions
 from pytest_kubernetes.providers.kind import KindManagerBase
+from urllib3.exceptions import HTTPError
 
+from egress_conformance import kube
 from egress_conformance.kindcluster import commands
 from egress_conformance.kindcluster.runner import Runner, run
 
@@ -32,6 +42,34 @@ class KindCluster(KindManagerBase):
 
     def _exec(self, arguments: list[str], additional_env: dict | None = None, timeout: int | None = None):
         return self._runner(["kind", *arguments], timeout or self._cluster_options.cluster_timeout)
+
+    def ready(self, timeout: int = 20) -> bool:
+        """Is the cluster ready: the API server's /readyz passes and the default ServiceAccount
+        exists (the manager's two checks)? Asked until ``timeout`` seconds have passed."""
+        deadline = time.monotonic() + timeout
+        while not self._answers_ready():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(1)  # a poll interval: kind's API server is coming up
+        return True
+
+    def _answers_ready(self) -> bool:
+        try:
+            api = kube.connect(pathlib.Path(self.kubeconfig))
+        except (ConfigException, OSError, TypeError):
+            return False  # no kubeconfig yet (kind writes it at create)
+        try:
+            method, url, headers, body, post = api.param_serialize("GET", "/readyz", auth_settings=["BearerToken"])
+            response = api.call_api(method, url, headers, body, post, _request_timeout=5)
+            response.read()
+            if response.status != 200:
+                return False
+            client.CoreV1Api(api).read_namespaced_service_account("default", "default", _request_timeout=5)
+            return True
+        except (client.ApiException, HTTPError, OSError):
+            return False
+        finally:
+            api.close()
 
     @property
     def created_by_us(self) -> bool:

@@ -20,7 +20,8 @@ import tempfile
 
 from kubernetes import client
 
-from egress_conformance import changes, cleanup, clusterinfo, features, istiodiscovery, kube, kubeconfigs, meshconfig
+from egress_conformance import (changes, cleanup, clusterinfo, features, istiodiscovery, kube, kubeconfigs, meshconfig,
+                                 versions)
 from egress_conformance.journal import Journal
 from egress_conformance.providers import base, clientpod, external_target
 from egress_conformance.providers.base import MeshInfo, Provider, ProviderError, Workload
@@ -29,7 +30,7 @@ from egress_conformance.providers.options import OptionError
 log = logging.getLogger("egress")
 
 DEFAULT_CLIENT_IMAGE = "curlimages/curl:8.11.1"
-DEFAULT_EXTERNAL_IMAGE = "mccutchen/go-httpbin:v2.15.0"
+DEFAULT_EXTERNAL_IMAGE = f"mccutchen/go-httpbin:{versions.GO_HTTPBIN}"
 
 
 class ExistingProvider(Provider):
@@ -46,9 +47,7 @@ class ExistingProvider(Provider):
         elif not _in_cluster():
             raise OptionError("--provider existing needs --kubeconfig FILE (the suite never picks up "
                               "~/.kube/config or $KUBECONFIG by itself)")
-        if values.get("external") == "simulated" and not values.get("external_image"):
-            raise OptionError("--external simulated needs --external-image IMAGE (python3 with httpbin) that the "
-                              "cluster's nodes can pull or already have")
+        parsed["external_image"] = values.get("external_image") or DEFAULT_EXTERNAL_IMAGE
         parsed["client_image"] = values.get("client_image") or DEFAULT_CLIENT_IMAGE
         namespace = values.get("test_namespace")
         if namespace and not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", namespace):

@@ -2,7 +2,7 @@
 that tells "the target is down" from "the mesh blocked it".
 
 - live: the real httpbin.org. The control request goes from where the suite runs.
-- simulated: httpbin in a non-injected pod of the test namespace with no Service, so the
+- simulated: go-httpbin in a non-injected pod of the test namespace with no Service, so the
   mesh registry does not know it (a Service would put its address in the registry and
   let TLS/TCP to it pass REGISTRY_ONLY). The client pod's ``hostAliases`` map the
   external names to its address: the app's resolver and Envoy's (which reads
@@ -20,11 +20,12 @@ import urllib3
 from kubernetes import client
 
 from egress_conformance import pki
-from egress_conformance.providers import local
 from egress_conformance.targets import Targets
 from egress_conformance.providers.base import ProviderError
 
 POD = "external"
+SERVER = "/bin/go-httpbin"
+"""The server's path in the public mccutchen/go-httpbin image and in the node's (node/images/gohttpbin.py)."""
 CA_CONFIG_MAP = "external-ca"
 READY_TIMEOUT_SECONDS = 120.0
 CONTROL_TIMEOUT_SECONDS = 5.0
@@ -56,7 +57,7 @@ class LiveTarget:
 
 
 class SimulatedTarget:
-    """httpbin on :80 and :443 (throwaway CA), and on the allow-list's ports, in a pod the
+    """go-httpbin on :80 and :443 (throwaway CA), and on the allow-list's ports, in a pod the
     mesh registry does not know, answering for every name of the run's targets."""
 
     ca_config_map = CA_CONFIG_MAP
@@ -69,38 +70,38 @@ class SimulatedTarget:
         self.description = f"simulated {targets.host} (pod {POD}, no Service)"
 
     def objects(self, namespace: str) -> list[dict]:
-        """The Secret, ConfigMaps and Pod of the external host, in creation order."""
+        """The Secret, the CA's ConfigMap and the Pod of the external host, in creation order."""
         with tempfile.TemporaryDirectory() as scratch:
             directory = pathlib.Path(scratch)
             ca = pki.ca(directory, "external-ca", "egress-conformance throwaway external CA")
             serving = pki.leaf(directory, "httpbin", ca, self.targets.host, dns=self.targets.names())
             ca_pem, cert_pem, key_pem = ca.cert.read_text(), serving.cert.read_text(), serving.key.read_text()
-        server = (pathlib.Path(local.__file__).parent / "httpbin_server.py").read_text()
-        plain, tls = (",".join(map(str, ports)) for ports in self.targets.ports())
+        plain, tls = self.targets.ports()
         meta = {"namespace": namespace}
         return [
             {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "external-tls", **meta},
              "stringData": {"tls.crt": cert_pem, "tls.key": key_pem}},
             {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": CA_CONFIG_MAP, **meta},
              "data": {"ca.crt": ca_pem}},
-            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "external-server", **meta},
-             "data": {"httpbin_server.py": server}},
             {"apiVersion": "v1", "kind": "Pod",
              "metadata": {"name": POD, "labels": {"app": "egress-conformance-external",
                                                   "sidecar.istio.io/inject": "false"}, **meta},
              "spec": {
                  "terminationGracePeriodSeconds": 1, "automountServiceAccountToken": False,
-                 "containers": [{
-                     "name": "httpbin", "image": self.image, "imagePullPolicy": "IfNotPresent",
-                     "command": ["python3", "/srv/httpbin_server.py", "/tls/tls.crt", "/tls/tls.key", plain, tls],
-                     "readinessProbe": {"tcpSocket": {"port": 80}, "periodSeconds": 1},
-                     "volumeMounts": [{"name": "server", "mountPath": "/srv"},
-                                      {"name": "tls", "mountPath": "/tls"}],
-                 }],
-                 "volumes": [{"name": "server", "configMap": {"name": "external-server"}},
-                             {"name": "tls", "secret": {"secretName": "external-tls"}}],
+                 "containers": ([self._server(f"http-{port}", port) for port in plain]
+                                + [self._server(f"https-{port}", port, "-https-cert-file", "/tls/tls.crt",
+                                                "-https-key-file", "/tls/tls.key") for port in tls]),
+                 "volumes": [{"name": "tls", "secret": {"secretName": "external-tls"}}],
              }},
         ]
+
+    def _server(self, name: str, port: int, *tls: str) -> dict:
+        """One go-httpbin per port (it serves one port, plain or TLS); the pod's containers share its
+        address, and the pod is Ready once every port accepts connections."""
+        return {"name": name, "image": self.image, "imagePullPolicy": "IfNotPresent",
+                "command": [SERVER, "-port", str(port), *tls],
+                "readinessProbe": {"tcpSocket": {"port": port}, "periodSeconds": 1},
+                "volumeMounts": [{"name": "tls", "mountPath": "/tls", "readOnly": True}]}
 
     def wait_ready(self, api: client.ApiClient, namespace: str) -> None:
         """Wait for the pod to be ready, then map the external names to its address."""

@@ -1,39 +1,35 @@
 """The kind provider: a throw-away kind cluster the run owns, Istio installed in it with
-istioctl, and httpbin.org simulated by a container on kind's Docker network that CoreDNS
-resolves (Istio's own kind CI does the same). Once Istio is up, everything else is the
-existing provider's, on the kind kubeconfig, with mesh-wide changes allowed (the cluster
-is the run's own).
+istioctl, then the existing provider on the kind kubeconfig, with mesh-wide changes allowed
+(the cluster is the run's own) and httpbin.org simulated the way that provider does it on
+any cluster (``--external simulated``: a non-injected go-httpbin pod with no Service, its
+names in the client pod's hostAliases). That path is the one proven for real on the node
+built here; it touches nothing outside the test namespace (no CoreDNS edit, no container
+beside the cluster), so it needs no Docker network the suite's host can reach.
 
-Everything it makes outside the existing provider's part (the cluster, if this run creates
-it; the container; the Corefile edit) is journaled before it is made, so ``restore`` undoes
-it after a kill (kindcluster/leftovers.py). The commands are in kindcluster/commands.py
-(unit-tested exactly); the cluster lifecycle goes through pytest-kubernetes' KindManager
-(kindcluster/cluster.py says which of its pitfalls are worked around and how). Without Docker the run stops in prepare() with one
-line: the suite reports it "not run", never passed.
+The cluster, if this run creates it, is journaled before it is made, so ``restore`` deletes
+it after a kill (kindcluster/leftovers.py); everything inside it goes with it. The commands
+are in kindcluster/commands.py (unit-tested exactly); the cluster lifecycle goes through
+pytest-kubernetes' KindManager (kindcluster/cluster.py says which of its pitfalls are worked
+around and how). Without Docker the run stops in prepare() with one line: the suite reports
+it "not run", never passed.
 """
 
 import dataclasses
 import logging
 import pathlib
 import shutil
-import socket
 import subprocess
 import tempfile
 
-from kubernetes import client
-
-from egress_conformance import cleanup, kube, undoing
+from egress_conformance import cleanup
 from egress_conformance.journal import Journal
 from egress_conformance.kindcluster import cluster, commands, leftovers
-from egress_conformance.kindcluster import runner as kindrunner
 from egress_conformance.kindcluster.runner import Runner, run
 from egress_conformance.providers.base import Provider, ProviderError
-from egress_conformance.providers.existing import DEFAULT_EXTERNAL_IMAGE, ExistingProvider
+from egress_conformance.providers.existing import DEFAULT_CLIENT_IMAGE, DEFAULT_EXTERNAL_IMAGE, ExistingProvider
 from egress_conformance.providers.options import OptionError
 
 CLUSTER_NAME = "egress-conformance"
-EXTERNAL_CONTAINER = "egress-conformance-httpbin"
-COREDNS = ("kube-system", "coredns")
 
 log = logging.getLogger("egress")
 
@@ -54,6 +50,7 @@ class KindProvider(Provider):
         except ValueError as err:
             raise OptionError(str(err)) from None
         parsed["istio_version"] = version
+        parsed["client_image"] = values.get("client_image") or DEFAULT_CLIENT_IMAGE
         parsed["external_image"] = values.get("external_image") or DEFAULT_EXTERNAL_IMAGE
         return parsed
 
@@ -68,23 +65,6 @@ class KindProvider(Provider):
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as err:
             raise ProviderError(f"--provider kind needs a running Docker daemon ({_short(err)}): start it, or use "
                                 "--provider existing") from None
-
-    @classmethod
-    def sweep(cls, runner: Runner | None = None) -> list[str]:
-        """Remove the simulated-host containers of killed runs whose journal is gone (discarded):
-        only containers carrying this host's run marker (commands.RUN_LABEL), never others. Kind
-        clusters are not swept: one the journal does not name may be kept on purpose (--keep-cluster)."""
-        runner = runner or kindrunner.run
-        if shutil.which("docker") is None:
-            return []
-        try:
-            runner(commands.docker_available(), 30)
-        except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
-            return []  # no daemon: nothing of ours can be running on it
-        try:
-            return leftovers.sweep(runner, socket.gethostname())
-        except leftovers.CommandFailed as err:
-            return [f"kind: marked containers not swept: {err}"]
 
     def start(self, undo: cleanup.Stack, journal: Journal) -> None:
         scratch = pathlib.Path(tempfile.mkdtemp(prefix="egress-kind-"))
@@ -106,11 +86,11 @@ class KindProvider(Provider):
             self._journaled(undo, journal, journal.changing("kind-cluster", name=name), f"delete kind cluster {name}",
                             self._create_cluster, lambda: leftovers.delete_cluster(name, self._run))
         self._step(commands.istioctl_install("istioctl", kubeconfig), 600, "istioctl install")
-        self._simulate_external_host(kubeconfig, undo, journal)
+        self._load_images(name)
         self._inner = _OnKind(name, ExistingProvider.parse_options({
             "kubeconfig": kubeconfig, "context": None, "revision": None, "allow_mesh_wide_changes": True,
-            "external": "live", "client_image": self.options.get("client_image"), "external_image": None,
-            "targets": self.targets}))
+            "external": "simulated", "client_image": self.options["client_image"],
+            "external_image": self.options["external_image"], "targets": self.targets}))
         self._inner.start(undo, journal)
 
     def _create_cluster(self, reuse: bool = False) -> None:
@@ -126,39 +106,22 @@ class KindProvider(Provider):
             raise _NothingMade(f"kind cluster {name} was created by someone else meanwhile: left alone; delete it "
                                "or use --keep-cluster")
 
-    def _simulate_external_host(self, kubeconfig: str, undo: cleanup.Stack, journal: Journal) -> None:
-        self._journaled(undo, journal, journal.changing("docker-container", name=EXTERNAL_CONTAINER),
-                        f"remove container {EXTERNAL_CONTAINER}", lambda: self._start_external_host(journal),
-                        lambda: leftovers.remove_container(EXTERNAL_CONTAINER, self._run))
-        address = self._step(commands.external_host_address(EXTERNAL_CONTAINER), 30, "read its address").strip()
-        api = kube.connect(pathlib.Path(kubeconfig))
-        original = client.CoreV1Api(api).read_namespaced_config_map(COREDNS[1], COREDNS[0]).data["Corefile"]
-        written = commands.corefile_with_hosts(original, address, self.targets.names())
-        entry = journal.changing("corefile", namespace=COREDNS[0], name=COREDNS[1], original=original,
-                                 written=written)
-        try:
-            client.CoreV1Api(api).patch_namespaced_config_map(COREDNS[1], COREDNS[0], {"data": {"Corefile": written}})
-        except client.ApiException:
-            journal.settle(entry)  # refused: the API applies a patch whole or not at all, nothing to restore
-            raise
-
-        def restore_corefile():
-            # Only over the run's own edit (undoing.py), as for the mesh config.
-            undoing.restore_corefile(api, COREDNS, original, written)
-            journal.settle(entry)
-
-        undo.push("restore CoreDNS's Corefile", restore_corefile)
-
-    def _start_external_host(self, journal: Journal) -> None:
-        try:
-            self._step(commands.run_external_host(EXTERNAL_CONTAINER, self.options["external_image"],
-                                                  str(journal.path), socket.gethostname()),
-                       120, "start the simulated httpbin.org")
-        except ProviderError as err:
-            if "already in use" in str(err):  # another run's (or a killed one's: `egress-conformance restore`)
-                raise _NothingMade(f"container {EXTERNAL_CONTAINER} exists already: left alone; run "
-                                   "`egress-conformance restore`, or wait for the other kind run to end") from None
-            raise
+    def _load_images(self, name: str) -> None:
+        """Put the pod images that the local Docker has into the cluster's node: pre-pulled or
+        self-built images then need no registry (air-gapped runners, rate limits). An image
+        Docker does not have is left to the node to pull. On a kept cluster they stay, as a
+        cache of the images it runs anyway."""
+        for image in dict.fromkeys((self.options["client_image"], self.options["external_image"])):
+            try:
+                self._run(commands.local_image(image), 60)
+            except subprocess.CalledProcessError as err:
+                if "no such image" in (err.stderr or "").lower():
+                    log.info("image %s is not in the local Docker: the kind node pulls it", image)
+                    continue
+                raise ProviderError(f"kind provider: docker image inspect {image} failed: {_short(err)}") from None
+            except subprocess.TimeoutExpired:
+                raise ProviderError(f"kind provider: docker image inspect {image} did not answer in 60s") from None
+            self._step(commands.load_image(image, name), 600, f"kind load docker-image {image}")
 
     @staticmethod
     def _journaled(undo: cleanup.Stack, journal: Journal, entry: dict, description: str, make, unmake) -> None:

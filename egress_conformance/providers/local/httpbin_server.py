@@ -1,7 +1,7 @@
 """The external service's process: the real httpbin app over plain HTTP and, with a
 throwaway certificate, over TLS, on the ports the run's targets need (80 and 443 unless
-an allow-list names others). Started inside the external host's namespace, or in the
-simulated target's pod.
+an allow-list names others). Started inside the local mesh's external host namespace
+(on real clusters the simulated host is go-httpbin: providers/external_target.py).
 
 Usage: python -m egress_conformance.providers.local.httpbin_server CERT KEY [PLAIN_PORTS [TLS_PORTS]]
 (ports comma-separated; default 80 and 443)
