@@ -30,6 +30,9 @@ class IstioRelease:
 
     line: str
     module_version: str
+    replaces: tuple[tuple[str, str], ...] = ()
+    """(module, version) pins for modules whose version in the commit's go.mod the module
+    proxy refuses: the nearest version it serves (a ``replace`` in the build's wrapper)."""
 
     @property
     def commit(self) -> str:
@@ -42,11 +45,19 @@ class IstioRelease:
 
 
 ISTIO_RELEASES = {
+    "1.30": IstioRelease("1.30-dev", "v0.0.0-20260423205519-b01690e6db7d", replaces=(
+        # its go.mod names April pseudo-versions the proxy refuses; these are the nearest it serves
+        ("istio.io/api", "v1.30.8"),
+        ("istio.io/client-go", "v1.30.8"),
+        ("github.com/envoyproxy/go-control-plane/contrib", "v1.36.1-0.20260713214202-ca8ce173c36f"),
+        ("github.com/agentgateway/agentgateway/api", "v0.0.0-20260501213430-773586679f1c"),
+    )),
     "1.31": IstioRelease("1.31-dev", "v0.0.0-20260827124520-eed52ebb66ad"),
 }
 """Istio release lines the local mesh is known to build and run: a commit of each line.
-(The release-1.30 commit the proxy serves, v0.0.0-20260826214018-9739e10eb9d7,
-needs an istio.io/api pseudo-version the proxy refuses; add a line once one builds.)"""
+1.30 is master of April 2026 (istio.io/api v1.30.0-alpha), the build an upgrade starts
+from (tests/cluster/test_upgrade.py). The release-1.30 branch commit the proxy serves,
+v0.0.0-20260826214018-9739e10eb9d7, needs more refused versions than these."""
 
 ISTIO_DEFAULT = "1.31"
 

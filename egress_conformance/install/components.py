@@ -57,7 +57,7 @@ def istio(release: versions.IstioRelease) -> pathlib.Path:
         name="istio",
         version=release.commit,
         requires={ISTIO_MODULE: release.module_version},
-        replaces={},
+        replaces=dict(release.replaces),
         packages={
             "vtprotobuf,disable_pgv": ["istio.io/istio/pilot/cmd/pilot-discovery"],
             "agent,disable_pgv": ["istio.io/istio/pilot/cmd/pilot-agent"],

@@ -11,8 +11,9 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from egress_conformance import kube, settings, versions, waits
-from egress_conformance.install import gobuild
-from egress_conformance.node import images
+from egress_conformance.install import gobuild, node_components
+from egress_conformance.install.errors import InstallError
+from egress_conformance.node import images, runtime
 from egress_conformance.node.errors import NodeError
 
 ISTIOCTL_TIMEOUT_SECONDS = 600
@@ -49,7 +50,7 @@ def istioctl(release: versions.IstioRelease | None = None) -> pathlib.Path:
         name="istioctl",
         version=tag,
         requires={"istio.io/istio": release.module_version},
-        replaces={},
+        replaces=dict(release.replaces),
         packages={"vtprotobuf,disable_pgv": ["istio.io/istio/istioctl/cmd/istioctl"]},
         ldflags=f"-X istio.io/istio/pkg/version.buildVersion={tag}",
     )
@@ -72,9 +73,23 @@ def install(kubeconfig: pathlib.Path, revision: str | None = None,
     """istioctl install into the cluster (istioctl waits for istiod to be ready), then wait
     until the revision's injection webhook injects a sidecar."""
     release = release or versions.istio()
+    _ensure_images(release)
     _istioctl(kubeconfig, release, install_flags(revision, release), f"istioctl install (revision "
               f"{revision or 'default'})")
     wait_for_injection(kubeconfig, revision)
+
+
+def _ensure_images(release: versions.IstioRelease) -> None:
+    """The release's images in the node's containerd: `up` imports the default release's, a
+    revision of another build (an upgrade's other side) brings its own; present ones are kept."""
+    binaries = node_components.cached()
+    if binaries is None:
+        raise NodeError("the node's components are not built: run `ci/node up` first")
+    try:
+        archives = images.build_all(release)
+    except InstallError as err:
+        raise NodeError(str(err)) from None
+    runtime.import_images(binaries, archives)
 
 
 def probe_pod(revision: str | None) -> dict:

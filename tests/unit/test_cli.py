@@ -31,7 +31,7 @@ def test_policy_without_a_kubeconfig_asks_for_one(capsys, tmp_path):
 
 def test_an_istio_version_the_local_mesh_does_not_have_is_refused(capsys):
     code, err = run(capsys, "run", "--istio-version", "1.20.0")
-    assert code == 2 and "unknown Istio version '1.20.0': use 1.31 or an istio.io/istio pseudo-version" in err
+    assert code == 2 and "unknown Istio version '1.20.0': use 1.30, 1.31 or an istio.io/istio pseudo-version" in err
 
 
 def test_an_unknown_policy_word_lists_the_choices(capsys):

@@ -49,7 +49,8 @@ def build_all(release: versions.IstioRelease | None = None) -> dict[str, pathlib
     release = release or versions.istio()
     paths = layout.load(release)
     if paths is None:
-        raise InstallError(f"the Istio {release.label} components are not installed: run ci/setup first")
+        raise InstallError(f"the Istio {release.label} components are not installed: run "
+                           f"`ci/setup --istio {release.module_version}` first")
     image_names = names(release)
     base = debian.base_layer()
     istio_key = f"{release.commit}-envoy{versions.ENVOY}"
