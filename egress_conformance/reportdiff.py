@@ -15,6 +15,10 @@ from egress_conformance import report
 RUN_NAMESPACE = re.compile(r"egress-conformance-[0-9a-f]{6}\b")
 """Each run's test namespace has a random suffix; step names that mention it still match."""
 
+MESH_CONFIG = "<mesh config>"
+"""Stands for each report's own mesh ConfigMap in step names when the two differ (a revision
+upgrade: `istio-system/istio-canary` before, `istio-system/istio` after), so the steps match."""
+
 TIMING_THRESHOLD = 0.5
 """Seconds a step's duration must move by to be listed: smaller moves are the run's noise."""
 
@@ -41,12 +45,14 @@ class Diff:
 
 def compare(before: dict, after: dict, timing_threshold: float = TIMING_THRESHOLD) -> Diff:
     old, new = _tests_by_key(before), _tests_by_key(after)
+    names = [document.get("mesh", {}).get("meshConfig") for document in (before, after)]
+    aliases = names if names[0] != names[1] else [None, None]
     changes = []
     for key in sorted(old.keys() | new.keys()):
         a, b = old.get(key), new.get(key)
         result_a = a["result"] if a else None
         result_b = b["result"] if b else None
-        step_lines, step_regressed = _step_changes(a, b, timing_threshold) if a and b else ((), False)
+        step_lines, step_regressed = _step_changes(a, b, timing_threshold, aliases) if a and b else ((), False)
         regression = (result_a == report.PASSED and result_b != report.PASSED) or \
             (result_b == report.FAILED and result_a != report.FAILED) or step_regressed
         if result_a != result_b or step_lines:
@@ -94,18 +100,21 @@ def _mesh_changes(a: dict, b: dict) -> tuple[str, ...]:
     return ("mesh: " + ", ".join(parts),)
 
 
-def _steps_by_key(test: dict) -> dict[str, dict]:
+def _steps_by_key(test: dict, mesh_config: str | None = None) -> dict[str, dict]:
     """Steps by name; a name repeated within one test gets its occurrence number."""
     keyed, seen = {}, {}
+    own = re.compile(re.escape(mesh_config) + r"(?![\w-])") if mesh_config else None
     for step in test.get("steps", []):
         name = RUN_NAMESPACE.sub("egress-conformance-<run>", str(step.get("step")))
+        name = own.sub(MESH_CONFIG, name) if own else name
         seen[name] = seen.get(name, 0) + 1
         keyed[name if seen[name] == 1 else f"{name} #{seen[name]}"] = step
     return keyed
 
 
-def _step_changes(a: dict, b: dict, timing_threshold: float) -> tuple[tuple[str, ...], bool]:
-    old, new = _steps_by_key(a), _steps_by_key(b)
+def _step_changes(a: dict, b: dict, timing_threshold: float,
+                  mesh_configs: list[str | None]) -> tuple[tuple[str, ...], bool]:
+    old, new = _steps_by_key(a, mesh_configs[0]), _steps_by_key(b, mesh_configs[1])
     lines, regressed = [], False
     for name in list(old) + [n for n in new if n not in old]:
         x, y = old.get(name), new.get(name)

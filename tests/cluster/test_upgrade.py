@@ -42,3 +42,6 @@ def test_an_upgrade_between_two_istio_builds_shows_every_step_and_no_regression(
     assert diff.returncode == 0, diff.stdout + diff.stderr
     assert f"Istio {FROM.label} -> {TO.label}" in diff.stdout and f"revision {REVISION} -> " in diff.stdout
     assert diff.stdout.rstrip().endswith("0 regressions")
+    # every step of one build lines up with the same step of the other (mesh configs differ by revision)
+    assert ": gone (was" not in diff.stdout and ": new (" not in diff.stdout, diff.stdout
+    print(diff.stdout)

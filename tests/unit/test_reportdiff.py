@@ -103,6 +103,19 @@ def test_steps_naming_each_runs_random_namespace_are_matched(before):
     assert reportdiff.compare(before, after).tests == ()
 
 
+def test_steps_naming_each_revisions_mesh_config_are_matched(before):
+    after = copy.deepcopy(before)
+    before["mesh"].update(revision="canary", meshConfig="istio-system/istio-canary")
+    for test in results_of(before).values():
+        for s in test["steps"]:
+            s["step"] = s["step"].replace("istio-system/istio", "istio-system/istio-canary")
+    assert reportdiff.compare(before, after).tests == ()
+    step(results_of(after)["core-egress"], "API: mesh config istio-system/istio sets REGISTRY_ONLY")["verdict"] = "failed"
+    [change] = reportdiff.compare(before, after).tests
+    assert change.regression and change.steps == ("step 'API: mesh config <mesh config> sets REGISTRY_ONLY': "
+                                                  "verdict passed -> failed",)
+
+
 def test_a_run_that_never_reached_the_mesh_regresses_every_passed_test(before):
     after = copy.deepcopy(before)
     after["mesh"] = {"notRun": "kind cluster not created"}
