@@ -119,7 +119,7 @@ def policy(args) -> int:
 
 def restore(args) -> int:
     """Put back what interrupted runs changed, from their journals; then sweep what killed runs
-    left that no journal knows (local meshes' processes, kind runs' marked containers).
+    left that no journal knows (local meshes' processes).
 
     Exits 1 when a change someone else made since the run is in the way (a conflict): that
     entry is left as it is and kept in the journal, unless --force."""
@@ -251,8 +251,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="restore even over changes someone else made since the run "
                    "(the conflicts a plain restore reports)")
     p.add_argument("--no-sweep", action="store_true",
-                   help="leave what killed runs left outside their journals (local-mesh processes, kind runs' "
-                        "marked containers) in place, to inspect it")
+                   help="leave what killed runs left outside their journals (local-mesh processes) in place, "
+                        "to inspect it")
     p.set_defaults(command=restore)
 
     p = sub.add_parser("report", help="print a saved report as a summary")

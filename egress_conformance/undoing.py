@@ -1,9 +1,8 @@
 """Undoing a change only while it is still the run's own: never clobber someone else's edit.
 
-The mesh config (and the kind provider's CoreDNS Corefile) is put back only if it still
-holds the text the run wrote; an object the run created is deleted only if its spec still
-holds every field the run set. Otherwise the undo raises RestoreConflict, naming both
-texts, and the journal entry is kept; ``egress-conformance restore --force`` undoes anyway, for
+The mesh config is put back only if it still holds the text the run wrote; an object the
+run created is deleted only if its spec still holds every field the run set. Otherwise the
+undo raises RestoreConflict, naming both texts, and the journal entry is kept; ``egress-conformance restore --force`` undoes anyway, for
 the user who has decided. The writes are conditional on the resourceVersion that
 was compared, so an edit landing between the check and the write is not lost
 either (the API answers 409 and the undo is a conflict).
