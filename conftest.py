@@ -1,4 +1,6 @@
 """Registers the suite's fixtures and plugins for every test under this directory."""
 
+from egress_conformance.fixtures import PLUGINS
+
 # Imported modules come first, so that pytest can rewrite their asserts.
-pytest_plugins = ["fixtures.selection", "fixtures.report", "fixtures.mesh", "fixtures.egress"]
+pytest_plugins = list(PLUGINS)

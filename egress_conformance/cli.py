@@ -9,19 +9,20 @@ failed), 2 usage error, 3 partial (something skipped or not supported; 0 with
 """
 
 import argparse
+import dataclasses
 import datetime
 import logging
 import os
 import pathlib
 import sys
-import tempfile
 
-from egress_conformance import features, istiodiscovery, journal, kube, meshconfig, providers, report, reportdiff, suite
-from egress_conformance.kindcluster import leftovers
-from egress_conformance.kindcluster import runner as kindrunner
+from egress_conformance import providers
+from egress_conformance.changes import journal
+from egress_conformance.cluster import istiodiscovery, kube, meshconfig
 from egress_conformance.providers import options as provider_options
 from egress_conformance.providers.base import ProviderError
-from egress_conformance.scenario import CORE, EXTENDED
+from egress_conformance.reports import diff, report
+from egress_conformance.run import options, suite
 
 POLICY_WORDS = {"allowed": meshconfig.ALLOW_ANY, "restricted": meshconfig.REGISTRY_ONLY}
 
@@ -55,44 +56,29 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args) -> int:
-    """Run profiles of the suite through pytest; pytest stays usable directly."""
-    name = args.provider or providers.DEFAULT
+    """Run profiles of the suite through pytest, with the options parsed here handed over as
+    one object; pytest stays usable directly (it parses the same table itself)."""
+    if args.report_dir is None:
+        args.report_dir = f"results/{datetime.datetime.now():%Y%m%d-%H%M%S}"
     try:
-        provider = providers.get(name)
-        options = providers.parse_options(name, lambda dest: getattr(args, dest))
-        provider.prepare(options)
+        chosen = options.parse(lambda dest: getattr(args, dest))
+        providers.get(chosen.provider).prepare(chosen.provider_options)
     except provider_options.OptionError as err:
         raise UsageError(str(err)) from None
     except ProviderError as err:
         raise NotRun(str(err)) from None
-    pytest_args = [*suite.pytest_args(), f"--provider={name}"]
-    for option in provider_options.OPTIONS:
-        value = getattr(args, option.dest)
-        if option.switch and value:
-            pytest_args.append(option.flag)
-        elif not option.switch and value:
-            pytest_args.append(f"{option.flag}={value}")
-    for profile in args.profile or [CORE]:
-        pytest_args.append(f"--profile={profile}")
-    for option, values in (("--run-test", args.run_test), ("--skip-test", args.skip_test),
-                           ("--skip-feature", args.skip_feature), ("--force-feature", args.force_feature)):
-        pytest_args += [f"{option}={value}" for value in values]
-    if args.keep:
-        pytest_args.append("--keep")
-    report_dir = pathlib.Path(args.report_dir or f"results/{datetime.datetime.now():%Y%m%d-%H%M%S}").resolve()
-    pytest_args.append(f"--report-dir={report_dir}")
+    chosen = dataclasses.replace(chosen, prepared=True)
+    pytest_args = suite.pytest_args()
     if args.junit_xml:
         pytest_args.append(f"--junitxml={pathlib.Path(args.junit_xml).resolve()}")
-    if args.accept_partial:
-        pytest_args.append("--accept-partial")
     import pytest
 
-    code = pytest.main(pytest_args + args.pytest_args)
+    code = pytest.main(pytest_args + args.pytest_args, plugins=[options.Given(chosen)])
     try:
-        document = report.load((report_dir / "report.yaml").read_text())
+        document = report.load((chosen.report_dir / "report.yaml").read_text())
     except (OSError, ValueError):  # no report: pytest stopped before the session (its own usage error)
         return report.USAGE_ERROR_EXIT if code == pytest.ExitCode.USAGE_ERROR else report.EXIT_CODES[report.NOTHING_RUN]
-    return report.exit_code(document["result"], accept_partial=args.accept_partial)
+    return report.exit_code(document["result"], accept_partial=chosen.accept_partial)
 
 
 def policy(args) -> int:
@@ -123,6 +109,7 @@ def restore(args) -> int:
 
     Exits 1 when a change someone else made since the run is in the way (a conflict): that
     entry is left as it is and kept in the journal, unless --force."""
+    providers.know_journal_entry_types()
     try:
         pending = journal.pending()
     except journal.JournalError as err:
@@ -140,8 +127,9 @@ def restore(args) -> int:
             continue
         cluster = entry.data["cluster"]
         try:
-            lines, found = journal.restore(entry, lambda: _journal_api(cluster), force=args.force)
-        except leftovers.CommandFailed as err:
+            reconnect = providers.get(cluster.get("provider") or "existing").reconnect
+            lines, found = journal.restore(entry, lambda: reconnect(cluster), force=args.force)
+        except journal.UndoFailed as err:
             raise CliError(f"cannot restore {entry.path.name}: {err}") from None
         except Exception as err:
             raise CliError(f"cannot restore {entry.path.name}: cluster {cluster.get('server')} unreachable or "
@@ -159,18 +147,6 @@ def restore(args) -> int:
     return 1 if conflicts else 0
 
 
-def _journal_api(cluster: dict):
-    """An API client for a journal's cluster; a kind cluster's kubeconfig is asked of kind again
-    when the run's copy is gone (it lived in /tmp)."""
-    kubeconfig = cluster.get("kubeconfig")
-    if not (kubeconfig and cluster.get("kindCluster") and not pathlib.Path(kubeconfig).exists()):
-        return kube.connect(pathlib.Path(kubeconfig) if kubeconfig else None, cluster.get("context"))
-    with tempfile.TemporaryDirectory(prefix="egress-restore-") as scratch:
-        path = pathlib.Path(scratch) / "kubeconfig"
-        path.write_text(leftovers.kubeconfig(cluster["kindCluster"], kindrunner.run))
-        return kube.connect(path)  # the client holds what it needs once connected
-
-
 def show_report(args) -> int:
     """Print a saved report as a readable summary; exit with the code its result stands for."""
     document = _load_report(args.path)
@@ -181,8 +157,8 @@ def show_report(args) -> int:
 def diff_reports(args) -> int:
     """What changed between two saved reports; exit 1 on any regression (for CI after an upgrade)."""
     before, after = (_load_report(path) for path in (args.before, args.after))
-    changes = reportdiff.compare(before, after, args.timing_threshold)
-    print(reportdiff.render(changes))
+    changes = diff.compare(before, after, args.timing_threshold)
+    print(diff.render(changes))
     return 1 if changes.regressions else 0
 
 
@@ -218,23 +194,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
     p = sub.add_parser("run", help="run profiles of the suite (default: core on the local mesh)")
-    p.add_argument("--provider", choices=sorted(providers.PROVIDERS), help=f"where the mesh comes from (default: "
-                   f"{providers.DEFAULT}; an existing cluster is never used unless chosen)")
-    for option in provider_options.OPTIONS:
-        p.add_argument(option.flag, **option.argparse_kwargs())
-    p.add_argument("--profile", action="append", choices=[CORE, EXTENDED], help="repeatable; default: core")
-    p.add_argument("--run-test", action="append", default=[], metavar="NAME", help="run only this scenario")
-    p.add_argument("--skip-test", action="append", default=[], metavar="NAME", help="skip this scenario")
-    p.add_argument("--skip-feature", action="append", default=[], choices=sorted(features.ALL), metavar="FEATURE",
-                   help=f"skip scenarios needing it ({', '.join(features.ALL)})")
-    p.add_argument("--force-feature", action="append", default=[], choices=sorted(features.ALL), metavar="FEATURE",
-                   help="run scenarios needing it even if the provider does not declare it")
-    p.add_argument("--report-dir", help="folder for report.yaml/json, junit.xml, evidence (default: results/<time>)")
-    p.add_argument("--keep", action="store_true", help="leave the mesh and the tests' changes in place to inspect "
-                   "them; `egress-conformance restore` undoes them later")
+    options.add_to(p.add_argument)
     p.add_argument("--junit-xml", help="JUnit XML path (default: in the report folder)")
-    p.add_argument("--accept-partial", action="store_true",
-                   help="exit 0 for a partial result (a test skipped or not supported) instead of 3")
     p.add_argument("pytest_args", nargs="*", help="after --: passed to pytest as they are")
     p.set_defaults(command=run)
 
@@ -263,9 +224,9 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("diff", help="what changed between two saved reports; exit 1 on any regression")
     p.add_argument("before", help="the earlier report (report.yaml/json or its run folder)")
     p.add_argument("after", help="the later report")
-    p.add_argument("--timing-threshold", type=float, default=reportdiff.TIMING_THRESHOLD, metavar="SECONDS",
+    p.add_argument("--timing-threshold", type=float, default=diff.TIMING_THRESHOLD, metavar="SECONDS",
                    help=f"list a step's duration change only from this many seconds (default "
-                        f"{reportdiff.TIMING_THRESHOLD})")
+                        f"{diff.TIMING_THRESHOLD})")
     p.set_defaults(command=diff_reports)
     return parser
 

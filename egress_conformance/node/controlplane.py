@@ -4,7 +4,7 @@ the node address, with the node's PKI. etcd's data lives in the state dir, so a 
 
 import pathlib
 
-from egress_conformance import healthz
+from egress_conformance.cluster import healthz
 from egress_conformance.node import certs, daemons, layout
 
 READY_TIMEOUT_SECONDS = 120.0

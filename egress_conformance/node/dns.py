@@ -6,7 +6,7 @@ import urllib.request
 
 from kubernetes import client
 
-from egress_conformance.install import node_components
+from egress_conformance.node import builds
 from egress_conformance.node import daemons, layout
 
 READY_TIMEOUT_SECONDS = 60.0
@@ -34,7 +34,7 @@ def corefile() -> str:
 """
 
 
-def start(binaries: node_components.NodeBinaries, api: client.ApiClient) -> None:
+def start(binaries: builds.NodeBinaries, api: client.ApiClient) -> None:
     """Create the kube-dns Service, start CoreDNS unless it runs, and wait until it is ready
     (its ready plugin answers once the kubernetes plugin has synced with the API)."""
     _ensure_service(api)

@@ -10,15 +10,18 @@ import time
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from egress_conformance import kube, settings, versions, waits
-from egress_conformance.install import gobuild, node_components
+from egress_conformance.cluster import kube
+from egress_conformance.verdicts import timing, waits
+from egress_conformance import versions
+from egress_conformance.install import gobuild
+from egress_conformance.node import builds
 from egress_conformance.install.errors import InstallError
 from egress_conformance.node import images, runtime
 from egress_conformance.node.errors import NodeError
 
 ISTIOCTL_TIMEOUT_SECONDS = 600
 
-WEBHOOK_TIMING = settings.Timing(convergence_timeout=120.0)
+WEBHOOK_TIMING = timing.Timing(convergence_timeout=120.0)
 """istioctl waits for istiod's Deployment; the webhook can answer a little later."""
 
 SWITCHES = (
@@ -82,7 +85,7 @@ def install(kubeconfig: pathlib.Path, revision: str | None = None,
 def _ensure_images(release: versions.IstioRelease) -> None:
     """The release's images in the node's containerd: `up` imports the default release's, a
     revision of another build (an upgrade's other side) brings its own; present ones are kept."""
-    binaries = node_components.cached()
+    binaries = builds.cached()
     if binaries is None:
         raise NodeError("the node's components are not built: run `ci/node up` first")
     try:

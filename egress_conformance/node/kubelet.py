@@ -6,7 +6,7 @@ import json
 import pathlib
 import urllib.request
 
-from egress_conformance.install import node_components
+from egress_conformance.node import builds
 from egress_conformance.node import certs, daemons, layout
 
 READY_TIMEOUT_SECONDS = 90.0
@@ -67,7 +67,7 @@ def ensure_cgroup_parent() -> None:
                 (parent / name).write_text((hierarchy / name).read_text())
 
 
-def start(binaries: node_components.NodeBinaries, pki: certs.Certs) -> None:
+def start(binaries: builds.NodeBinaries, pki: certs.Certs) -> None:
     """Start the kubelet unless it runs; wait until its healthz answers."""
     if daemons.pid("kubelet") is not None:
         return

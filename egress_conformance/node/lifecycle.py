@@ -8,9 +8,9 @@ import importlib
 import sys
 import time
 
-from egress_conformance.install import cache, components, node_components
-from egress_conformance.node import (certs, controlplane, daemons, dns, kubelet, layout, network, ports, proxy,
-                                     runtime, sweep)
+from egress_conformance.install import cache, components
+from egress_conformance.node import builds
+from egress_conformance.node import certs, controlplane, daemons, dns, kubelet, layout, network, ports, proxy, runtime, sweep
 from egress_conformance.node.errors import NodeError
 
 NODE_READY_TIMEOUT_SECONDS = 120.0
@@ -62,7 +62,7 @@ def up(*, istio_revision: str | None = None, install_istio: bool = True) -> None
             _raise_if_traces(sweep.down(_binaries_if_built(), say))
     ports.check_free()
     with stage("components (built once, cached by version)"):
-        binaries = node_components.build_all()
+        binaries = builds.build_all()
         kubernetes_bin = components.kubernetes()
     images = _module("images")
     with stage("images (OCI archives, cached)"):
@@ -131,9 +131,9 @@ def _half_up() -> bool:
     return not all(running) and bool(sweep.traces())
 
 
-def _binaries_if_built() -> node_components.NodeBinaries | None:
+def _binaries_if_built() -> builds.NodeBinaries | None:
     try:
-        return node_components.cached()
+        return builds.cached()
     except Exception:  # noqa: BLE001 - a sweep must work even when nothing was built
         return None
 

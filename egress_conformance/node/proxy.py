@@ -5,7 +5,7 @@ import json
 import subprocess
 import urllib.request
 
-from egress_conformance.install import node_components
+from egress_conformance.node import builds
 from egress_conformance.node import daemons, layout
 
 READY_TIMEOUT_SECONDS = 60.0
@@ -32,7 +32,7 @@ def config() -> dict:
     }
 
 
-def start(binaries: node_components.NodeBinaries) -> None:
+def start(binaries: builds.NodeBinaries) -> None:
     """Start kube-proxy unless it runs; wait until its healthz says its rules are synced."""
     if daemons.pid("kube-proxy") is not None:
         return
@@ -49,7 +49,7 @@ def _healthy() -> bool:
         return response.status == 200
 
 
-def cleanup(binaries: node_components.NodeBinaries | None) -> None:
+def cleanup(binaries: builds.NodeBinaries | None) -> None:
     """Remove every iptables chain and rule kube-proxy made (its own --cleanup)."""
     if binaries is None:
         return

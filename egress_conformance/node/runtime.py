@@ -8,7 +8,7 @@ import socket
 import tarfile
 import subprocess
 
-from egress_conformance.install import node_components
+from egress_conformance.node import builds
 from egress_conformance.node import daemons, layout
 from egress_conformance.node.errors import NodeError
 
@@ -24,7 +24,7 @@ SHIM_SOCKETS = layout.RUN / "s"
 path must stay short), so the node sets its own."""
 
 
-def config(binaries: node_components.NodeBinaries, sandbox_image: str) -> str:
+def config(binaries: builds.NodeBinaries, sandbox_image: str) -> str:
     """containerd's config (version 4, what `containerd config default` of 2.4 writes: servers are
     plugins, CRI is split into images and runtime plugins)."""
     state = layout.RUN / "containerd"
@@ -85,7 +85,7 @@ def _write_registry_hosts() -> None:
                                         '  capabilities = ["pull", "resolve"]\n')
 
 
-def start(binaries: node_components.NodeBinaries, sandbox_image: str) -> None:
+def start(binaries: builds.NodeBinaries, sandbox_image: str) -> None:
     """Start containerd unless it runs, and wait until its socket answers."""
     if daemons.pid("containerd") is not None:
         return
@@ -107,12 +107,12 @@ def _socket_answers() -> bool:
         return True
 
 
-def ctr(binaries: node_components.NodeBinaries, *args: str) -> subprocess.CompletedProcess:
+def ctr(binaries: builds.NodeBinaries, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([str(binaries.binary("ctr")), f"--address={layout.CONTAINERD_SOCKET}",
                            f"--namespace={NAMESPACE}", *args], capture_output=True, text=True)
 
 
-def images(binaries: node_components.NodeBinaries) -> dict[str, str]:
+def images(binaries: builds.NodeBinaries) -> dict[str, str]:
     """Image name -> target digest of what containerd holds in the CRI namespace."""
     result = ctr(binaries, "images", "list")
     if result.returncode != 0:
@@ -128,7 +128,7 @@ def archive_digests(archive: pathlib.Path) -> set[str]:
     return {manifest["digest"] for manifest in index.get("manifests", [])}
 
 
-def import_images(binaries: node_components.NodeBinaries, archives: dict[str, pathlib.Path]) -> None:
+def import_images(binaries: builds.NodeBinaries, archives: dict[str, pathlib.Path]) -> None:
     """Import each OCI archive whose image containerd does not already hold at the same digest
     (a second ``up`` imports nothing), then check that every pinned name is there."""
     present = images(binaries)

@@ -13,7 +13,8 @@ import signal
 import subprocess
 import time
 
-from egress_conformance.install import cache, node_components
+from egress_conformance.install import cache
+from egress_conformance.node import builds
 from egress_conformance.node import daemons, layout, network, proxy
 
 STOP_ORDER = ("kube-proxy", "coredns", "kubelet", "kube-scheduler", "kube-controller-manager",
@@ -31,7 +32,7 @@ CLEAN_INTERVAL_SECONDS = 0.2
 SWEEP_PASSES = 3
 
 
-def down(binaries: node_components.NodeBinaries | None, say=lambda message: None) -> list[str]:
+def down(binaries: builds.NodeBinaries | None, say=lambda message: None) -> list[str]:
     """Remove everything of the node; returns the traces that could not be removed (empty when clean).
 
     A process of a killed run that was being started while the sweep ran can still leave
@@ -51,7 +52,7 @@ def down(binaries: node_components.NodeBinaries | None, say=lambda message: None
     return left
 
 
-def _sweep_once(binaries: node_components.NodeBinaries | None) -> None:
+def _sweep_once(binaries: builds.NodeBinaries | None) -> None:
     for name in STOP_ORDER:
         daemons.stop(name)
         if name == "kubelet":

@@ -1,20 +1,20 @@
 """Mesh providers behind one interface: where the mesh under test comes from.
 
 A provider is chosen by name and imported only when chosen, so a machine without
-the local mesh's components can still run against an existing cluster. The CLI and
-the pytest plugin both read this registry and ``options.OPTIONS``.
+the local mesh's components can still run against an existing cluster. The run's
+options (run/options.py) read this registry and ``options.OPTIONS``.
 """
 
 import importlib
 
-from egress_conformance import targets
-from egress_conformance.providers import options
+from egress_conformance.changes import journal
+from egress_conformance.hosts import targets
 from egress_conformance.providers.base import Provider, ProviderError
 
 PROVIDERS = {
     "local": "egress_conformance.providers.local.provider:LocalProvider",
-    "existing": "egress_conformance.providers.existing:ExistingProvider",
-    "kind": "egress_conformance.providers.kind:KindProvider",
+    "existing": "egress_conformance.providers.existing.provider:ExistingProvider",
+    "kind": "egress_conformance.providers.kind.provider:KindProvider",
 }
 """Provider name -> "module:class"."""
 
@@ -32,18 +32,14 @@ def get(name: str) -> type[Provider]:
     return getattr(importlib.import_module(module), cls)
 
 
-def create(name: str, options: dict) -> Provider:
-    """The provider called ``name``, constructed with its ``options``."""
-    return get(name)(options)
+def know_journal_entry_types() -> None:
+    """Let the journal read every provider's entry types: a journal left by a killed run may
+    hold any provider's changes."""
+    for name in PROVIDERS:
+        journal.register(get(name).journal_entry_types())
 
 
-def parse_options(name: str, value_of) -> dict:
-    """The options of provider ``name`` (read with ``value_of(dest)``), checked and converted,
-    with the run's external targets under "targets"; raises options.OptionError with one line."""
-    values = options.chosen(name, value_of)
-    parsed = get(name).parse_options(values)
-    try:
-        parsed["targets"] = targets.from_options(values)
-    except targets.TargetError as err:
-        raise options.OptionError(str(err)) from None
-    return parsed
+def create(name: str, options: object, run_targets: targets.Targets) -> Provider:
+    """The provider called ``name``, constructed with its own ``options`` (its parse_options'
+    dataclass) and the run's external targets."""
+    return get(name)(options, run_targets)

@@ -8,11 +8,14 @@ The base classes own the public methods; a provider fills in the small hooks
 import abc
 import dataclasses
 import json
+import pathlib
 
 from kubernetes import client
 
-from egress_conformance import cleanup, targets
-from egress_conformance.journal import Journal
+from egress_conformance.changes import cleanup, journal
+from egress_conformance.cluster import kube
+from egress_conformance.hosts import targets
+from egress_conformance.changes.journal import Journal
 
 
 class ProviderError(Exception):
@@ -121,19 +124,20 @@ class Provider(abc.ABC):
 
     name: str
 
-    def __init__(self, options: dict):
+    def __init__(self, options, run_targets: targets.Targets):
         self.options = options
-        self.targets: targets.Targets = options.get("targets") or targets.from_options({})
+        """This provider's own options: the dataclass its parse_options returns."""
+        self.targets = run_targets
         """The external hosts the run calls: a provider that simulates them answers for all of them."""
 
     @classmethod
-    def parse_options(cls, values: dict) -> dict:
-        """Check and convert this provider's option values (from options.chosen); raise
-        options.OptionError with one line for a bad value."""
-        return values
+    @abc.abstractmethod
+    def parse_options(cls, values: dict):
+        """This provider's options dataclass from the option values that apply to it
+        (options.chosen); raise options.OptionError with one line for a bad value."""
 
     @classmethod
-    def prepare(cls, options: dict) -> None:
+    def prepare(cls, options) -> None:
         """Before pytest starts: check prerequisites and install what the provider needs
         (the local mesh builds its components here). Raise ProviderError to stop."""
 
@@ -141,6 +145,18 @@ class Provider(abc.ABC):
     def sweep(cls) -> list[str]:
         """Clean what killed runs of this provider left outside any cluster; a line per thing."""
         return []
+
+    @classmethod
+    def reconnect(cls, cluster: dict) -> client.ApiClient:
+        """An API client for a cluster a journal names (its ``cluster()`` record), to restore it
+        from another process; a provider that can find it again another way overrides this."""
+        kubeconfig = cluster.get("kubeconfig")
+        return kube.connect(pathlib.Path(kubeconfig) if kubeconfig else None, cluster.get("context"))
+
+    @classmethod
+    def journal_entry_types(cls) -> dict[str, "journal.EntryType"]:
+        """Journal entry types of changes only this provider makes (outside the cluster), by name."""
+        return {}
 
     @abc.abstractmethod
     def start(self, undo: cleanup.Stack, journal: Journal) -> None:
@@ -173,6 +189,11 @@ class Provider(abc.ABC):
     @abc.abstractmethod
     def ensure_healthy(self) -> None:
         """Raise ProviderError if the mesh can no longer answer (e.g. istiod crashed)."""
+
+    def component_pids(self) -> dict[str, int]:
+        """Process ids of the mesh's components that run on this machine, by name (for the
+        soak's footprint); empty where they run elsewhere."""
+        return {}
 
     def mesh_wide_changes_allowed(self) -> bool:
         """May the run change mesh-wide settings? Yes on a cluster the run owns; on a

@@ -1,8 +1,10 @@
-"""Every provider-specific option, declared once: the CLI and the pytest plugin both add
-them from here, and an option given to a provider it does not apply to is a usage error
-(rather than being silently ignored)."""
+"""Every provider-specific option, declared once as data: the CLI and the pytest plugin both
+add them from here (with the suite's own, run/options.py), and an option given to a provider
+it does not apply to is a usage error (rather than being silently ignored). Each provider
+turns the values that apply to it into its own options dataclass."""
 
 import dataclasses
+from collections.abc import Callable
 
 
 class OptionError(ValueError):
@@ -11,13 +13,20 @@ class OptionError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class Option:
+    """One command-line option of a run, for argparse and pytest's addoption alike."""
+
     flag: str
     help: str
-    providers: frozenset[str]
+    providers: frozenset[str] | None = None
+    """The providers it applies to; None: the suite's own option, for every provider."""
     switch: bool = False
     choices: tuple[str, ...] | None = None
-    default: str | None = None
+    default: str | int | float | None = None
     metavar: str | None = None
+    type: Callable[[str], object] | None = None
+    """Converts the text given (int, float); None: kept as text."""
+    repeat: bool = False
+    """May be given several times; the value is the list of them."""
 
     @property
     def dest(self) -> str:
@@ -25,10 +34,16 @@ class Option:
 
     def argparse_kwargs(self) -> dict:
         """Keyword arguments for argparse's add_argument and pytest's addoption alike."""
-        applies = f"[{', '.join(sorted(self.providers))}] "
+        applies = f"[{', '.join(sorted(self.providers))}] " if self.providers else ""
         if self.switch:
             return {"action": "store_true", "default": False, "help": applies + self.help}
+        if self.repeat:
+            return {"action": "append", "default": [], "help": applies + self.help, "metavar": self.metavar,
+                    **({"choices": list(self.choices)} if self.choices else {})}
         kwargs = {"default": None, "help": applies + self.help + (f" (default: {self.default})" if self.default else "")}
+        if self.type:
+            kwargs["type"] = self.type
+            kwargs["default"] = self.default  # a number: its default is the value, not a choice to make later
         if self.choices:
             kwargs["choices"] = list(self.choices)
         if self.metavar:
@@ -77,7 +92,7 @@ OPTIONS = (
 def chosen(provider: str, value_of) -> dict:
     """{dest: value} of the options that apply to ``provider``, read with ``value_of(dest)``;
     raise OptionError for an option given that applies to other providers only."""
-    values = {}
+    values: dict = {}
     for option in OPTIONS:
         value = value_of(option.dest)
         if option.providers.isdisjoint({provider}):

@@ -8,10 +8,18 @@ ServiceEntries; allow-list.yaml beside this file otherwise). Its hosts are reque
 in one batch per observation, so a list of hundreds costs one exec, not hundreds.
 """
 
-from egress_conformance import allowlist, checks, features, scope
-from egress_conformance.meshconfig import REGISTRY_ONLY
-from egress_conformance.observe import Request
-from egress_conformance.scenario import EXTENDED, Scenario
+import pathlib
+
+from egress_conformance.hosts import allowlist
+from egress_conformance.verdicts import checks
+from egress_conformance.providers import features
+from egress_conformance.framework import scope
+from egress_conformance.cluster.meshconfig import REGISTRY_ONLY
+from egress_conformance.verdicts.observe import Request
+from egress_conformance.framework.scenario import EXTENDED, Scenario
+
+DEFAULT_LIST = pathlib.Path(__file__).parent / "allow-list.yaml"
+"""The list when the user gives none (--allow-list)."""
 
 
 def run(t):

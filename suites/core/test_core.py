@@ -2,8 +2,8 @@
 
 import pytest
 
-import scenarios
-from egress_conformance.scenario import CORE
+from egress_conformance import scenarios
+from egress_conformance.framework.scenario import CORE
 
 
 @pytest.mark.parametrize("scenario", scenarios.in_profile(CORE), ids=lambda s: s.name)

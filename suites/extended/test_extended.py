@@ -2,8 +2,8 @@
 
 import pytest
 
-import scenarios
-from egress_conformance.scenario import EXTENDED
+from egress_conformance import scenarios
+from egress_conformance.framework.scenario import EXTENDED
 
 
 @pytest.mark.parametrize("scenario", scenarios.in_profile(EXTENDED), ids=lambda s: s.name)

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from egress_conformance import kube
+from egress_conformance.cluster import kube
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 NODE_KUBECONFIG = pathlib.Path("/var/lib/egress-node/kubeconfig")

@@ -6,7 +6,8 @@ import os
 
 import yaml
 
-from egress_conformance import journal, meshconfig
+from egress_conformance.changes import journal
+from egress_conformance.cluster import meshconfig
 from tests.cluster import snapshot
 from tests.cluster.conftest import ROOT, cli
 from tests import killing

@@ -11,11 +11,15 @@ itself; tests/kind does, where Docker exists."""
 
 import subprocess
 
-from egress_conformance import cleanup, journal, providers, scope, session
-from egress_conformance.kindcluster import commands
-from egress_conformance.providers import kind
-from egress_conformance.settings import Timing
-from scenarios import core_egress
+from egress_conformance.changes import cleanup, journal
+from egress_conformance import providers
+from egress_conformance.run import options
+from egress_conformance.framework import scope
+from egress_conformance.run import session
+from egress_conformance.providers.kind import commands
+from egress_conformance.providers.kind import provider as kind
+from egress_conformance.verdicts.timing import Timing
+from egress_conformance.scenarios import core_egress
 from tests.cluster import snapshot
 
 CLUSTER = commands.CLUSTER_PREFIX + kind.CLUSTER_NAME
@@ -45,15 +49,15 @@ def test_on_a_kept_cluster_the_kind_provider_runs_the_walkthrough_and_leaves_the
         kubeconfig, api, images, own_journals):
     before = snapshot.take(api)
     given = {"client_image": images["client"], "external_image": images["external"], "keep_cluster": True}
-    options = providers.parse_options(kind.KindProvider.name, given.get)
+    chosen = options.defaults(provider=kind.KindProvider.name, **given)
     tools = KeptCluster(kubeconfig.read_text())
-    provider = kind.KindProvider(options, tools.run)
+    provider = kind.KindProvider(chosen.provider_options, chosen.targets, tools.run)
     undo, run_journal = cleanup.Stack(), journal.Journal()
     try:
         provider.start(undo, run_journal)
         assert provider.info().provider == "kind"
         assert run_journal.data["cluster"]["kindCluster"] == CLUSTER
-        with session.egress_test(provider, run_journal, Timing(), scope.MESH_WIDE) as t:
+        with session.test_context(session.Mesh(provider, run_journal, Timing()), scope.MESH_WIDE) as t:
             core_egress.run(t)
     finally:
         undo.close()

@@ -6,7 +6,7 @@ import pytest
 import yaml
 from kubernetes import client
 
-from egress_conformance import meshconfig
+from egress_conformance.cluster import meshconfig
 from tests.cluster import snapshot
 from tests.cluster.test_existing_provider import run_args
 from tests.cluster.conftest import cli

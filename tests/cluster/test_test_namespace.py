@@ -13,7 +13,8 @@ import pytest
 import yaml
 from kubernetes import client, dynamic
 
-from egress_conformance import istiodiscovery, journal, kube
+from egress_conformance.cluster import istiodiscovery, kube
+from egress_conformance.changes import journal
 from tests.cluster.conftest import ROOT, cli
 from tests import killing
 

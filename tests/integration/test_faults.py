@@ -12,13 +12,16 @@ import xml.etree.ElementTree as ET
 import pytest
 import yaml
 
-from egress_conformance import changes, cleanup, faults, journal, kube, providers
-from egress_conformance.conformance import EgressTest
+from egress_conformance.changes import objects, cleanup, journal
+from egress_conformance.verdicts import faults
+from egress_conformance.cluster import kube
+from egress_conformance import providers
+from egress_conformance.framework.context import EgressTest
 from egress_conformance.providers.local import processes, proctable
 from egress_conformance.providers.local.errors import ComponentCrashed
-from egress_conformance.observe import Request
+from egress_conformance.verdicts.observe import Request
 from egress_conformance.providers.base import ProviderError
-from egress_conformance.settings import Timing
+from egress_conformance.verdicts.timing import Timing
 
 
 def test_a_crashed_istiod_is_named_with_its_log(clean_machine):
@@ -79,8 +82,8 @@ def test_an_invalid_service_entry_is_refused_in_one_line_and_changes_nothing(cle
     try:
         provider = providers.create("local", {})
         provider.start(undo, run_journal)
-        with pytest.raises(changes.InvalidObject) as err:
-            changes.create(provider.api(), invalid, undo, run_journal)
+        with pytest.raises(objects.InvalidObject) as err:
+            objects.create(provider.api(), invalid, undo, run_journal)
         assert kube.get(provider.api(), invalid) is None and journal.pending() == []
     finally:
         undo.close()

@@ -7,9 +7,11 @@ import subprocess
 
 import pytest
 
-from egress_conformance import cleanup, cli, journal, kube, meshconfig, providers
-from egress_conformance.conformance import EgressTest
-from egress_conformance.settings import Timing
+from egress_conformance.changes import cleanup, journal
+from egress_conformance import cli, providers
+from egress_conformance.cluster import kube, meshconfig
+from egress_conformance.framework.context import EgressTest
+from egress_conformance.verdicts.timing import Timing
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 

@@ -14,10 +14,12 @@ import sys
 import pytest
 from kubernetes import client
 
-from egress_conformance import journal, kube, meshconfig, targets
+from egress_conformance.changes import journal
+from egress_conformance.cluster import kube, meshconfig
+from egress_conformance.hosts import targets
 from egress_conformance.providers.local import istio_install, runstate
 from egress_conformance.providers.local import provider as local
-from scenarios import core_egress
+from egress_conformance.scenarios import core_egress
 from tests.integration import traces
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]

@@ -10,7 +10,7 @@ import pathlib
 import pytest
 import yaml
 
-from egress_conformance import kube, meshconfig
+from egress_conformance.cluster import kube, meshconfig
 from tests.integration import traces
 
 RESTRICTED = "mesh wide outbound traffic policy is set to 'REGISTRY_ONLY'"

@@ -3,7 +3,7 @@
 import pathlib
 import subprocess
 
-from egress_conformance import journal
+from egress_conformance.changes import journal
 from egress_conformance.providers.local import proctable, runstate
 
 

@@ -10,8 +10,8 @@ import sys
 import pytest
 import yaml
 
-from egress_conformance import journal
-from egress_conformance.kindcluster import commands
+from egress_conformance.changes import journal
+from egress_conformance.providers.kind import commands
 from tests import killing
 
 

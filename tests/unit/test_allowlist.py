@@ -1,6 +1,6 @@
 import pytest
 
-from egress_conformance import allowlist
+from egress_conformance.hosts import allowlist
 
 SE = """
 apiVersion: networking.istio.io/v1

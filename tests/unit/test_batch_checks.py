@@ -1,7 +1,7 @@
 """Checks of a batch of requests: counts per cluster decide, since counters cannot say
 which request used which cluster."""
 
-from egress_conformance import checks, envoy, observe
+from egress_conformance.verdicts import checks, envoy, observe
 from egress_conformance.providers import base
 
 A, B = "http://a.example.org/get", "https://b.example.org/get"

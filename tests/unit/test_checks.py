@@ -1,4 +1,4 @@
-from egress_conformance import checks, envoy, observe
+from egress_conformance.verdicts import checks, envoy, observe
 
 REQUEST = observe.Request("http://httpbin.org/get")
 NO_HTTP_LISTENER = envoy.SidecarState(envoy.BLACKHOLE, None, (), ())

@@ -1,6 +1,6 @@
 import pytest
 
-from egress_conformance import cleanup
+from egress_conformance.changes import cleanup
 
 
 def test_undos_run_last_in_first_out_and_survive_failures():
@@ -51,7 +51,7 @@ def test_an_undo_run_early_is_not_repeated():
 
 
 def test_fields_the_api_adds_are_no_edit_but_a_changed_one_is():
-    from egress_conformance import undoing
+    from egress_conformance.changes import undoing
 
     requested = {"containers": [{"name": "c", "image": "i"}], "hosts": ["a"]}
     defaulted = {"containers": [{"name": "c", "image": "i", "terminationMessagePath": "/dev/termination-log"}],

@@ -2,8 +2,9 @@
 
 import json
 
-from egress_conformance import scope, targets
-from egress_conformance.providers import clientpod, external_target
+from egress_conformance.framework import scope
+from egress_conformance.hosts import targets
+from egress_conformance.providers.existing import clientpod, external_target
 
 
 def test_the_client_pod_asks_for_the_counters_the_evidence_needs_and_maps_the_external_names():

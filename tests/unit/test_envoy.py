@@ -4,7 +4,7 @@ local-mesh run (trimmed to the listeners, clusters and routes that matter)."""
 import json
 import pathlib
 
-from egress_conformance import envoy
+from egress_conformance.verdicts import envoy
 
 DATA = pathlib.Path(__file__).parent / "data"
 

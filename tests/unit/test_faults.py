@@ -3,7 +3,7 @@
 import urllib3
 from kubernetes.client.exceptions import ApiException
 
-from egress_conformance import faults
+from egress_conformance.verdicts import faults
 from egress_conformance.providers.base import ProviderError
 
 

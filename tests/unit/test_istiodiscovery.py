@@ -1,6 +1,6 @@
 import pytest
 
-from egress_conformance import istiodiscovery as d
+from egress_conformance.cluster import istiodiscovery as d
 
 
 def test_injection_enabled_selects_the_revision_behind_the_default_tag():

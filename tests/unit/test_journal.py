@@ -1,6 +1,6 @@
 import json
 
-from egress_conformance import journal
+from egress_conformance.changes import journal
 
 
 def test_an_entry_is_on_disk_before_the_change_and_gone_once_settled(tmp_path, monkeypatch):

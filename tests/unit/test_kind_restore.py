@@ -16,9 +16,11 @@ import traceback
 
 import pytest
 
-from egress_conformance import cleanup, cli, journal, providers
-from egress_conformance.kindcluster import cluster, commands, runner
-from egress_conformance.providers import existing, kind
+from egress_conformance.changes import cleanup, journal
+from egress_conformance import cli, providers
+from egress_conformance.providers.kind import cluster, commands, runner
+from egress_conformance.providers.existing import provider as existing
+from egress_conformance.providers.kind import provider as kind
 
 CLUSTER = "pytest-egress-conformance"
 DELETE_CLUSTER = commands.delete_cluster(CLUSTER)

@@ -3,7 +3,7 @@ import base64
 import pytest
 import yaml
 
-from egress_conformance import kubeconfigs
+from egress_conformance.cluster import kubeconfigs
 
 
 def write(tmp_path, config):

@@ -1,6 +1,6 @@
 import pytest
 
-from egress_conformance import meshconfig
+from egress_conformance.cluster import meshconfig
 
 REAL_INSTALL = """accessLogFile: /dev/stdout
 defaultConfig:

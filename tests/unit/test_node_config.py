@@ -7,10 +7,10 @@ import pathlib
 import re
 import tomllib
 
-from egress_conformance.install import node_components
+from egress_conformance.node import builds
 from egress_conformance.node import kubelet, layout, network, ports, proxy, runtime
 
-BINARIES = node_components.NodeBinaries(
+BINARIES = builds.NodeBinaries(
     containerd_bin=pathlib.Path("/cache/containerd/bin"), runc_bin=pathlib.Path("/cache/runc/bin"),
     kubernetes_bin=pathlib.Path("/cache/k/bin"), coredns_bin=pathlib.Path("/cache/coredns/bin"),
 )
@@ -23,7 +23,7 @@ def _paths(text: str) -> list[str]:
 
 
 def test_containerd_config_uses_only_the_nodes_dirs(monkeypatch):
-    monkeypatch.setattr(node_components.NodeBinaries, "binary", lambda self, name: self.runc_bin / name)
+    monkeypatch.setattr(builds.NodeBinaries, "binary", lambda self, name: self.runc_bin / name)
     text = runtime.config(BINARIES, "egress.local/pause:3.10")
     parsed = tomllib.loads(text)
     assert parsed["version"] == 4 and parsed["imports"] == []

@@ -1,6 +1,6 @@
 import pytest
 
-from egress_conformance import observe
+from egress_conformance.verdicts import observe
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
 import pytest
 
-from egress_conformance import report as r
+from egress_conformance.reports import report as r
 
 
 @pytest.mark.parametrize("results, expected", [
@@ -54,7 +54,7 @@ def test_load_refuses_what_is_not_a_report():
 
 
 def test_evidence_keeps_the_access_log_lines_of_the_failing_step():
-    from egress_conformance import evidence
+    from egress_conformance.verdicts import evidence
 
     log = "\n".join([
         '{"start_time":"2026-11-28T02:47:39.000Z","upstream_cluster":"before"}',

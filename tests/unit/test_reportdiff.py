@@ -8,7 +8,8 @@ import pathlib
 import pytest
 import yaml
 
-from egress_conformance import cli, reportdiff
+from egress_conformance import cli
+from egress_conformance.reports import diff as reportdiff
 
 DATA = pathlib.Path(__file__).parent / "data" / "report_core_success.yaml"
 

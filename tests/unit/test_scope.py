@@ -1,5 +1,8 @@
-import scenarios
-from egress_conformance import clusterinfo, features, report, scope
+from egress_conformance import scenarios
+from egress_conformance.cluster import clusterinfo
+from egress_conformance.providers import features
+from egress_conformance.reports import report
+from egress_conformance.framework import scope
 
 
 class T:

@@ -2,9 +2,10 @@
 
 import types
 
-from egress_conformance import features, report
-from egress_conformance.scenario import CORE, Scenario
-from fixtures import selection
+from egress_conformance.providers import features
+from egress_conformance.reports import report
+from egress_conformance.framework.scenario import CORE, Scenario
+from egress_conformance.fixtures import selection
 
 SCENARIO = Scenario("s", "d", CORE, frozenset({features.MESH_WIDE_POLICY, features.EGRESS_GATEWAY}), run=None)
 

@@ -1,4 +1,5 @@
-from egress_conformance import flowbench, soak, targets
+from egress_conformance.benchmarks import flow, soak
+from egress_conformance.hosts import targets
 
 
 def fake_process(proc, pid, group, rss_kib, files):
@@ -19,12 +20,12 @@ def test_usage_sums_the_process_group_only(tmp_path):
 
 
 def test_tables_give_medians_worst_and_ratios():
-    samples = [flowbench.Sample(step, strategy, 0.1, verdict)
-               for step in flowbench.STEPS
-               for strategy, verdict in (("evidence", 0.3), ("fixed 0.5 s", 1.5), (flowbench.DOCS, 2.4))]
+    samples = [flow.Sample(step, strategy, 0.1, verdict)
+               for step in flow.STEPS
+               for strategy, verdict in (("evidence", 0.3), ("fixed 0.5 s", 1.5), (flow.DOCS, 2.4))]
     cost = {"probe": 0.06, "round trips": 3, "bytes read": 9000, "whole config dump bytes": 178000,
             "whole config dump seconds": 0.02}
-    text = flowbench.tables(samples, cost)
+    text = flow.tables(samples, cost)
     restrict = next(line for line in text.splitlines() if line.startswith("restrict"))
     assert "100/   100 ms" in restrict and "3.0x" in restrict and "5.0x" in restrict and "8.0x" in restrict
 
@@ -38,5 +39,5 @@ def test_the_istio_docs_wait_takes_the_first_match_and_backs_off_exponentially()
         def probe(self, request):
             return request
 
-    flowbench.docs_verify(T(), "step", lambda obs: next(answers), sleep=slept.append)
+    flow.docs_verify(T(), "step", lambda obs: next(answers), sleep=slept.append)
     assert slept == [2, 4]

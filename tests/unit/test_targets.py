@@ -2,7 +2,7 @@
 
 import pytest
 
-from egress_conformance import allowlist, targets
+from egress_conformance.hosts import allowlist, targets
 
 
 def test_defaults_are_the_walkthrough_and_the_shipped_allow_list():

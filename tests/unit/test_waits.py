@@ -1,7 +1,7 @@
 import pytest
 
-from egress_conformance import waits
-from egress_conformance.settings import Timing
+from egress_conformance.verdicts import waits
+from egress_conformance.verdicts.timing import Timing
 
 
 class FakeClock:

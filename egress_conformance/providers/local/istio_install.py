@@ -8,7 +8,7 @@ import time
 import yaml
 from kubernetes import client
 
-from egress_conformance import kube
+from egress_conformance.cluster import kube
 from egress_conformance.install.layout import Layout
 from egress_conformance.providers.local.errors import LocalMeshError
 

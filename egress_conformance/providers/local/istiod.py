@@ -11,7 +11,8 @@ import os
 import pathlib
 import urllib.request
 
-from egress_conformance import cleanup, clusterinfo
+from egress_conformance.changes import cleanup
+from egress_conformance.cluster import clusterinfo
 from egress_conformance.install.layout import Layout
 from egress_conformance.providers.local import ports, processes
 

@@ -10,7 +10,7 @@ import pathlib
 import shutil
 import subprocess
 
-from egress_conformance import cleanup
+from egress_conformance.changes import cleanup
 from egress_conformance.providers.local.errors import LocalMeshError
 
 ETC_NETNS = pathlib.Path("/etc/netns")

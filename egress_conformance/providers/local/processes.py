@@ -12,7 +12,7 @@ import signal
 import subprocess
 import time
 
-from egress_conformance import cleanup
+from egress_conformance.changes import cleanup
 from egress_conformance.providers.local import proctable
 from egress_conformance.providers.local.errors import ComponentCrashed, LocalMeshError
 

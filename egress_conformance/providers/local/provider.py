@@ -13,6 +13,7 @@ or forwards anything and its firewall is left alone.
 """
 
 import contextlib
+import dataclasses
 import logging
 import os
 import pathlib
@@ -26,9 +27,13 @@ from kubernetes import client
 
 import yaml
 
-from egress_conformance import cleanup, clusterinfo, faults, features, kube, meshconfig, pki, versions
+from egress_conformance.changes import cleanup
+from egress_conformance.cluster import clusterinfo, kube, meshconfig
+from egress_conformance.verdicts import faults
+from egress_conformance.providers import features
+from egress_conformance import pki, versions
 from egress_conformance.install import layout as install_layout
-from egress_conformance.journal import Journal
+from egress_conformance.changes.journal import Journal
 from egress_conformance.providers.local import controlplane, external, istio_install, istiod, netns, runstate, sidecar
 from egress_conformance.providers.local.errors import LocalMeshError
 from egress_conformance.providers import base
@@ -84,42 +89,54 @@ class LocalWorkload(Workload):
 ADMIN_RESPONSE_END = "\n--egress-conformance: end of admin response--\n"
 
 
+@dataclasses.dataclass(frozen=True)
+class LocalOptions:
+    """The local mesh's options, checked."""
+
+    istio: versions.IstioRelease = dataclasses.field(default_factory=versions.istio)
+    mesh_config: str | None = None
+    """The istio ConfigMap's mesh key to start with (--local-mesh-config); None: the default."""
+
+
 class LocalProvider(Provider):
     name = "local"
 
+    options: "LocalOptions"
+
     @classmethod
-    def parse_options(cls, values: dict) -> dict:
+    def parse_options(cls, values: dict) -> "LocalOptions":
         try:
-            parsed = {"istio": versions.istio(values.get("istio_version"))}
+            release = versions.istio(values.get("istio_version"))
         except ValueError as err:
             raise OptionError(f"--istio-version: {err}") from None
         path = values.get("local_mesh_config")
+        mesh_config = None
         if path:
             try:
-                parsed["mesh_config"] = open(path).read()
+                mesh_config = open(path).read()
             except OSError as err:
                 raise OptionError(f"--local-mesh-config: cannot read {path}: {err.strerror}") from None
             try:
-                mesh = yaml.safe_load(parsed["mesh_config"])
+                mesh = yaml.safe_load(mesh_config)
             except yaml.YAMLError as err:
                 mesh = err
             if not isinstance(mesh, dict):
                 raise OptionError(f"--local-mesh-config: {path} is not a YAML mapping of mesh config fields "
                                   "(e.g. 'trustDomain: cluster.local'); fix the file and run again")
-            mode = meshconfig.policy_of(parsed["mesh_config"])
+            mode = meshconfig.policy_of(mesh_config)
             known = (meshconfig.ALLOW_ANY, meshconfig.REGISTRY_ONLY, "ALLOW_ANY_DYNAMIC_DNS")  # the last: Istio 1.31
             if mode not in known:
                 raise OptionError(f"--local-mesh-config: unknown outboundTrafficPolicy.mode {mode!r} in {path}: "
                                   f"use one of {', '.join(known)}")
-        return parsed
+        return LocalOptions(istio=release, mesh_config=mesh_config)
 
     @classmethod
-    def prepare(cls, options: dict) -> None:
+    def prepare(cls, options: "LocalOptions") -> None:
         """Root first (a ten-minute build is no way to learn it is missing), then the components."""
         _require_root()
         from egress_conformance.install import __main__ as install
 
-        release = options["istio"]
+        release = options.istio
         if install_layout.load(release) is None and install.main(["--istio", release.module_version]) != 0:
             raise ProviderError(f"set-up of the local mesh with Istio {release.label} failed (see above); "
                                 "fix it or choose another --istio-version")
@@ -135,7 +152,7 @@ class LocalProvider(Provider):
 
     def start(self, undo: cleanup.Stack, journal: Journal) -> None:
         _require_root()
-        self.release = self.options.get("istio") or versions.istio()
+        self.release = self.options.istio
         layout = install_layout.load(self.release)
         if layout is None:
             raise ProviderError(
@@ -168,7 +185,7 @@ class LocalProvider(Provider):
         journal.bind(self.cluster())
         with _stage("Istio CRDs, istio-system and the istio ConfigMap"):
             self._api = kube.connect(self.control.kubeconfig)
-            mesh_config = self.options.get("mesh_config") or istio_install.mesh_config(XDS_ADDRESS)
+            mesh_config = self.options.mesh_config or istio_install.mesh_config(XDS_ADDRESS)
             istio_install.install(self._api, layout, mesh_config)
         self._starting_policy = meshconfig.policy_of(mesh_config)
         with _stage("istiod"):
@@ -212,6 +229,13 @@ class LocalProvider(Provider):
     def cluster(self) -> dict:
         return {"provider": self.name, "kubeconfig": str(self.control.kubeconfig), "context": None,
                 "server": self.control.server}
+
+    def component_pids(self) -> dict[str, int]:
+        """Each component's pid, leading its own process group."""
+        control = self.control
+        return {"etcd": control.etcd.pid, "kube-apiserver": control.apiserver.pid,
+                "kube-controller-manager": control.controller_manager.pid, "istiod": self.istiod.process.pid,
+                "pilot-agent+envoy": self._sidecar.agent.pid, "httpbin": self._external.process.pid}
 
     def logs(self) -> dict[str, str]:
         sidecar_log = self._sidecar.log.read_text(errors="replace").splitlines()

@@ -13,9 +13,10 @@ import pathlib
 
 from kubernetes import client
 
-from egress_conformance import session, scope
-from egress_conformance.settings import Timing
-from scenarios import core_egress
+from egress_conformance.run import options, session
+from egress_conformance.framework import scope
+from egress_conformance.verdicts.timing import Timing
+from egress_conformance.scenarios import core_egress
 
 log = logging.getLogger("egress")
 
@@ -27,14 +28,6 @@ class Usage:
     processes: int
     open_files: int
     rss_kib: int
-
-
-def components(provider) -> dict[str, int]:
-    """Component name -> the pid leading its process group (each component runs in its own)."""
-    control = provider.control
-    return {"etcd": control.etcd.pid, "kube-apiserver": control.apiserver.pid,
-            "kube-controller-manager": control.controller_manager.pid, "istiod": provider.istiod.process.pid,
-            "pilot-agent+envoy": provider._sidecar.agent.pid, "httpbin": provider._external.process.pid}
 
 
 def usage(group: int, proc: pathlib.Path = pathlib.Path("/proc")) -> Usage:
@@ -57,7 +50,7 @@ def usage(group: int, proc: pathlib.Path = pathlib.Path("/proc")) -> Usage:
 
 
 def footprint(provider) -> dict[str, Usage]:
-    return {name: usage(pid) for name, pid in components(provider).items()}
+    return {name: usage(pid) for name, pid in provider.component_pids().items()}
 
 
 def objects(provider) -> list[str]:
@@ -80,11 +73,12 @@ def objects(provider) -> list[str]:
 def run(iterations: int, timing: Timing = Timing()) -> dict:
     """Run the core flow ``iterations`` times on one mesh; return the soak's findings."""
     failures, leaks, first, last = [], [], None, None
-    with session.mesh() as (provider, run_journal):
+    with session.mesh(options.defaults(timing=timing)) as held:
+        provider = held.provider
         baseline = objects(provider)
         for index in range(1, iterations + 1):
             try:
-                with session.egress_test(provider, run_journal, timing, scope.MESH_WIDE) as t:
+                with session.test_context(held, scope.MESH_WIDE) as t:
                     core_egress.run(t)
             except AssertionError as err:
                 failures.append(f"iteration {index}: {str(err).splitlines()[0][:300]}")

@@ -7,8 +7,9 @@ import json
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from egress_conformance import cleanup, kube, undoing
-from egress_conformance.journal import Journal
+from egress_conformance.changes import cleanup, undoing
+from egress_conformance.cluster import kube
+from egress_conformance.changes.journal import Journal
 
 
 class InvalidObject(Exception):

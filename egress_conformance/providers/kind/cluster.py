@@ -22,9 +22,9 @@ from pytest_kubernetes.options import ClusterOptions
 from pytest_kubernetes.providers.kind import KindManagerBase
 from urllib3.exceptions import HTTPError
 
-from egress_conformance import kube
-from egress_conformance.kindcluster import commands
-from egress_conformance.kindcluster.runner import Runner, run
+from egress_conformance.cluster import kube
+from egress_conformance.providers.kind import commands
+from egress_conformance.providers.kind.runner import Runner, run
 
 
 class KindCluster(KindManagerBase):

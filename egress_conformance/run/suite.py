@@ -1,16 +1,14 @@
-"""Where the suite lives: its test modules and pytest plugins, found through the installed
-packages (``suites``, ``fixtures``, ``scenarios`` ship in the wheel beside this one), so
-that ``egress-conformance run`` works from any directory, not only from a checkout."""
+"""Where the suite lives: its test modules and pytest plugins, found through the package
+(``egress_conformance.suites``, ``.fixtures`` and ``.scenarios`` ship inside it), so that
+``egress-conformance run`` works from any directory, not only from a checkout."""
 
 import pathlib
 
-import suites
+from egress_conformance import suites
+from egress_conformance.fixtures import PLUGINS
 
 DIRECTORY = pathlib.Path(suites.__file__).resolve().parent
 """The suites package: one test module per profile."""
-
-PLUGINS = ("fixtures.selection", "fixtures.report", "fixtures.mesh", "fixtures.egress")
-"""The suite's pytest plugins (conftest.py registers the same ones in a checkout)."""
 
 SETTINGS = {
     "log_cli": "true",

@@ -7,9 +7,9 @@ built here; it touches nothing outside the test namespace (no CoreDNS edit, no c
 beside the cluster), so it needs no Docker network the suite's host can reach.
 
 The cluster, if this run creates it, is journaled before it is made, so ``restore`` deletes
-it after a kill (kindcluster/leftovers.py); everything inside it goes with it. The commands
-are in kindcluster/commands.py (unit-tested exactly); the cluster lifecycle goes through
-pytest-kubernetes' KindManager (kindcluster/cluster.py says which of its pitfalls are worked
+it after a kill (leftovers.py); everything inside it goes with it. The commands
+are in commands.py (unit-tested exactly); the cluster lifecycle goes through
+pytest-kubernetes' KindManager (cluster.py says which of its pitfalls are worked
 around and how). Without Docker the run stops in prepare() with one line: the suite reports
 it "not run", never passed.
 """
@@ -21,12 +21,16 @@ import shutil
 import subprocess
 import tempfile
 
-from egress_conformance import cleanup
-from egress_conformance.journal import Journal
-from egress_conformance.kindcluster import cluster, commands, leftovers
-from egress_conformance.kindcluster.runner import Runner, run
+from kubernetes import client
+
+from egress_conformance.changes import cleanup, journal
+from egress_conformance.changes.journal import Journal
+from egress_conformance.cluster import kube
+from egress_conformance.providers.kind import cluster, commands, leftovers
+from egress_conformance.providers.kind.runner import Runner, run
 from egress_conformance.providers.base import Provider, ProviderError
-from egress_conformance.providers.existing import DEFAULT_CLIENT_IMAGE, DEFAULT_EXTERNAL_IMAGE, ExistingProvider
+from egress_conformance.providers.existing.provider import (DEFAULT_CLIENT_IMAGE, DEFAULT_EXTERNAL_IMAGE,
+                                                            ExistingOptions, ExistingProvider)
 from egress_conformance.providers.options import OptionError
 
 CLUSTER_NAME = "egress-conformance"
@@ -34,30 +38,59 @@ CLUSTER_NAME = "egress-conformance"
 log = logging.getLogger("egress")
 
 
+@dataclasses.dataclass(frozen=True)
+class KindOptions:
+    """The kind provider's options, checked."""
+
+    istio_version: str
+    node_image: str
+    client_image: str = DEFAULT_CLIENT_IMAGE
+    external_image: str = DEFAULT_EXTERNAL_IMAGE
+    keep_cluster: bool = False
+
+
 class KindProvider(Provider):
     name = "kind"
 
-    def __init__(self, options: dict, runner: Runner = run):
-        super().__init__(options)
+    options: KindOptions
+
+    def __init__(self, options: KindOptions, run_targets, runner: Runner = run):
+        super().__init__(options, run_targets)
         self._run = runner
 
     @classmethod
-    def parse_options(cls, values: dict) -> dict:
-        parsed = dict(values)
+    def parse_options(cls, values: dict) -> KindOptions:
         version = values.get("istio_version") or max(commands.NODE_IMAGES, key=lambda v: tuple(map(int, v.split("."))))
         try:
-            parsed["node_image"] = commands.node_image(version)
+            node_image = commands.node_image(version)
         except ValueError as err:
             raise OptionError(str(err)) from None
-        parsed["istio_version"] = version
-        parsed["client_image"] = values.get("client_image") or DEFAULT_CLIENT_IMAGE
-        parsed["external_image"] = values.get("external_image") or DEFAULT_EXTERNAL_IMAGE
-        return parsed
+        return KindOptions(istio_version=version, node_image=node_image,
+                           client_image=values.get("client_image") or DEFAULT_CLIENT_IMAGE,
+                           external_image=values.get("external_image") or DEFAULT_EXTERNAL_IMAGE,
+                           keep_cluster=bool(values.get("keep_cluster")))
 
     @classmethod
-    def prepare(cls, options: dict, runner: Runner = run) -> None:
+    def journal_entry_types(cls) -> dict[str, journal.EntryType]:
+        return {"kind-cluster": journal.EntryType(
+            ("name",), lambda e: f"kind cluster {e['name']} created",
+            lambda e, m: leftovers.delete_cluster(e["name"], m.run or run), in_cluster=False, holds_cluster=True)}
+
+    @classmethod
+    def reconnect(cls, cluster: dict) -> client.ApiClient:
+        """A kind cluster's kubeconfig is asked of kind again when the run's copy is gone (it lived in /tmp)."""
+        kubeconfig = cluster.get("kubeconfig")
+        if not (kubeconfig and cluster.get("kindCluster") and not pathlib.Path(kubeconfig).exists()):
+            return super().reconnect(cluster)
+        with tempfile.TemporaryDirectory(prefix="egress-restore-") as scratch:
+            path = pathlib.Path(scratch) / "kubeconfig"
+            path.write_text(leftovers.kubeconfig(cluster["kindCluster"], run))
+            return kube.connect(path)  # the client holds what it needs once connected
+
+    @classmethod
+    def prepare(cls, options: "KindOptions", runner: Runner = run) -> None:
         for tool, how in (("docker", "install Docker"), ("kind", "go install sigs.k8s.io/kind@v0.33.0"),
-                          ("istioctl", f"put istioctl {options['istio_version']} on PATH")):
+                          ("istioctl", f"put istioctl {options.istio_version} on PATH")):
             if shutil.which(tool) is None:
                 raise ProviderError(f"--provider kind needs {tool} on PATH: {how}")
         try:
@@ -70,7 +103,7 @@ class KindProvider(Provider):
         scratch = pathlib.Path(tempfile.mkdtemp(prefix="egress-kind-"))
         undo.push(f"remove {scratch}", lambda: shutil.rmtree(scratch, ignore_errors=True))
         kubeconfig = str(scratch / "kubeconfig")  # the manager deletes it at delete(): it is ours
-        self._cluster = cluster.KindCluster(CLUSTER_NAME, kubeconfig, self.options["node_image"], self._run)
+        self._cluster = cluster.KindCluster(CLUSTER_NAME, kubeconfig, self.options.node_image, self._run)
         name = self._cluster.cluster_name
         # Named before the first entry; the existing provider names it again once the API answers.
         journal.bind({"provider": self.name, "kindCluster": name, "kubeconfig": kubeconfig, "context": None,
@@ -80,17 +113,16 @@ class KindProvider(Provider):
             # probe passes and it reuses the cluster (and will not delete it) instead of failing to create it
             pathlib.Path(kubeconfig).write_text(self._step(commands.get_kubeconfig(name), 60, "kind get kubeconfig"))
             self._create_cluster(reuse=True)
-        elif self.options.get("keep_cluster"):
+        elif self.options.keep_cluster:
             self._create_cluster(reuse=True)  # to outlive the run: neither journaled nor deleted
         else:
             self._journaled(undo, journal, journal.changing("kind-cluster", name=name), f"delete kind cluster {name}",
                             self._create_cluster, lambda: leftovers.delete_cluster(name, self._run))
         self._step(commands.istioctl_install("istioctl", kubeconfig), 600, "istioctl install")
         self._load_images(name)
-        self._inner = _OnKind(name, ExistingProvider.parse_options({
-            "kubeconfig": kubeconfig, "context": None, "revision": None, "allow_mesh_wide_changes": True,
-            "external": "simulated", "client_image": self.options["client_image"],
-            "external_image": self.options["external_image"], "targets": self.targets}))
+        self._inner = _OnKind(name, ExistingOptions(
+            kubeconfig=kubeconfig, allow_mesh_wide_changes=True, external="simulated",
+            client_image=self.options.client_image, external_image=self.options.external_image), self.targets)
         self._inner.start(undo, journal)
 
     def _create_cluster(self, reuse: bool = False) -> None:
@@ -111,7 +143,7 @@ class KindProvider(Provider):
         self-built images then need no registry (air-gapped runners, rate limits). An image
         Docker does not have is left to the node to pull. On a kept cluster they stay, as a
         cache of the images it runs anyway."""
-        for image in dict.fromkeys((self.options["client_image"], self.options["external_image"])):
+        for image in dict.fromkeys((self.options.client_image, self.options.external_image)):
             try:
                 self._run(commands.local_image(image), 60)
             except subprocess.CalledProcessError as err:
@@ -188,8 +220,8 @@ class _NothingMade(ProviderError):
 class _OnKind(ExistingProvider):
     """The existing provider on the kind cluster; the journal it binds names the kind cluster."""
 
-    def __init__(self, kind_cluster: str, options: dict):
-        super().__init__(options)
+    def __init__(self, kind_cluster: str, options: ExistingOptions, run_targets):
+        super().__init__(options, run_targets)
         self._kind_cluster = kind_cluster
 
     def cluster(self) -> dict:

@@ -10,7 +10,7 @@ Pure: two report documents in, a Diff out; the CLI prints it.
 import dataclasses
 import re
 
-from egress_conformance import report
+from egress_conformance.reports import report
 
 RUN_NAMESPACE = re.compile(r"egress-conformance-[0-9a-f]{6}\b")
 """Each run's test namespace has a random suffix; step names that mention it still match."""

@@ -4,7 +4,7 @@ import dataclasses
 import logging
 import time
 
-from egress_conformance.settings import Timing
+from egress_conformance.verdicts.timing import Timing
 
 log = logging.getLogger("egress")
 

@@ -11,7 +11,7 @@ import time
 import yaml
 from kubernetes import client, dynamic
 
-from egress_conformance import meshconfig
+from egress_conformance.cluster import meshconfig
 
 ISTIO_KINDS = (("networking.istio.io/v1", "ServiceEntry"), ("networking.istio.io/v1", "Sidecar"))
 

@@ -4,6 +4,9 @@ A change is journaled before it is made and settled once its undo has run. A
 run killed at any point (even SIGKILL) leaves its unsettled entries behind;
 ``egress-conformance restore`` puts the cluster back from them, and the next
 run refuses to start while any journal is unrestored.
+
+Each entry has a type (ENTRY_TYPES): the cluster's own changes are defined here; a
+provider that changes things outside a cluster (kind's cluster) registers its types.
 """
 
 import dataclasses
@@ -17,12 +20,15 @@ from collections.abc import Callable
 
 from kubernetes import client
 
-from egress_conformance import undoing
-from egress_conformance.kindcluster import leftovers, runner
+from egress_conformance.changes import undoing
 
 
 class ClusterBusy(Exception):
     """Another run, still going, is changing the same cluster; str(err) says which."""
+
+
+class UndoFailed(Exception):
+    """Undoing an entry outside the cluster failed (a command); str(err) is one line naming it."""
 
 
 class JournalError(Exception):
@@ -69,10 +75,13 @@ class Journal:
             journal.data = None
         data = journal.data if isinstance(journal.data, dict) else {}
         entries = data.get("entries") if isinstance(data.get("entries"), list) else None
-        unknown = sorted({e["kind"] for e in entries or [] if isinstance(e, dict) and isinstance(e.get("kind"), str)
-                          and e["kind"] not in KINDS})
+        for entry in entries or []:
+            if isinstance(entry, dict) and "type" not in entry and "kind" in entry:
+                entry["type"] = entry.pop("kind")  # written by a version before the field's rename
+        unknown = sorted({e["type"] for e in entries or [] if isinstance(e, dict) and isinstance(e.get("type"), str)
+                          and e["type"] not in ENTRY_TYPES})
         if unknown:
-            raise JournalError(f"journal {path} holds changes of a kind this version of the suite does not know "
+            raise JournalError(f"journal {path} holds changes of a type this version of the suite does not know "
                                f"({', '.join(unknown)}): restore it with the version that wrote it, or check the "
                                "cluster by hand, then delete the file")
         if not isinstance(data.get("cluster"), dict) or entries is None or not all(map(_whole, entries)):
@@ -84,11 +93,12 @@ class Journal:
     def entries(self) -> list[dict]:
         return self.data["entries"]
 
-    def changing(self, kind: str, **fields) -> dict:
-        """Record a change of ``kind`` (KINDS) with the fields its undo needs, before it is made."""
-        entry = {"kind": kind, **fields}
+    def changing(self, entry_type: str, **fields) -> dict:
+        """Record a change of ``entry_type`` (ENTRY_TYPES) with the fields its undo needs, before it is made."""
+        entry = {"type": entry_type, **fields}
         if not _whole(entry):
-            raise ValueError(f"journal entry {kind} needs {', '.join(KINDS[kind].fields) if kind in KINDS else '?'}")
+            needs = ", ".join(ENTRY_TYPES[entry_type].fields) if entry_type in ENTRY_TYPES else "a known type"
+            raise ValueError(f"journal entry {entry_type} needs {needs}")
         return self._record(entry)
 
     def mesh_config_changing(self, where: tuple[str, str], original: str, written: str) -> dict:
@@ -99,7 +109,7 @@ class Journal:
     def object_creating(self, obj: dict) -> dict:
         """Record an object about to be created (restore deletes it)."""
         meta = obj["metadata"]
-        return self._record({"kind": "created", "object": {
+        return self._record({"type": "created", "object": {
             "apiVersion": obj["apiVersion"], "kind": obj["kind"],
             "metadata": {"name": meta["name"], "namespace": meta.get("namespace")}}})
 
@@ -174,16 +184,17 @@ def describe(journal: Journal) -> str:
     """One line naming a journal's run, cluster and what it still holds (the first few of many)."""
     cluster = journal.data["cluster"]
     texts = [_entry_text(e) for e in journal.entries]
-    kinds = ", ".join(texts[:4]) + (f" and {len(texts) - 4} more" if len(texts) > 4 else "")
+    held = ", ".join(texts[:4]) + (f" and {len(texts) - 4} more" if len(texts) > 4 else "")
     return (f"{journal.path.name}: run of {journal.data['started']} on {cluster.get('provider')} cluster "
-            f"{cluster.get('server')}: {kinds}")
+            f"{cluster.get('server')}: {held}")
 
 
 class Means:
     """What undoing entries may use: the cluster's API, connected on first use only (a journal
-    whose kind cluster is deleted needs none), a command runner, and the user's --force."""
+    whose cluster is deleted needs none), a command runner (None: the entry type's own), and
+    the user's --force."""
 
-    def __init__(self, connect: Callable[[], client.ApiClient], run: runner.Runner, force: bool):
+    def __init__(self, connect: Callable[[], client.ApiClient], run: Callable | None, force: bool):
         self._connect = connect
         self.run = run
         self.force = force
@@ -194,52 +205,58 @@ class Means:
 
 
 @dataclasses.dataclass(frozen=True)
-class Kind:
-    """A kind of journal entry: the fields it holds, how it reads, how it is undone, and whether
-    it lives in the cluster (then deleting the run's own kind cluster undoes it too)."""
+class EntryType:
+    """A type of journal entry: the fields it holds, how it reads, how it is undone, and whether
+    it lives in the cluster (then deleting the run's own cluster undoes it too)."""
 
     fields: tuple[str, ...]
     text: Callable[[dict], str]
     undo: Callable[[dict, Means], str]
     in_cluster: bool = True
+    holds_cluster: bool = False
+    """Undoing it deletes the run's own cluster: the in-cluster entries go with it."""
 
 
-KINDS = {
-    "mesh-config": Kind(
+ENTRY_TYPES = {
+    "mesh-config": EntryType(
         ("namespace", "name", "original"), lambda e: f"mesh config {e['namespace']}/{e['name']} changed",
         lambda e, m: undoing.restore_mesh_config(m.api, (e["namespace"], e["name"]), e["original"],
                                                  e.get("written"), force=m.force)),
-    "created": Kind(
+    "created": EntryType(
         ("object",), lambda e: f"{e['object']['kind']} {_where(e['object']['metadata'])} created",
         lambda e, m: undoing.delete_created(m.api, e["object"], e.get("spec"), force=m.force)),
-    "kind-cluster": Kind(
-        ("name",), lambda e: f"kind cluster {e['name']} created",
-        lambda e, m: leftovers.delete_cluster(e["name"], m.run), in_cluster=False),
 }
-"""Every kind of journal entry, by the name written in the journal."""
+"""Every journal entry type this process knows, by the name written in the journal."""
+
+
+def register(types: dict[str, EntryType]) -> None:
+    """Know the entry types a provider journals (changes it makes outside a cluster)."""
+    ENTRY_TYPES.update(types)
 
 
 def restore(journal: Journal, connect: Callable[[], client.ApiClient], *, force: bool = False,
-            run: runner.Runner | None = None) -> tuple[list[str], list[str]]:
+            run: Callable | None = None) -> tuple[list[str], list[str]]:
     """Undo a journal's entries, newest first, each only while it is still the run's own change
     (undoing.py; ``force`` undoes anyway). Returns a line per undone entry and one per conflict;
     conflicting entries stay in the journal. A created object in conflict keeps what holds it:
     the entries older than it (its namespace, say) are left for the user's decision too.
-    When the journal holds the run's own kind cluster, everything inside it goes with it: those
+    When the journal holds the run's own cluster, everything inside it goes with it: those
     entries are settled without reaching its API (which may be gone already)."""
-    means = Means(connect, run or runner.run, force)
-    doomed = next((e["name"] for e in journal.entries if e["kind"] == "kind-cluster"), None)
-    done, conflicts = [], []
+    means = Means(connect, run, force)
+    doomed = next((ENTRY_TYPES[e["type"]].text(e) for e in journal.entries if ENTRY_TYPES[e["type"]].holds_cluster),
+                  None)
+    done: list[str] = []
+    conflicts: list[str] = []
     for entry in reversed(list(journal.entries)):
-        kind = KINDS[entry["kind"]]
-        if doomed and kind.in_cluster:
-            done.append(f"{kind.text(entry)}: goes with kind cluster {doomed}")
-        elif conflicts and entry["kind"] == "created":
-            conflicts.append(f"{kind.text(entry)}: left, after the conflict above")
+        entry_type = ENTRY_TYPES[entry["type"]]
+        if doomed and entry_type.in_cluster:
+            done.append(f"{entry_type.text(entry)}: goes with {doomed.removesuffix(' created')}")
+        elif conflicts and entry["type"] == "created":
+            conflicts.append(f"{entry_type.text(entry)}: left, after the conflict above")
             continue
         else:
             try:
-                done.append(kind.undo(entry, means))
+                done.append(entry_type.undo(entry, means))
             except undoing.RestoreConflict as err:
                 conflicts.append(str(err))
                 continue
@@ -248,12 +265,12 @@ def restore(journal: Journal, connect: Callable[[], client.ApiClient], *, force:
 
 
 def _whole(entry) -> bool:
-    return (isinstance(entry, dict) and entry.get("kind") in KINDS
-            and all(field in entry for field in KINDS[entry["kind"]].fields))
+    return (isinstance(entry, dict) and entry.get("type") in ENTRY_TYPES
+            and all(field in entry for field in ENTRY_TYPES[entry["type"]].fields))
 
 
 def _entry_text(entry: dict) -> str:
-    return KINDS[entry["kind"]].text(entry)
+    return ENTRY_TYPES[entry["type"]].text(entry)
 
 
 def _where(meta: dict) -> str:

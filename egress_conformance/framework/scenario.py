@@ -4,7 +4,8 @@ import dataclasses
 import pathlib
 from collections.abc import Callable
 
-from egress_conformance import features, scope
+from egress_conformance.providers import features
+from egress_conformance.framework import scope
 
 CORE = "core"
 EXTENDED = "extended"

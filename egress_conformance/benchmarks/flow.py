@@ -8,11 +8,12 @@ import logging
 import statistics
 import time
 
-from egress_conformance import checks, envoy, session
-from egress_conformance.meshconfig import REGISTRY_ONLY
-from egress_conformance.observe import Request
-from egress_conformance.settings import Timing
-from scenarios import core_egress
+from egress_conformance.verdicts import checks, envoy
+from egress_conformance.run import options, session
+from egress_conformance.cluster.meshconfig import REGISTRY_ONLY
+from egress_conformance.verdicts.observe import Request
+from egress_conformance.verdicts.timing import Timing
+from egress_conformance.scenarios import core_egress
 
 log = logging.getLogger("egress")
 
@@ -117,8 +118,8 @@ def probe_cost(t, repetitions: int = 20) -> dict:
 def run(repetitions: int) -> tuple[list[Sample], dict]:
     """``repetitions`` flows per strategy, interleaved, on one warm local mesh."""
     samples = []
-    with session.mesh() as (provider, run_journal):
-        with session.egress_test(provider, run_journal, EVIDENCE) as t:
+    with session.mesh(options.defaults(timing=EVIDENCE)) as held:
+        with session.test_context(held) as t:
             start = t.starting_policy()
             t.expect("warm-up", _http(t), checks.enforces(start))
             cost = probe_cost(t)
@@ -166,8 +167,8 @@ def trace_delete(repetitions: int = 3) -> list[str]:
     until the verdict: milliseconds since the write, outcome, config generation, mismatch;
     then when Envoy applied each xDS type."""
     lines = []
-    with session.mesh() as (provider, run_journal):
-        with session.egress_test(provider, run_journal, EVIDENCE) as t:
+    with session.mesh(options.defaults(timing=EVIDENCE)) as held:
+        with session.test_context(held) as t:
             http, cluster = _http(t), f"outbound|80||{t.targets.host}"
             blocked = checks.sidecar_policy(REGISTRY_ONLY)
             t.set_outbound_policy(REGISTRY_ONLY)

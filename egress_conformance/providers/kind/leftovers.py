@@ -3,13 +3,14 @@ commands.py: its kind cluster (from the run's journal, at the run's end or by ``
 
 import subprocess
 
-from egress_conformance.kindcluster import commands
-from egress_conformance.kindcluster.runner import Runner
+from egress_conformance.changes import journal
+from egress_conformance.providers.kind import commands
+from egress_conformance.providers.kind.runner import Runner
 
 TIMEOUT_SECONDS = 300.0
 
 
-class CommandFailed(Exception):
+class CommandFailed(journal.UndoFailed):
     """A command of the undo failed; str(err) is one line naming it and what it said."""
 
 

@@ -20,7 +20,7 @@ import urllib3
 from kubernetes import client
 
 from egress_conformance import pki
-from egress_conformance.targets import Targets
+from egress_conformance.hosts.targets import Targets
 from egress_conformance.providers.base import ProviderError
 
 POD = "external"

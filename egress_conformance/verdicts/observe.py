@@ -7,7 +7,7 @@ check works on the Observation it produces.
 import collections
 import dataclasses
 
-from egress_conformance import envoy
+from egress_conformance.verdicts import envoy
 
 REACHABLE = "reachable"
 HTTP_ERROR = "http-error"

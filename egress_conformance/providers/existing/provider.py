@@ -11,6 +11,7 @@ user's consent (``--allow-mesh-wide-changes``); without it the namespace-scoped 
 of each scenario runs and mesh-wide ones are skipped.
 """
 
+import dataclasses
 import logging
 import pathlib
 import re
@@ -20,10 +21,13 @@ import tempfile
 
 from kubernetes import client
 
-from egress_conformance import (changes, cleanup, clusterinfo, features, istiodiscovery, kube, kubeconfigs, meshconfig,
-                                 versions)
-from egress_conformance.journal import Journal
-from egress_conformance.providers import base, clientpod, external_target
+from egress_conformance.changes import objects, cleanup
+from egress_conformance.cluster import clusterinfo, istiodiscovery, kube, kubeconfigs, meshconfig
+from egress_conformance.providers import features
+from egress_conformance import versions
+from egress_conformance.changes.journal import Journal
+from egress_conformance.providers import base
+from egress_conformance.providers.existing import clientpod, external_target
 from egress_conformance.providers.base import MeshInfo, Provider, ProviderError, Workload
 from egress_conformance.providers.options import OptionError
 
@@ -33,27 +37,45 @@ DEFAULT_CLIENT_IMAGE = "curlimages/curl:8.11.1"
 DEFAULT_EXTERNAL_IMAGE = f"mccutchen/go-httpbin:{versions.GO_HTTPBIN}"
 
 
+@dataclasses.dataclass(frozen=True)
+class ExistingOptions:
+    """The existing provider's options, checked."""
+
+    kubeconfig: str | None = None
+    """Absolute path; None only inside a cluster (in-cluster configuration)."""
+    context: str | None = None
+    revision: str | None = None
+    test_namespace: str | None = None
+    allow_mesh_wide_changes: bool = False
+    external: str = "live"
+    client_image: str = DEFAULT_CLIENT_IMAGE
+    external_image: str = DEFAULT_EXTERNAL_IMAGE
+
+
 class ExistingProvider(Provider):
     name = "existing"
+    options: ExistingOptions
 
     @classmethod
-    def parse_options(cls, values: dict) -> dict:
-        parsed = dict(values)
+    def parse_options(cls, values: dict) -> ExistingOptions:
         path = values.get("kubeconfig")
         if path:
             if not pathlib.Path(path).expanduser().is_file():
                 raise OptionError(f"--kubeconfig {path}: no such file; pass the kubeconfig of the cluster under test")
-            parsed["kubeconfig"] = str(pathlib.Path(path).expanduser().resolve())
+            path = str(pathlib.Path(path).expanduser().resolve())
         elif not _in_cluster():
             raise OptionError("--provider existing needs --kubeconfig FILE (the suite never picks up "
                               "~/.kube/config or $KUBECONFIG by itself)")
-        parsed["external_image"] = values.get("external_image") or DEFAULT_EXTERNAL_IMAGE
-        parsed["client_image"] = values.get("client_image") or DEFAULT_CLIENT_IMAGE
         namespace = values.get("test_namespace")
         if namespace and not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", namespace):
             raise OptionError(f"--test-namespace {namespace}: not a namespace name (lowercase letters, digits and "
                               "'-', at most 63)")
-        return parsed
+        return ExistingOptions(
+            kubeconfig=path, context=values.get("context"), revision=values.get("revision"),
+            test_namespace=namespace, allow_mesh_wide_changes=bool(values.get("allow_mesh_wide_changes")),
+            external=values.get("external") or "live",
+            client_image=values.get("client_image") or DEFAULT_CLIENT_IMAGE,
+            external_image=values.get("external_image") or DEFAULT_EXTERNAL_IMAGE)
 
     def start(self, undo: cleanup.Stack, journal: Journal) -> None:
         self._api = self._connect(undo)
@@ -64,7 +86,7 @@ class ExistingProvider(Provider):
                                 "and your credentials") from None
         journal.bind(self.cluster())
         try:
-            self.found = istiodiscovery.detect(self._api, self.options.get("revision"))
+            self.found = istiodiscovery.detect(self._api, self.options.revision)
         except istiodiscovery.DiscoveryError as err:
             raise ProviderError(str(err)) from None
         where = self.found.mesh_config_map
@@ -78,7 +100,7 @@ class ExistingProvider(Provider):
                  f", tags {', '.join(sorted(self.found.tags))}" if self.found.tags else "", *where)
 
         create = lambda obj: self._create(obj, undo, journal)  # noqa: E731 -- one line per object below
-        given = self.options.get("test_namespace")
+        given = self.options.test_namespace
         if given:
             self._check_given_namespace(given)
             self.test_namespace = given
@@ -89,14 +111,14 @@ class ExistingProvider(Provider):
                         **self.found.namespace_labels, "app.kubernetes.io/created-by": "egress-conformance"}}})
         create(clientpod.access_log_telemetry(self.test_namespace))
 
-        self.target = (external_target.SimulatedTarget(self.options["external_image"], self.targets)
-                       if self.options.get("external") == "simulated" else external_target.LiveTarget(self.targets))
+        self.target = (external_target.SimulatedTarget(self.options.external_image, self.targets)
+                       if self.options.external == "simulated" else external_target.LiveTarget(self.targets))
         log.info("  external host: %s", self.target.description)
         for obj in self.target.objects(self.test_namespace):
             create(obj)
         self.target.wait_ready(self._api, self.test_namespace)
 
-        create(clientpod.manifest(self.test_namespace, self.options["client_image"], self.target.host_aliases,
+        create(clientpod.manifest(self.test_namespace, self.options.client_image, self.target.host_aliases,
                                   self.target.ca_config_map))
         clientpod.wait_injected_and_ready(self._api, self.test_namespace, self.found.revision)
         log.info("  client pod %s/%s injected by revision %s", self.test_namespace, clientpod.NAME,
@@ -124,7 +146,7 @@ class ExistingProvider(Provider):
 
     def _create(self, obj: dict, undo: cleanup.Stack, journal: Journal) -> None:
         try:
-            changes.create(self._api, obj, undo, journal)
+            objects.create(self._api, obj, undo, journal)
         except client.ApiException as err:
             if err.status != 409:
                 raise
@@ -133,14 +155,14 @@ class ExistingProvider(Provider):
                                 "the suite's: left as it is; remove it or pass another --test-namespace") from None
 
     def _connect(self, undo: cleanup.Stack) -> client.ApiClient:
-        user_file = self.options.get("kubeconfig")
+        user_file = self.options.kubeconfig
         if user_file is None:
             self._server, self._context = "in-cluster", None
             self._exec_api = kube.connect(None)
             return kube.connect(None)
         try:
             flat, self._context, self._server = kubeconfigs.flattened(pathlib.Path(user_file),
-                                                                      self.options.get("context"))
+                                                                      self.options.context)
         except kubeconfigs.KubeconfigError as err:
             raise ProviderError(str(err)) from None
         scratch = pathlib.Path(tempfile.mkdtemp(prefix="egress-existing-"))
@@ -184,11 +206,11 @@ class ExistingProvider(Provider):
                           features.SIDECAR_SCOPED_POLICY})
 
     def mesh_wide_changes_allowed(self) -> bool:
-        return bool(self.options.get("allow_mesh_wide_changes"))
+        return bool(self.options.allow_mesh_wide_changes)
 
     def cluster(self) -> dict:
         # The user's own file (read-only) is how `restore` reaches the cluster again later.
-        return {"provider": self.name, "kubeconfig": self.options.get("kubeconfig"), "context": self._context,
+        return {"provider": self.name, "kubeconfig": self.options.kubeconfig, "context": self._context,
                 "server": self._server}
 
     def logs(self) -> dict[str, str]:
@@ -211,7 +233,7 @@ class ExistingProvider(Provider):
 
     def ensure_healthy(self) -> None:
         try:
-            found = istiodiscovery.detect(self._api, self.options.get("revision"))
+            found = istiodiscovery.detect(self._api, self.options.revision)
         except istiodiscovery.DiscoveryError as err:
             raise ProviderError(f"control plane unavailable: {err}") from None
         except Exception as err:

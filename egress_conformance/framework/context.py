@@ -9,10 +9,13 @@ import dataclasses
 import datetime
 import logging
 
-from egress_conformance import changes, cleanup, envoy, kube, meshconfig, observe, scope, waits
-from egress_conformance.journal import Journal
+from egress_conformance.changes import objects, cleanup
+from egress_conformance.verdicts import envoy, observe, waits
+from egress_conformance.cluster import kube, meshconfig
+from egress_conformance.framework import scope
+from egress_conformance.changes.journal import Journal
 from egress_conformance.providers.base import Provider
-from egress_conformance.settings import Timing
+from egress_conformance.verdicts.timing import Timing
 
 log = logging.getLogger("egress")
 
@@ -23,8 +26,6 @@ class EgressTest:
     def __init__(self, provider: Provider, undo: cleanup.Stack, timing: Timing, journal: Journal,
                  scope_name: str = scope.MESH_WIDE):
         self.provider = provider
-        self.scope = scope_name
-        """Where policy changes land: scope.MESH_WIDE or scope.NAMESPACE."""
         self.undo = undo
         self.journal = journal
         self.timing = timing
@@ -33,6 +34,10 @@ class EgressTest:
         """The external hosts of this run (targets.py): the walkthrough's host, the allow-list."""
         self.workload = provider.workload()
         self.namespace = self.workload.namespace
+        mesh = scope.MeshWide(self.api, provider.mesh_config_map(), journal, undo)
+        self.scope: scope.Scope = mesh if scope_name == scope.MESH_WIDE else scope.Namespace(
+            self.api, self.namespace, mesh, self.create)
+        """Where policy changes land (scope.MeshWide or scope.Namespace)."""
         self.steps: list[dict] = []
         """What the scenario did and saw, step by step, for the report."""
 
@@ -41,18 +46,18 @@ class EgressTest:
     def set_outbound_policy(self, policy: str) -> cleanup.Undo:
         """Set the outbound policy in the test's scope (mesh-wide or the test namespace); the API
         read-back must agree. Returns the restore."""
-        restore = scope.set_policy(self, policy)
+        restore = self.scope.set_policy(policy)
         self.expect_configured_policy(policy)
-        log.info(scope.message(self, policy))
+        log.info(self.scope.message(policy))
         return restore
 
     def starting_policy(self) -> str:
         """The policy configured when the test began: a mesh may start restricted by its
         owners' choice, which is a fact to record, not a failure."""
-        policy = scope.configured_policy(self)
-        self.steps.append({"step": f"API: starting policy in {scope.where(self)}", "verdict": "observed",
+        policy = self.scope.configured_policy()
+        self.steps.append({"step": f"API: starting policy in {self.scope.where()}", "verdict": "observed",
                            "detail": f"read {policy}", "evidence": f"outboundTrafficPolicy.mode: {policy}"})
-        log.info("starting policy (%s): %s", scope.where(self), policy)
+        log.info("starting policy (%s): %s", self.scope.where(), policy)
         return policy
 
     def restore(self, change: cleanup.Undo) -> None:
@@ -62,12 +67,12 @@ class EgressTest:
 
     def log_policy(self) -> None:
         """Print the configured policy the way the seed's tool does."""
-        log.info(scope.message(self, scope.configured_policy(self)))
+        log.info(self.scope.message(self.scope.configured_policy()))
 
     def expect_configured_policy(self, policy: str) -> None:
         """The policy configured in the test's scope, read back through the API, is ``policy``."""
         __tracebackhide__ = True
-        self._expect_read_back(scope.where(self), scope.configured_policy(self), policy)
+        self._expect_read_back(self.scope.where(), self.scope.configured_policy(), policy)
 
     def expect_mesh_policy(self, policy: str) -> None:
         """The mesh ConfigMap, read back through the API, sets ``policy`` (whatever the scope)."""
@@ -97,7 +102,7 @@ class EgressTest:
         undos = []
         for obj in objects:
             obj["metadata"]["namespace"] = self.namespace
-            undos.append(self.create(scope.adapt(self, obj)))
+            undos.append(self.create(self.scope.adapt(obj)))
             live = kube.get(self.api, obj)
             assert live is not None and live.get("spec") == obj.get("spec"), (
                 f"API read-back of {obj['kind']} {obj['metadata']['name']} differs: {live and live.get('spec')}"
@@ -115,7 +120,7 @@ class EgressTest:
 
     def create(self, obj: dict) -> cleanup.Undo:
         """Create one object, journaled, with its undo registered."""
-        return changes.create(self.api, obj, self.undo, self.journal)
+        return objects.create(self.api, obj, self.undo, self.journal)
 
     def expect_absent(self, manifest) -> None:
         """None of a manifest's objects is left in the API."""

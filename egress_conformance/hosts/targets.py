@@ -14,17 +14,13 @@ import json
 import pathlib
 import re
 
-from egress_conformance import allowlist
+from egress_conformance.hosts import allowlist
 
 HTTPBIN = "httpbin.org"
 HTTPBIN_WWW = "www.httpbin.org"
 UNLISTED = ("example.com", "example.org", "example.net")
 """Hosts no scenario ever opens: the negative controls for 'only what was allowed'. Real
 names (IANA's examples), so that a run against the live internet can resolve them too."""
-
-DEFAULT_ALLOW_LIST = pathlib.Path(__file__).resolve().parents[1] / "scenarios" / "allow_list" / "allow-list.yaml"
-"""The allow-list scenario's list when the user gives none (beside the scenario, in a
-checkout and in an installed wheel alike)."""
 
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$")
 
@@ -67,9 +63,9 @@ class Targets:
         return tuple(sorted(plain)), tuple(sorted(tls))
 
 
-def from_options(options: dict) -> Targets:
+def from_options(options: dict, default_allow_list: pathlib.Path | None = None) -> Targets:
     """The run's targets from the options ``external_host``, ``external_path``, ``allow_list``
-    (a file; the default list when not given). Raises TargetError with one line."""
+    (a file; ``default_allow_list`` when not given, else none). Raises TargetError with one line."""
     host = (options.get("external_host") or HTTPBIN).strip().lower()
     if not _HOSTNAME.match(host):
         raise TargetError(f"--external-host {host!r} is not a DNS host name: give a name such as api.example.org "
@@ -77,8 +73,9 @@ def from_options(options: dict) -> Targets:
     path = options.get("external_path") or "/get"
     if not path.startswith("/") or any(c.isspace() for c in path):
         raise TargetError(f"--external-path {path!r} must start with / and hold no spaces, e.g. /healthz")
+    given = options.get("allow_list") or default_allow_list
     try:
-        entries = allowlist.load(pathlib.Path(options.get("allow_list") or DEFAULT_ALLOW_LIST))
+        entries = allowlist.load(pathlib.Path(given)) if given else []
     except allowlist.AllowListError as err:
         raise TargetError(f"--allow-list: {err}") from None
     bad = [e.host for e in entries if not _HOSTNAME.match(e.host)]

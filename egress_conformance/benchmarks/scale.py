@@ -19,9 +19,12 @@ import urllib.request
 
 from kubernetes import client
 
-from egress_conformance import scope, session, soak, waits
-from egress_conformance.settings import Timing
-from scenarios import allow_list
+from egress_conformance.framework import scope
+from egress_conformance.run import options, session
+from egress_conformance.benchmarks import soak
+from egress_conformance.verdicts import waits
+from egress_conformance.verdicts.timing import Timing
+from egress_conformance.scenarios import allow_list
 
 MIXES = (("HTTP", 80), ("HTTPS", 443), ("TLS", 8443), ("HTTP", 8080))
 """The generated list cycles through these: both protocols the suite proves, on well-known and other ports."""
@@ -79,13 +82,14 @@ def measure(size: int, scope_name: str = scope.MESH_WIDE) -> Figures:
     """Run the allow-list scenario once with ``size`` generated hosts on a fresh local mesh."""
     with tempfile.TemporaryDirectory() as scratch:
         listed = generated_list(size, pathlib.Path(scratch))
-        with session.mesh(options={"allow_list": str(listed)}) as (provider, run_journal):
+        with session.mesh(options.defaults(allow_list=str(listed), timing=TIMING)) as held:
+            provider = held.provider
             idle = {name: usage.rss_kib for name, usage in soak.footprint(provider).items()}
             sampler = PeakSampler(provider)
             sampler.start()
             started = time.monotonic()
             try:
-                with session.egress_test(provider, run_journal, TIMING, scope_name) as t:
+                with session.test_context(held, scope_name) as t:
                     try:
                         allow_list.run(t)
                     except waits.NotConverged as err:

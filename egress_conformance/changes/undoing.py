@@ -13,7 +13,7 @@ import json
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from egress_conformance import kube, meshconfig
+from egress_conformance.cluster import kube, meshconfig
 
 
 class RestoreConflict(Exception):

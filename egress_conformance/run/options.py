@@ -1,0 +1,144 @@
+"""A run's options, declared once and parsed once into one typed object.
+
+The suite's own options are a table here, the providers' are providers.options.OPTIONS;
+``add_to`` puts both on argparse (``egress-conformance run``) or on pytest (plain
+``pytest suites``), and ``parse`` turns the values into a RunOptions. The CLI hands its
+RunOptions to pytest as a plugin object (``Given``), never as flags to parse again.
+"""
+
+import dataclasses
+import pathlib
+from collections.abc import Callable
+
+import pytest
+
+from egress_conformance import providers
+from egress_conformance.framework.scenario import CORE, EXTENDED
+from egress_conformance.hosts import targets
+from egress_conformance.hosts.targets import Targets
+from egress_conformance.providers import features
+from egress_conformance.providers import options as provider_options
+from egress_conformance.providers.options import OPTIONS as PROVIDER_OPTIONS
+from egress_conformance.providers.options import Option, OptionError
+from egress_conformance.scenarios import allow_list
+from egress_conformance.verdicts.timing import Timing
+
+_TIMING = Timing()
+
+SUITE_OPTIONS = (
+    Option("--profile", "profile to run (repeatable; default: core)", repeat=True, choices=(CORE, EXTENDED)),
+    Option("--run-test", "run only this scenario (repeatable)", repeat=True, metavar="NAME"),
+    Option("--skip-test", "skip this scenario, reported as skipped (repeatable)", repeat=True, metavar="NAME"),
+    Option("--skip-feature", f"skip scenarios needing FEATURE (repeatable; features: {', '.join(features.ALL)})",
+           repeat=True, metavar="FEATURE"),
+    Option("--force-feature", "run scenarios needing FEATURE even if the provider does not declare it (repeatable)",
+           repeat=True, metavar="FEATURE"),
+    Option("--report-dir", "where the report, JUnit XML and evidence go (default: results/<date-time>)",
+           metavar="DIR"),
+    Option("--keep", "leave the mesh and the tests' changes in place at the end, to inspect them; "
+           "`egress-conformance restore` undoes them later (and stops a kept local mesh)", switch=True),
+    Option("--accept-partial", "exit 0 for a partial result (something skipped or not supported) instead of 3",
+           switch=True),
+    Option("--consecutive", "observations in a row that must agree before a state counts as reached",
+           type=int, default=_TIMING.consecutive, metavar="N"),
+    Option("--convergence-timeout", "seconds to wait for a state before failing with the last observation",
+           type=float, default=_TIMING.convergence_timeout, metavar="SECONDS"),
+    Option("--request-timeout", "seconds one request from the workload may take (then: outcome 'timeout')",
+           type=float, default=_TIMING.request_timeout, metavar="SECONDS"),
+)
+"""The suite's own options, for every provider."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RunOptions:
+    """Everything a run was asked to do, checked and typed."""
+
+    provider: str = providers.DEFAULT
+    provider_options: object = None
+    """The chosen provider's own options dataclass (e.g. ExistingOptions)."""
+    targets: Targets = dataclasses.field(default_factory=Targets)
+    profiles: tuple[str, ...] = (CORE,)
+    run_tests: tuple[str, ...] = ()
+    skip_tests: tuple[str, ...] = ()
+    skip_features: frozenset[str] = frozenset()
+    force_features: frozenset[str] = frozenset()
+    report_dir: pathlib.Path | None = None
+    keep: bool = False
+    accept_partial: bool = False
+    timing: Timing = _TIMING
+    prepared: bool = False
+    """The provider's prepare() already ran (the CLI runs it before pytest, with its output visible)."""
+
+
+def add_to(add_option: Callable[..., object]) -> None:
+    """Declare every option of a run with ``add_option`` (argparse's add_argument or pytest's addoption)."""
+    add_option("--provider", choices=sorted(providers.PROVIDERS), default=None,
+               help=f"where the mesh under test comes from (default: {providers.DEFAULT}; an existing cluster is "
+                    "never used unless chosen)")
+    for option in (*SUITE_OPTIONS, *PROVIDER_OPTIONS):
+        add_option(option.flag, **option.argparse_kwargs())
+
+
+def parse(value_of: Callable[[str], object], default_allow_list: pathlib.Path | None = None) -> RunOptions:
+    """The RunOptions from option values, read by destination name with ``value_of`` (argparse's
+    namespace or pytest's getoption). Raises OptionError with one line for the user."""
+    name = str(value_of("provider") or providers.DEFAULT)
+    bad = features.unknown([*value_of("skip_feature"), *value_of("force_feature")])  # type: ignore[misc]
+    if bad:
+        raise OptionError(f"unknown feature {', '.join(bad)}: choose from {', '.join(features.ALL)}")
+    values = provider_options.chosen(name, value_of)
+    try:
+        chosen_targets = targets.from_options(values, default_allow_list or allow_list.DEFAULT_LIST)
+    except targets.TargetError as err:
+        raise OptionError(str(err)) from None
+    report_dir = value_of("report_dir")
+    return RunOptions(
+        provider=name,
+        provider_options=providers.get(name).parse_options(values),
+        targets=chosen_targets,
+        profiles=tuple(value_of("profile") or (CORE,)),  # type: ignore[arg-type]
+        run_tests=tuple(value_of("run_test")),  # type: ignore[arg-type]
+        skip_tests=tuple(value_of("skip_test")),  # type: ignore[arg-type]
+        skip_features=frozenset(value_of("skip_feature")),  # type: ignore[arg-type]
+        force_features=frozenset(value_of("force_feature")),  # type: ignore[arg-type]
+        report_dir=pathlib.Path(str(report_dir)).resolve() if report_dir else None,
+        keep=bool(value_of("keep")),
+        accept_partial=bool(value_of("accept_partial")),
+        timing=Timing(consecutive=int(value_of("consecutive")),  # type: ignore[arg-type]
+                      convergence_timeout=float(value_of("convergence_timeout")),  # type: ignore[arg-type]
+                      request_timeout=float(value_of("request_timeout"))),  # type: ignore[arg-type]
+    )
+
+
+def defaults(timing: Timing = _TIMING, **given: object) -> RunOptions:
+    """RunOptions as the command line would give them with only ``given`` set (by destination
+    name), and ``timing``: for the benchmarks, which hold a mesh outside pytest."""
+    blank: dict[str, object] = {"profile": [], "run_test": [], "skip_test": [], "skip_feature": [],
+                                "force_feature": []}
+    blank.update({option.flag.lstrip("-").replace("-", "_"): option.default
+                  for option in SUITE_OPTIONS if not option.repeat})
+    blank.update(given)
+    return dataclasses.replace(parse(lambda dest: blank.get(dest)), timing=timing)
+
+
+class Given:
+    """A pytest plugin object (``pytest.main(..., plugins=[Given(options)])``) that hands the
+    CLI's RunOptions to the suite's plugins."""
+
+    def __init__(self, options: RunOptions):
+        self.options = options
+
+
+_RUN_OPTIONS = pytest.StashKey[RunOptions]()
+
+
+def of(config: pytest.Config) -> RunOptions:
+    """The session's RunOptions: the CLI's (Given), else parsed once from pytest's own options
+    (plain ``pytest suites``); a bad value is pytest's usage error."""
+    if _RUN_OPTIONS not in config.stash:
+        given = next((p for p in config.pluginmanager.get_plugins() if isinstance(p, Given)), None)
+        try:
+            config.stash[_RUN_OPTIONS] = given.options if given else parse(config.getoption)
+        except OptionError as err:
+            raise pytest.UsageError(str(err)) from None
+    return config.stash[_RUN_OPTIONS]
