@@ -15,10 +15,11 @@ from kubernetes import client
 from egress_conformance.changes import cleanup, journal
 from egress_conformance.cluster import kube
 from egress_conformance.hosts import targets
+from egress_conformance.verdicts import faults
 from egress_conformance.changes.journal import Journal
 
 
-class ProviderError(Exception):
+class ProviderError(faults.MeshFault):
     """The provider cannot give a usable mesh; str(err) is one line that says what to do."""
 
 

@@ -79,17 +79,17 @@ def mesh(options: RunOptions) -> Iterator[Mesh]:
 @contextlib.contextmanager
 def test_context(held: Mesh, scope_name: str = scope.MESH_WIDE) -> Iterator[EgressTest]:
     """One test's handle ``t`` with its own cleanup stack, closed on exit (pass or fail) unless
-    the run keeps its changes. A mesh-wide test must leave the mesh config byte for byte as it
-    found it: checked here, after its undo, for every scenario."""
+    the run keeps its changes. A test must leave the mesh config byte for byte as it found it:
+    checked here, after its undo, for every scenario."""
     undo = cleanup.Stack()
     t = EgressTest(held.provider, undo, held.timing, held.journal, scope_name)
-    original = t.mesh_config() if scope_name == scope.MESH_WIDE else None
+    original = t.mesh_config()
     try:
         yield t
     finally:
         if not held.keep:
             undo.close()
-    if original is not None and not held.keep:
+    if not held.keep:
         assert t.mesh_config() == original, "mesh config differs from the original after restore"
 
 

@@ -3,23 +3,25 @@
 A component of the mesh under test down, the API unreachable, the sidecar not
 ready, the external target down: these are infrastructure faults, reported as a
 result of their own (report.ERROR) in one line, never as an egress verdict and
-never with a traceback. Providers raise ProviderError with a message that starts
-with the fault's kind (one of KINDS); API client errors are classified here, and
-nowhere else.
+never with a traceback. Providers raise MeshFault (their ProviderError is one) with a
+message that starts with the fault (one of FAULTS); API client errors are classified
+here, and nowhere else.
 """
 
 import urllib3
 from kubernetes.client import exceptions as kube_exceptions
 
-from egress_conformance.providers.base import ProviderError
-
 CONTROL_PLANE, SIDECAR, API, TARGET = "control plane unavailable", "sidecar not ready", "API unavailable", "target down"
-KINDS = (CONTROL_PLANE, SIDECAR, API, TARGET)
+FAULTS = (CONTROL_PLANE, SIDECAR, API, TARGET)
+
+
+class MeshFault(Exception):
+    """The mesh under test cannot answer; str(err) is one line that says what broke."""
 
 
 def infrastructure_fault(err: BaseException) -> str | None:
     """One line naming the fault if ``err`` means the mesh under test broke, else None."""
-    if isinstance(err, ProviderError):
+    if isinstance(err, MeshFault):
         return _one_line(str(err))
     if isinstance(err, (urllib3.exceptions.HTTPError, ConnectionError)):
         return f"{API}: {_one_line(str(err))}"

@@ -14,6 +14,7 @@ import sys
 import pytest
 from kubernetes import client
 
+from egress_conformance.scenarios import allow_list
 from egress_conformance.changes import journal
 from egress_conformance.cluster import kube, meshconfig
 from egress_conformance.hosts import targets
@@ -53,7 +54,7 @@ def test_restore_after_a_kill_at_each_step(clean_machine, suite_run, tmp_path, m
     namespaces = [n.metadata.name for n in client.CoreV1Api(api).list_namespace().items
                   if n.metadata.name.startswith("egress-conformance-")]
     for manifest in sorted(core_egress.SCENARIO.manifests.glob("*.yaml")):
-        for obj in kube.load_manifests(manifest, namespace="placeholder", **targets.from_options({}).substitutions()):
+        for obj in kube.load_manifests(manifest, namespace="placeholder", **targets.from_options({}, allow_list.DEFAULT_LIST).substitutions()):
             for namespace in namespaces:
                 obj["metadata"]["namespace"] = namespace
                 assert kube.get(api, obj) is None, f"{obj['kind']} {namespace}/{obj['metadata']['name']} left"

@@ -35,8 +35,8 @@ def test_the_first_stage_builds_the_wheel_from_only_what_it_copies(tmp_path):
                    check=True, capture_output=True)
     wheel, = tmp_path.glob("egress_conformance-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert {"suites/core/test_core.py", "fixtures/mesh.py", "egress_conformance/cli.py",
-            "scenarios/core_egress/httpbin-service-entry.yaml"} <= names
+    assert {"egress_conformance/suites/core/test_core.py", "egress_conformance/fixtures/mesh.py",
+            "egress_conformance/cli.py", "egress_conformance/scenarios/core_egress/httpbin-service-entry.yaml"} <= names
 
 
 def test_the_image_runs_the_existing_provider_as_a_non_root_user():

@@ -9,7 +9,7 @@ def test_an_entry_is_on_disk_before_the_change_and_gone_once_settled(tmp_path, m
     entry = j.mesh_config_changing(("istio-system", "istio"), "original: text\n", "written: text\n")
     created = j.object_creating({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "namespace": "n"}})
     on_disk = json.loads(j.path.read_text())
-    assert [e["kind"] for e in on_disk["entries"]] == ["mesh-config", "created"]
+    assert [e["type"] for e in on_disk["entries"]] == ["mesh-config", "created"]
     assert on_disk["entries"][0]["original"] == "original: text\n"
     assert [p.path for p in journal.pending()] == [j.path]
     assert "mesh config istio-system/istio changed, ConfigMap n/x created" in journal.describe(journal.pending()[0])

@@ -71,10 +71,10 @@ def test_without_a_running_docker_the_kind_provider_stops_with_one_line(monkeypa
         raise subprocess.CalledProcessError(1, argv, "", "Cannot connect to the Docker daemon at unix:///var/run/docker.sock")
 
     with pytest.raises(ProviderError, match="needs a running Docker daemon .Cannot connect to the Docker daemon"):
-        kind.KindProvider.prepare({"istio_version": "1.31"}, runner=no_daemon)
+        kind.KindProvider.prepare(kind.KindProvider.parse_options({"istio_version": "1.31"}), no_daemon)
     monkeypatch.setattr(kind.shutil, "which", lambda tool: None if tool == "istioctl" else f"/usr/bin/{tool}")
     with pytest.raises(ProviderError, match="needs istioctl on PATH: put istioctl 1.31 on PATH"):
-        kind.KindProvider.prepare({"istio_version": "1.31"}, runner=no_daemon)
+        kind.KindProvider.prepare(kind.KindProvider.parse_options({"istio_version": "1.31"}), no_daemon)
 
 
 def test_a_kept_cluster_is_found_by_name_and_its_kubeconfig_read():

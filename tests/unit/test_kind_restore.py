@@ -20,9 +20,13 @@ from egress_conformance.changes import cleanup, journal
 from egress_conformance import cli, providers
 from egress_conformance.providers.kind import cluster, commands, runner
 from egress_conformance.providers.existing import provider as existing
+from egress_conformance.hosts import targets
 from egress_conformance.providers.kind import provider as kind
 
 CLUSTER = "pytest-egress-conformance"
+TARGETS = targets.Targets()
+
+journal.register(kind.KindProvider.journal_entry_types())  # what restore and a run do first
 DELETE_CLUSTER = commands.delete_cluster(CLUSTER)
 LOCAL_IMAGES = [existing.DEFAULT_CLIENT_IMAGE]
 """What the World's Docker has: the client image (loaded into the node); not go-httpbin (pulled by it)."""
@@ -112,7 +116,8 @@ def in_cluster_start(self, undo, journal_):
 def start(world, monkeypatch, inner=in_cluster_start, **options) -> tuple[cleanup.Stack, journal.Journal]:
     monkeypatch.setattr(kind._OnKind, "start", inner)
     monkeypatch.setattr(kind._OnKind, "_world", world, raising=False)
-    provider = kind.KindProvider(kind.KindProvider.parse_options({"istio_version": "1.31", **options}), world.run)
+    provider = kind.KindProvider(kind.KindProvider.parse_options({"istio_version": "1.31", **options}), TARGETS,
+                                 world.run)
     undo, run_journal = cleanup.Stack(), journal.Journal()
     provider.start(undo, run_journal)
     return undo, run_journal
@@ -152,7 +157,7 @@ STEPS = {  # step the run dies after -> (entry kinds left, commands restore issu
 def test_a_run_killed_after_any_step_is_undone_by_restore_with_exactly_the_right_commands(world, monkeypatch, step):
     kinds, undo_commands = STEPS[step]
     entries = killed_run(world, monkeypatch, step)
-    assert [e["kind"] for e in entries] == kinds
+    assert [e["type"] for e in entries] == kinds
     assert bool(world.load()["clusters"]) == ("kind-cluster" in kinds)
     issued_by_run = len(world.issued)
 
@@ -176,7 +181,7 @@ def test_the_journal_names_the_kind_cluster_and_an_in_cluster_entry_goes_with_it
 
 def test_images_in_the_local_docker_are_loaded_and_the_others_left_to_the_node(world, monkeypatch):
     captured = {}
-    monkeypatch.setattr(kind._OnKind, "__init__", lambda self, name, options: captured.update(options) or None)
+    monkeypatch.setattr(kind._OnKind, "__init__", lambda self, name, options, run_targets: captured.update(vars(options)) or None)
     start(world, monkeypatch, inner=lambda self, undo, journal_: None)
     client, external = existing.DEFAULT_CLIENT_IMAGE, existing.DEFAULT_EXTERNAL_IMAGE
     assert world.issued[-4:] == [commands.istioctl_install("istioctl", captured["kubeconfig"]),
@@ -195,7 +200,7 @@ def test_a_docker_that_cannot_say_whether_it_has_an_image_stops_the_run_in_one_l
             raise subprocess.CalledProcessError(1, argv, "", "permission denied while trying to connect")
         return world.run(argv, timeout)
 
-    provider = kind.KindProvider(kind.KindProvider.parse_options({"istio_version": "1.31"}), broken_inspect)
+    provider = kind.KindProvider(kind.KindProvider.parse_options({"istio_version": "1.31"}), TARGETS, broken_inspect)
     undo = cleanup.Stack()
     with pytest.raises(kind.ProviderError, match=f"docker image inspect {existing.DEFAULT_CLIENT_IMAGE} failed: "
                                                  "permission denied"):
@@ -206,7 +211,7 @@ def test_a_docker_that_cannot_say_whether_it_has_an_image_stops_the_run_in_one_l
 
 def test_a_normal_run_deletes_its_cluster_and_settles_its_entry(world, monkeypatch):
     undo, run_journal = start(world, monkeypatch, inner=lambda self, undo, journal_: None)
-    assert [e["kind"] for e in run_journal.entries] == ["kind-cluster"]
+    assert [e["type"] for e in run_journal.entries] == ["kind-cluster"]
     started = len(world.issued)
     undo.close()
     assert world.issued[started:] == [DELETE_CLUSTER]
@@ -227,7 +232,7 @@ def test_a_cluster_the_run_did_not_create_is_never_journaled_nor_deleted(world, 
 
 def test_with_keep_cluster_a_cluster_the_run_creates_outlives_it(world, monkeypatch):
     entries = killed_run(world, monkeypatch, "namespace created", keep_cluster=True)
-    assert [e["kind"] for e in entries] == ["created"]
+    assert [e["type"] for e in entries] == ["created"]
     assert world.load()["clusters"] == [CLUSTER]
 
 
@@ -256,7 +261,7 @@ def test_a_failing_kind_delete_is_one_line_and_the_entry_stays(world, monkeypatc
     err = capsys.readouterr().err
     assert err.startswith("egress-conformance: cannot restore ") and err.count("\n") == 1
     assert f"`kind delete cluster --name {CLUSTER}` failed: ERROR: failed to delete cluster" in err
-    assert [e["kind"] for e in journal.pending()[0].entries] == ["kind-cluster"]
+    assert [e["type"] for e in journal.pending()[0].entries] == ["kind-cluster"]
 
 
 def test_a_failed_cluster_create_is_deleted_at_once_and_settled(world, monkeypatch):
@@ -266,7 +271,7 @@ def test_a_failed_cluster_create_is_deleted_at_once_and_settled(world, monkeypat
             raise subprocess.CalledProcessError(1, argv, "", "ERROR: failed to create cluster: timed out")
         return world.run(argv, timeout)
 
-    provider = kind.KindProvider(kind.KindProvider.parse_options({"istio_version": "1.31"}), create_fails)
+    provider = kind.KindProvider(kind.KindProvider.parse_options({"istio_version": "1.31"}), TARGETS, create_fails)
     undo = cleanup.Stack()
     with pytest.raises(kind.ProviderError, match="kind cluster pytest-egress-conformance not created: ERROR: failed"):
         provider.start(undo, journal.Journal())
@@ -275,15 +280,15 @@ def test_a_failed_cluster_create_is_deleted_at_once_and_settled(world, monkeypat
     undo.close()
 
 
-def test_old_journals_still_load_and_unknown_kinds_are_refused(tmp_path, monkeypatch):
+def test_old_journals_still_load_and_unknown_entry_types_are_refused(tmp_path, monkeypatch):
     monkeypatch.setenv("EGRESS_CONFORMANCE_STATE", str(tmp_path))
     directory = journal.directory()
     directory.mkdir(parents=True)
     (directory / "a.json").write_text(json.dumps({"cluster": {"provider": "existing"}, "entries": [
         {"kind": "mesh-config", "namespace": "istio-system", "name": "istio", "original": "x", "id": "1"}]}))
-    assert journal.pending()[0].entries[0]["kind"] == "mesh-config"
+    assert journal.pending()[0].entries[0]["type"] == "mesh-config"
     (directory / "b.json").write_text(json.dumps({"cluster": {}, "entries": [{"kind": "corefile", "id": "2"}]}))
-    with pytest.raises(journal.JournalError, match=r"b.json holds changes of a kind this version of the suite does "
+    with pytest.raises(journal.JournalError, match=r"b.json holds changes of a type this version of the suite does "
                                                    r"not know \(corefile\): restore it with the version that wrote it"):
         journal.pending()
     (directory / "b.json").write_text(json.dumps({"cluster": {}, "entries": [{"kind": "created"}]}))
@@ -299,7 +304,7 @@ def test_restore_asks_kind_for_the_kubeconfig_when_the_runs_copy_is_gone(world, 
     world.save(state)
     killed_run(world, monkeypatch, "namespace created")
     pending, = journal.pending()
-    assert [e["kind"] for e in pending.entries] == ["created"]  # the cluster was there: not the run's
+    assert [e["type"] for e in pending.entries] == ["created"]  # the cluster was there: not the run's
     pathlib.Path(pending.data["cluster"]["kubeconfig"]).unlink()  # /tmp cleaned by a reboot
     issued_by_run = len(world.issued)
     monkeypatch.setattr(runner, "run", world.run)

@@ -41,6 +41,6 @@ def test_a_test_namespace_is_for_the_existing_provider_and_must_be_a_namespace_n
     kubeconfig.write_text("")
     existing = providers.get("existing")
     assert existing.parse_options(options.chosen("existing", values(kubeconfig=str(kubeconfig),
-                                                                    test_namespace="team-a")))["test_namespace"] == "team-a"
+                                                                    test_namespace="team-a"))).test_namespace == "team-a"
     with pytest.raises(options.OptionError, match="--test-namespace Team_A: not a namespace name"):
         existing.parse_options(options.chosen("existing", values(kubeconfig=str(kubeconfig), test_namespace="Team_A")))

@@ -5,15 +5,12 @@ from egress_conformance.reports import report
 from egress_conformance.framework import scope
 
 
-class T:
-    def __init__(self, where):
-        self.scope, self.namespace = where, "ns"
-
-
 def test_namespace_scoped_service_entries_are_exported_to_their_namespace_only():
     entry = {"kind": "ServiceEntry", "spec": {"hosts": ["httpbin.org"]}}
-    assert scope.adapt(T(scope.NAMESPACE), dict(entry, spec=dict(entry["spec"])))["spec"]["exportTo"] == ["."]
-    assert "exportTo" not in scope.adapt(T(scope.MESH_WIDE), dict(entry, spec=dict(entry["spec"])))["spec"]
+    mesh = scope.MeshWide(api=None, config_map=("istio-system", "istio"), journal=None, undo=None)
+    namespaced = scope.Namespace(api=None, namespace="ns", mesh=mesh, create=None)
+    assert namespaced.adapt(dict(entry, spec=dict(entry["spec"])))["spec"]["exportTo"] == ["."]
+    assert "exportTo" not in mesh.adapt(dict(entry, spec=dict(entry["spec"])))["spec"]
 
 
 def test_the_policy_sidecar_sets_only_the_policy():

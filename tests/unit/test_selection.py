@@ -6,16 +6,14 @@ from egress_conformance.providers import features
 from egress_conformance.reports import report
 from egress_conformance.framework.scenario import CORE, Scenario
 from egress_conformance.fixtures import selection
+from egress_conformance.run.options import RunOptions
 
 SCENARIO = Scenario("s", "d", CORE, frozenset({features.MESH_WIDE_POLICY, features.EGRESS_GATEWAY}), run=None)
 
 
-class Options:
-    def __init__(self, **values):
-        self.values = {"skip_test": [], "skip_feature": [], "force_feature": [], **values}
-
-    def getoption(self, name):
-        return self.values[name]
+def Options(skip_test=(), skip_feature=(), force_feature=()):
+    return RunOptions(skip_tests=tuple(skip_test), skip_features=frozenset(skip_feature),
+                      force_features=frozenset(force_feature))
 
 
 PROVIDER = types.SimpleNamespace(name="local", features=lambda: frozenset({features.MESH_WIDE_POLICY}))

@@ -3,10 +3,11 @@
 import pytest
 
 from egress_conformance.hosts import allowlist, targets
+from egress_conformance.scenarios import allow_list
 
 
 def test_defaults_are_the_walkthrough_and_the_shipped_allow_list():
-    chosen = targets.from_options({})
+    chosen = targets.from_options({}, allow_list.DEFAULT_LIST)
     assert chosen.host == "httpbin.org" and chosen.aliases == ("www.httpbin.org",) and chosen.path == "/get"
     assert chosen.url("http") == "http://httpbin.org/get" and chosen.url("https", "pypi.org", 443) == \
         "https://pypi.org/get"

@@ -26,7 +26,7 @@ from kubernetes import client
 from egress_conformance.changes import cleanup, journal
 from egress_conformance.changes.journal import Journal
 from egress_conformance.cluster import kube
-from egress_conformance.providers.kind import cluster, commands, leftovers
+from egress_conformance.providers.kind import cluster, commands, leftovers, runner
 from egress_conformance.providers.kind.runner import Runner, run
 from egress_conformance.providers.base import Provider, ProviderError
 from egress_conformance.providers.existing.provider import (DEFAULT_CLIENT_IMAGE, DEFAULT_EXTERNAL_IMAGE,
@@ -74,7 +74,8 @@ class KindProvider(Provider):
     def journal_entry_types(cls) -> dict[str, journal.EntryType]:
         return {"kind-cluster": journal.EntryType(
             ("name",), lambda e: f"kind cluster {e['name']} created",
-            lambda e, m: leftovers.delete_cluster(e["name"], m.run or run), in_cluster=False, holds_cluster=True)}
+            lambda e, m: leftovers.delete_cluster(e["name"], m.run or runner.run), in_cluster=False,
+            holds_cluster=True)}
 
     @classmethod
     def reconnect(cls, cluster: dict) -> client.ApiClient:
@@ -84,17 +85,17 @@ class KindProvider(Provider):
             return super().reconnect(cluster)
         with tempfile.TemporaryDirectory(prefix="egress-restore-") as scratch:
             path = pathlib.Path(scratch) / "kubeconfig"
-            path.write_text(leftovers.kubeconfig(cluster["kindCluster"], run))
+            path.write_text(leftovers.kubeconfig(cluster["kindCluster"], runner.run))
             return kube.connect(path)  # the client holds what it needs once connected
 
     @classmethod
-    def prepare(cls, options: "KindOptions", runner: Runner = run) -> None:
+    def prepare(cls, options: "KindOptions", run_command: Runner = run) -> None:
         for tool, how in (("docker", "install Docker"), ("kind", "go install sigs.k8s.io/kind@v0.33.0"),
                           ("istioctl", f"put istioctl {options.istio_version} on PATH")):
             if shutil.which(tool) is None:
                 raise ProviderError(f"--provider kind needs {tool} on PATH: {how}")
         try:
-            runner(commands.docker_available(), 30)
+            run_command(commands.docker_available(), 30)
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as err:
             raise ProviderError(f"--provider kind needs a running Docker daemon ({_short(err)}): start it, or use "
                                 "--provider existing") from None
