@@ -104,3 +104,12 @@ def test_every_layer_folder_exists_so_the_listing_is_the_map():
     listed = {path.stem for path in (ROOT / PACKAGE).iterdir() if path.name != "__pycache__"
               and not path.name.startswith("__")} | set(CONTENT)
     assert listed == {member for members in LAYERS for member in members}
+
+
+def test_the_readmes_tree_names_every_folder_of_the_package():
+    readme = (ROOT / "README.md").read_text()
+    tree = readme[readme.index("## Layout"):].split("```")[1]
+    folders = {path.name for path in (ROOT / PACKAGE).rglob("*") if path.is_dir() and path.name != "__pycache__"
+               and path.parent in (ROOT / PACKAGE, ROOT / PACKAGE / "providers")}
+    named = {line.split()[0].strip("()").rstrip("/") for line in tree.splitlines() if line.strip()}
+    assert folders | set(CONTENT) <= named, sorted(folders | set(CONTENT) - named)
