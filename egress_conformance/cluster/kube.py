@@ -46,7 +46,7 @@ def resource(api: client.ApiClient, obj: dict):
 
 
 def create(api: client.ApiClient, obj: dict) -> None:
-    """Create ``obj``; the caller registers its undo (see conformance.EgressTest.apply)."""
+    """Create ``obj``; the caller registers its undo (see framework/context.py, EgressTest.apply)."""
     resource(api, obj).create(body=obj, namespace=obj["metadata"].get("namespace"))
 
 

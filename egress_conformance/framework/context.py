@@ -31,7 +31,7 @@ class EgressTest:
         self.timing = timing
         self.api = provider.api()
         self.targets = provider.targets
-        """The external hosts of this run (targets.py): the walkthrough's host, the allow-list."""
+        """The external hosts of this run (hosts/targets.py): the walkthrough's host, the allow-list."""
         self.workload = provider.workload()
         self.namespace = self.workload.namespace
         mesh = scope.MeshWide(self.api, provider.mesh_config_map(), journal, undo)
@@ -114,7 +114,7 @@ class EgressTest:
         return self.undo.push(f"delete {what}", lambda: [u.run() for u in reversed(undos)])
 
     def _load(self, manifest, **substitutions: str) -> list[dict]:
-        # Every manifest may name the run's hosts: ${host}, ${hosts} (targets.py).
+        # Every manifest may name the run's hosts: ${host}, ${hosts} (hosts/targets.py).
         return kube.load_manifests(manifest, namespace=self.namespace,
                                    **{**self.targets.substitutions(), **substitutions})
 

@@ -22,12 +22,16 @@ from egress_conformance.providers.local.errors import ComponentCrashed
 from egress_conformance.verdicts.observe import Request
 from egress_conformance.providers.base import ProviderError
 from egress_conformance.verdicts.timing import Timing
+from egress_conformance.run import options
+
+LOCAL = options.defaults()
+"""A default run's options: the local mesh as `egress-conformance run` starts it."""
 
 
 def test_a_crashed_istiod_is_named_with_its_log(clean_machine):
     undo = cleanup.Stack()
     try:
-        provider = providers.create("local", {})
+        provider = providers.create("local", LOCAL.provider_options, LOCAL.targets)
         provider.start(undo, journal.Journal())
         provider.istiod.process.popen.kill()
         provider.istiod.process.popen.wait()
@@ -80,7 +84,7 @@ def test_an_invalid_service_entry_is_refused_in_one_line_and_changes_nothing(cle
                "metadata": {"name": "broken", "namespace": "default"},
                "spec": {"hosts": ["httpbin.org"], "resolution": "SOMETIMES", "ports": [{"number": 80}]}}
     try:
-        provider = providers.create("local", {})
+        provider = providers.create("local", LOCAL.provider_options, LOCAL.targets)
         provider.start(undo, run_journal)
         with pytest.raises(objects.InvalidObject) as err:
             objects.create(provider.api(), invalid, undo, run_journal)
@@ -107,8 +111,10 @@ def test_a_port_in_use_is_reported_as_such(tmp_path):
 
 
 def test_without_root_the_local_mesh_says_so():
-    code = ("from egress_conformance import cleanup, journal, providers\n"
-            "try:\n    providers.create('local', {}).start(cleanup.Stack(), journal.Journal())\n"
+    code = ("from egress_conformance import providers\nfrom egress_conformance.changes import cleanup, journal\n"
+            "from egress_conformance.run import options\nlocal = options.defaults()\n"
+            "try:\n    providers.create('local', local.provider_options, local.targets).start(cleanup.Stack(), "
+            "journal.Journal())\n"
             "except Exception as err:\n    print(err)\n")
     result = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", code],
                             capture_output=True, text=True, cwd=os.getcwd())

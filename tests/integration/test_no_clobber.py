@@ -12,6 +12,10 @@ from egress_conformance import cli, providers
 from egress_conformance.cluster import kube, meshconfig
 from egress_conformance.framework.context import EgressTest
 from egress_conformance.verdicts.timing import Timing
+from egress_conformance.run import options
+
+LOCAL = options.defaults()
+"""A default run's options: the local mesh as `egress-conformance run` starts it."""
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -27,7 +31,7 @@ def restore(capsys, *extra):
 def test_someone_elses_changes_survive_restore_until_forced(clean_machine, capsys):
     mesh_undo, run_journal = cleanup.Stack(), journal.Journal()
     try:
-        provider = providers.create("local", {})
+        provider = providers.create("local", LOCAL.provider_options, LOCAL.targets)
         provider.start(mesh_undo, run_journal)
         api, where = provider.api(), provider.mesh_config_map()
         original = meshconfig.read(api, where)

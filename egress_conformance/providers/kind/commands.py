@@ -19,7 +19,7 @@ def node_image(istio_version: str) -> str:
         return NODE_IMAGES[line]
     except KeyError:
         raise ValueError(f"no kind node image pinned for Istio {istio_version}: use one of "
-                         f"{', '.join(sorted(NODE_IMAGES))} (kindcluster/commands.py NODE_IMAGES)") from None
+                         f"{', '.join(sorted(NODE_IMAGES))} (providers/kind/commands.py NODE_IMAGES)") from None
 
 
 def create_cluster(name: str, image: str, kubeconfig: str) -> list[str]:
