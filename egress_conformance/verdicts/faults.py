@@ -2,8 +2,8 @@
 
 A component of the mesh under test down, the API unreachable, the sidecar not
 ready, the external target down: these are infrastructure faults, reported as a
-result of their own (report.ERROR) in one line, never as an egress verdict and
-never with a traceback. Providers raise ProviderError with a message that starts
+result of their own (Result.INFRASTRUCTURE_ERROR) in one line, never as an egress
+verdict and never with a traceback. Providers raise ProviderError with a message that starts
 with the fault's kind (one of KINDS); API client errors are classified here, and
 nowhere else.
 """
