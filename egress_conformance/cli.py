@@ -21,7 +21,8 @@ from egress_conformance.changes import journal
 from egress_conformance.cluster import istiodiscovery, kube, meshconfig
 from egress_conformance.providers import options as provider_options
 from egress_conformance.providers.base import ProviderError
-from egress_conformance.reports import diff, report
+from egress_conformance.reports import diff, render, report
+from egress_conformance.reports.model import Report, RunResult
 from egress_conformance.run import options, suite
 
 POLICY_WORDS = {"allowed": meshconfig.ALLOW_ANY, "restricted": meshconfig.REGISTRY_ONLY}
@@ -49,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"egress-conformance: {err}", file=sys.stderr)
         if isinstance(err, UsageError):
             return report.USAGE_ERROR_EXIT
-        return report.EXIT_CODES[report.NOTHING_RUN] if isinstance(err, NotRun) else 1
+        return report.EXIT_CODES[RunResult.NOT_RUN] if isinstance(err, NotRun) else 1
     except KeyboardInterrupt:
         print("egress-conformance: interrupted", file=sys.stderr)
         return 130
@@ -77,8 +78,8 @@ def run(args) -> int:
     try:
         document = report.load((chosen.report_dir / "report.yaml").read_text())
     except (OSError, ValueError):  # no report: pytest stopped before the session (its own usage error)
-        return report.USAGE_ERROR_EXIT if code == pytest.ExitCode.USAGE_ERROR else report.EXIT_CODES[report.NOTHING_RUN]
-    return report.exit_code(document["result"], accept_partial=chosen.accept_partial)
+        return report.USAGE_ERROR_EXIT if code == pytest.ExitCode.USAGE_ERROR else report.EXIT_CODES[RunResult.NOT_RUN]
+    return report.exit_code(document.result, accept_partial=chosen.accept_partial)
 
 
 def policy(args) -> int:
@@ -150,8 +151,8 @@ def restore(args) -> int:
 def show_report(args) -> int:
     """Print a saved report as a readable summary; exit with the code its result stands for."""
     document = _load_report(args.path)
-    print(report.render(document))
-    return report.exit_code(document["result"], accept_partial=args.accept_partial)
+    print(render.as_text(document))
+    return report.exit_code(document.result, accept_partial=args.accept_partial)
 
 
 def diff_reports(args) -> int:
@@ -162,7 +163,7 @@ def diff_reports(args) -> int:
     return 1 if changes.regressions else 0
 
 
-def _load_report(given: str) -> dict:
+def _load_report(given: str) -> Report:
     path = pathlib.Path(given)
     if path.is_dir():
         path = path / "report.yaml"

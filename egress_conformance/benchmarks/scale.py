@@ -20,6 +20,7 @@ import urllib.request
 from kubernetes import client
 
 from egress_conformance.framework import scope
+from egress_conformance.reports.model import Step
 from egress_conformance.run import options, session
 from egress_conformance.benchmarks import soak
 from egress_conformance.verdicts import waits
@@ -115,21 +116,21 @@ def _holders(provider, t) -> str:
     return f"the API had {in_api} of the list's ServiceEntries, istiod's configz {in_istiod}"
 
 
-def _phases(steps: list[dict], total: float) -> tuple[dict[str, float], float]:
+def _phases(steps: list[Step], total: float) -> tuple[dict[str, float], float]:
     """Phase durations from the scenario's step records (each timed expectation has start and end)."""
-    timed = [s for s in steps if s.get("started")]
-    at = lambda s, key: datetime.datetime.fromisoformat(s[key]).timestamp()  # noqa: E731
+    timed = [s for s in steps if s.started]
+    at = lambda moment: datetime.datetime.fromisoformat(moment).timestamp()  # noqa: E731
     restricted, answered = timed[0], timed[1]
     unlisted, again = timed[2:-1], timed[-1]
     phases = {
-        "apply N entries": at(answered, "started") - at(restricted, "ended"),
-        "each answers (wait)": answered["seconds"],
-        "unlisted blocked": at(unlisted[-1], "ended") - at(unlisted[0], "started"),
-        "delete N entries": at(again, "started") - at(unlisted[-1], "ended"),
-        "blocked again (wait)": again["seconds"],
+        "apply N entries": at(answered.started) - at(restricted.ended),
+        "each answers (wait)": answered.seconds,
+        "unlisted blocked": at(unlisted[-1].ended) - at(unlisted[0].started),
+        "delete N entries": at(again.started) - at(unlisted[-1].ended),
+        "blocked again (wait)": again.seconds,
         "whole scenario": total,
     }
-    return phases, answered["seconds"] / max(answered["attempts"], 1)
+    return phases, answered.seconds / max(answered.attempts, 1)
 
 
 def table(figures: list[Figures]) -> str:

@@ -15,6 +15,7 @@ from egress_conformance.cluster import kube, meshconfig
 from egress_conformance.framework import scope
 from egress_conformance.changes.journal import Journal
 from egress_conformance.providers.base import Provider
+from egress_conformance.reports.model import Step, Verdict
 from egress_conformance.verdicts.timing import Timing
 
 log = logging.getLogger("egress")
@@ -38,7 +39,7 @@ class EgressTest:
         self.scope: scope.Scope = mesh if scope_name == scope.MESH_WIDE else scope.Namespace(
             self.api, self.namespace, mesh, self.create)
         """Where policy changes land (scope.MeshWide or scope.Namespace)."""
-        self.steps: list[dict] = []
+        self.steps: list[Step] = []
         """What the scenario did and saw, step by step, for the report."""
 
     # -- changes, each with its undo registered at once
@@ -55,8 +56,8 @@ class EgressTest:
         """The policy configured when the test began: a mesh may start restricted by its
         owners' choice, which is a fact to record, not a failure."""
         policy = self.scope.configured_policy()
-        self.steps.append({"step": f"API: starting policy in {self.scope.where()}", "verdict": "observed",
-                           "detail": f"read {policy}", "evidence": f"outboundTrafficPolicy.mode: {policy}"})
+        self.steps.append(Step(f"API: starting policy in {self.scope.where()}", Verdict.OBSERVED,
+                               detail=f"read {policy}", evidence=f"outboundTrafficPolicy.mode: {policy}"))
         log.info("starting policy (%s): %s", self.scope.where(), policy)
         return policy
 
@@ -82,9 +83,9 @@ class EgressTest:
 
     def _expect_read_back(self, where: str, actual: str, policy: str) -> None:
         __tracebackhide__ = True
-        verdict = "passed" if actual == policy else "failed"
-        self.steps.append({"step": f"API: {where} sets {policy}", "verdict": verdict,
-                           "detail": f"read back {actual}", "evidence": f"outboundTrafficPolicy.mode: {actual}"})
+        verdict = Verdict.PASSED if actual == policy else Verdict.FAILED
+        self.steps.append(Step(f"API: {where} sets {policy}", verdict,
+                               detail=f"read back {actual}", evidence=f"outboundTrafficPolicy.mode: {actual}"))
         assert actual == policy, f"API read-back: {where} sets {actual}, expected {policy}"
 
     def mesh_config(self) -> str:
@@ -179,24 +180,25 @@ class EgressTest:
         except waits.NotConverged as err:
             log.info("FAIL %s: %s\n       last seen: %s\n       mismatch: %s", step, check.__name__,
                      err.observation.summary() if err.observation else "nothing", err.reason)
-            self._record(step, check.__name__, "failed", err.reason or "not consistent long enough (streak too short)",
+            self._record(step, check.__name__, Verdict.FAILED,
+                         err.reason or "not consistent long enough (streak too short)",
                          err.observation, err.attempts, err.elapsed)
             raise
         log.info("PASS %s: %s (%d in a row, %d attempts, %.1fs)\n       evidence: %s", step, check.__name__,
                  self.timing.consecutive, done.attempts, done.elapsed, done.observation.summary())
-        self._record(step, check.__name__, "passed", "", done.observation, done.attempts, done.elapsed)
+        self._record(step, check.__name__, Verdict.PASSED, "", done.observation, done.attempts, done.elapsed)
         return done.observation
 
-    def _record(self, step, check, verdict, detail, observation, attempts, elapsed) -> None:
+    def _record(self, step: str, check: str, verdict: Verdict, detail: str, observation, attempts: int,
+                elapsed: float) -> None:
         ended = datetime.datetime.now(datetime.timezone.utc)
         started = ended - datetime.timedelta(seconds=elapsed)
-        self.steps.append({
-            "step": step, "check": check, "verdict": verdict, "detail": detail,
-            "attempts": attempts, "seconds": round(elapsed, 2),
-            "started": started.isoformat(timespec="milliseconds"), "ended": ended.isoformat(timespec="milliseconds"),
-            "evidence": observation.summary() if observation else None,
-            "observation": observation.record() if observation else None,
-        })
+        self.steps.append(Step(
+            step, verdict, detail, evidence=observation.summary() if observation else None, check=check,
+            attempts=attempts, seconds=round(elapsed, 2), started=started.isoformat(timespec="milliseconds"),
+            ended=ended.isoformat(timespec="milliseconds"),
+            observation=observation.record() if observation else None,
+        ))
 
 
 @dataclasses.dataclass(frozen=True)

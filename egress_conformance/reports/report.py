@@ -1,128 +1,87 @@
-"""The conformance report: what ran on which mesh, per profile and per test, with the
-evidence behind every step. Pure data in, YAML/JSON/text out; the pytest plugin
-(fixtures/report.py) gathers the data.
+"""The conformance report's rules and files: which result a profile and the run get from
+their tests, the exit code each result stands for, and the report as YAML/JSON. Pure data
+in (model.py), text out; the pytest plugin (fixtures/results.py) gathers the data.
 """
 
 import json
 
 import yaml
 
-API_VERSION = "egress-conformance.dev/v1alpha1"
-KIND = "ConformanceReport"
+from egress_conformance.reports.model import MeshUnderTest, Profile, Report, Result, RunResult, TestResult
 
-PASSED, FAILED, SKIPPED, NOT_SUPPORTED, NOT_RUN = "passed", "failed", "skipped", "not-supported", "not-run"
-ERROR = "infrastructure-error"
-"""A test's result when the mesh under test broke (a component down, the API unreachable):
-a fault of the infrastructure, not an egress verdict."""
-SUCCESS, PARTIAL, FAILURE, NOTHING_RUN = "success", "partial", "failure", "not run"
-INFRASTRUCTURE_ERROR = "infrastructure-error"
-"""A run's (or profile's) result when no egress expectation failed but the mesh broke under a test."""
-
-EXIT_CODES = {SUCCESS: 0, FAILURE: 1, PARTIAL: 3, NOTHING_RUN: 4, INFRASTRUCTURE_ERROR: 5}
+EXIT_CODES = {RunResult.SUCCESS: 0, RunResult.FAILURE: 1, RunResult.PARTIAL: 3, RunResult.NOT_RUN: 4,
+              RunResult.INFRASTRUCTURE_ERROR: 5}
 """Exit code per result (2 is a usage error, as argparse's)."""
 USAGE_ERROR_EXIT = 2
 
+ALL_SCOPES = ("mesh-wide", "namespace")
+"""What a run claims unless told otherwise (framework/scope.py's scopes)."""
 
-def exit_code(result: str, *, accept_partial: bool = False) -> int:
+
+def exit_code(result: RunResult, *, accept_partial: bool = False) -> int:
     """The exit code a run (or `egress-conformance report`) ends with for ``result``."""
-    if result == PARTIAL and accept_partial:
+    if result == RunResult.PARTIAL and accept_partial:
         return 0
     return EXIT_CODES[result]
-OBSERVED = "observed"
-"""A step's verdict when it records a fact (the starting policy) rather than asserting one."""
 
 
-def profile_result(results: list[str]) -> str:
+def profile_result(results: list[Result]) -> RunResult:
     """success: all passed; failure: any failed; infrastructure-error: none failed but the mesh
     broke under one; not run: nothing reached the mesh; partial: the rest (something skipped,
     unsupported or not run). No result is never a pass."""
-    if not results or all(r == NOT_RUN for r in results):
-        return NOTHING_RUN
-    if FAILED in results:
-        return FAILURE
-    if ERROR in results:
-        return INFRASTRUCTURE_ERROR
-    if all(r == PASSED for r in results):
-        return SUCCESS
-    return PARTIAL
+    if not results or all(r == Result.NOT_RUN for r in results):
+        return RunResult.NOT_RUN
+    if Result.FAILED in results:
+        return RunResult.FAILURE
+    if Result.INFRASTRUCTURE_ERROR in results:
+        return RunResult.INFRASTRUCTURE_ERROR
+    if all(r == Result.PASSED for r in results):
+        return RunResult.SUCCESS
+    return RunResult.PARTIAL
 
 
-def overall_result(profile_results: list[str]) -> str:
+_AS_TEST_RESULT = {RunResult.SUCCESS: Result.PASSED, RunResult.FAILURE: Result.FAILED,
+                   RunResult.NOT_RUN: Result.NOT_RUN, RunResult.PARTIAL: Result.SKIPPED,
+                   RunResult.INFRASTRUCTURE_ERROR: Result.INFRASTRUCTURE_ERROR}
+
+
+def overall_result(profile_results: list[RunResult]) -> RunResult:
     """The run's result from its profiles' results, by the same rule as profile_result."""
-    as_tests = {SUCCESS: PASSED, FAILURE: FAILED, NOTHING_RUN: NOT_RUN, PARTIAL: SKIPPED, INFRASTRUCTURE_ERROR: ERROR}
-    return profile_result([as_tests[r] for r in profile_results])
+    return profile_result([_AS_TEST_RESULT[r] for r in profile_results])
 
 
-def build(*, date: str, mesh: dict | None, not_run_reason: str | None, tests: list[dict], evidence_dir: str,
-          claimed_scopes: list[str] | None = None) -> dict:
-    """The report document. ``tests`` entries carry name, profile, scope, result, reason, steps.
+def build(*, date: str, mesh: MeshUnderTest | None, not_run_reason: str | None, tests: list[TestResult],
+          evidence_dir: str, claimed_scopes: list[str] | None = None) -> Report:
+    """The report of ``tests``, grouped by profile (in name order).
 
     The claim is scoped, as Gateway API's reports are by supported features: a profile's
     result counts only the tests of the claimed scopes. Tests of other scopes (mesh-wide
     ones, on a shared cluster without consent) are listed as skipped with the reason, and
     the report's ``claim`` says which scopes were tested."""
-    claimed = claimed_scopes or ["mesh-wide", "namespace"]
+    claimed = tuple(claimed_scopes or ALL_SCOPES)
     profiles = []
-    for name in sorted({t["profile"] for t in tests}):
-        members = [t for t in tests if t["profile"] == name]
-        results = [t["result"] for t in members if t.get("scope", "mesh-wide") in claimed]
-        counts = {key: [t["result"] for t in members].count(key)
-                  for key in (PASSED, FAILED, ERROR, SKIPPED, NOT_SUPPORTED, NOT_RUN)}
-        profiles.append({"name": name, "result": profile_result(results), "summary": counts, "tests": members})
-    return {
-        "apiVersion": API_VERSION,
-        "kind": KIND,
-        "date": date,
-        "mesh": mesh or {"notRun": not_run_reason or "the mesh was never reached"},
-        "claim": {"scopes": claimed},
-        "result": overall_result([p["result"] for p in profiles]),
-        "evidenceDirectory": evidence_dir,
-        "profiles": profiles,
-    }
+    for name in sorted({t.profile for t in tests}):
+        members = tuple(t for t in tests if t.profile == name)
+        # Tests of reports older than scopes were all mesh-wide.
+        counted = [t.result for t in members if (t.scope or ALL_SCOPES[0]) in claimed]
+        summary = {result: [t.result for t in members].count(result) for result in Result}
+        profiles.append(Profile(name, profile_result(counted), summary, members))
+    return Report(date, mesh or MeshUnderTest.never_reached(not_run_reason or "the mesh was never reached"), claimed,
+                  overall_result([p.result for p in profiles]), evidence_dir, tuple(profiles))
 
 
-def dump_yaml(report: dict) -> str:
-    return yaml.safe_dump(report, sort_keys=False, width=120)
+def dump_yaml(report: Report) -> str:
+    return yaml.safe_dump(report.to_dict(), sort_keys=False, width=120)
 
 
-def dump_json(report: dict) -> str:
-    return json.dumps(report, indent=2)
+def dump_json(report: Report) -> str:
+    return json.dumps(report.to_dict(), indent=2)
 
 
-def load(text: str) -> dict:
+def load(text: str) -> Report:
     """A saved report (YAML or JSON); raises ValueError if it is not one."""
     try:
-        report = yaml.safe_load(text)  # JSON is YAML too
+        document = yaml.safe_load(text)  # JSON is YAML too
     except yaml.YAMLError as err:
         raise ValueError(f"not YAML or JSON: {err}") from None
-    if not isinstance(report, dict) or report.get("kind") != KIND:
-        raise ValueError(f"not a {KIND} (kind: {report.get('kind') if isinstance(report, dict) else None})")
-    if report.get("result") not in EXIT_CODES or not isinstance(report.get("profiles"), list):
-        raise ValueError(f"a {KIND} without a valid result and profiles (truncated or edited?)")
-    return report
-
-
-def render(report: dict) -> str:
-    """A readable summary: the mesh, the result per profile, and why each test did not pass."""
-    mesh = report["mesh"]
-    if "notRun" in mesh:
-        head = f"mesh: not run ({mesh['notRun']})"
-    else:
-        head = (f"mesh: {mesh['provider']} provider, Kubernetes {mesh['kubernetesVersion']}, "
-                f"Istio {mesh['istioVersion']} (revision {mesh['revision']})")
-        if mesh.get("meshConfig"):
-            head += f"; mesh config {mesh['meshConfig']}, starting policy {mesh.get('startingPolicy')}"
-    lines = [f"egress conformance report of {report['date']}", head, f"result: {report['result'].upper()}"]
-    if "claim" in report:
-        lines.append(f"claim: scopes {', '.join(report['claim']['scopes'])}")
-    for profile in report["profiles"]:
-        counts = ", ".join(f"{v} {k}" for k, v in profile["summary"].items() if v)
-        lines.append(f"profile {profile['name']}: {profile['result']} ({counts})")
-        for test in profile["tests"]:
-            lines.append(f"  {test['result']:14s} {test['name']}" + (f": {test['reason']}" if test.get("reason") else ""))
-            for step in test.get("steps", []):
-                if step["verdict"] not in (PASSED, OBSERVED):
-                    lines.append(f"      {step['verdict']} at step {step['step']!r}: {step.get('detail', '')}")
-            if test.get("evidence"):
-                lines.append(f"      evidence: {test['evidence']}")
-    return "\n".join(lines)
+    return Report.from_dict(document)

@@ -12,6 +12,7 @@ import yaml
 from kubernetes import client, dynamic
 
 from egress_conformance.cluster import meshconfig
+from egress_conformance.reports.model import Step, Verdict
 
 ISTIO_KINDS = (("networking.istio.io/v1", "ServiceEntry"), ("networking.istio.io/v1", "Sidecar"))
 
@@ -29,9 +30,9 @@ def collect(t, directory: pathlib.Path) -> list[str]:
         "root-namespace-istio-objects.yaml": lambda: _istio_objects(
             t.api, meshconfig.root_namespace(meshconfig.read(t.api, t.provider.mesh_config_map()))),
         "events.txt": lambda: _events(t.api, t.namespace),
-        "steps.json": lambda: json.dumps(t.steps, indent=2),
+        "steps.json": lambda: json.dumps([step.to_dict() for step in t.steps], indent=2),
     }
-    failed = [step for step in t.steps if step["verdict"] == "failed" and "started" in step]
+    failed = [step for step in t.steps if step.verdict == Verdict.FAILED and step.started]
     logs = _flushed_logs(t.provider, failed[-1] if failed else None)
     for name, text in logs.items():
         pieces[name] = (lambda text=text: text)
@@ -52,7 +53,7 @@ ACCESS_LOG_FLUSH_SECONDS = 3.0
 """Envoy writes its access log once a second: how long to wait for the failing step's last lines."""
 
 
-def _flushed_logs(provider, step: dict | None) -> dict[str, str]:
+def _flushed_logs(provider, step: Step | None) -> dict[str, str]:
     """The provider's logs, once the access log holds a line per request of the failing step
     (or after ACCESS_LOG_FLUSH_SECONDS, whichever comes first)."""
     deadline = time.monotonic() + ACCESS_LOG_FLUSH_SECONDS
@@ -60,20 +61,20 @@ def _flushed_logs(provider, step: dict | None) -> dict[str, str]:
         logs = provider.logs()
         if step is None or "access-log.jsonl" not in logs or time.monotonic() > deadline:
             return logs
-        if len(_lines_during(logs["access-log.jsonl"], step)) >= step["attempts"]:
+        if len(_lines_during(logs["access-log.jsonl"], step)) >= step.attempts:
             return logs
         time.sleep(0.2)
 
 
-def during(access_log: str, step: dict) -> str:
+def during(access_log: str, step: Step) -> str:
     """The JSON access-log lines of requests that started while ``step`` was being observed."""
     kept = _lines_during(access_log, step)
     return "\n".join(kept) + "\n" if kept else "no access-log line falls within the failing step\n"
 
 
-def _lines_during(access_log: str, step: dict) -> list[str]:
-    started = datetime.datetime.fromisoformat(step["started"])
-    ended = datetime.datetime.fromisoformat(step["ended"])
+def _lines_during(access_log: str, step: Step) -> list[str]:
+    started = datetime.datetime.fromisoformat(step.started)
+    ended = datetime.datetime.fromisoformat(step.ended)
     kept = []
     for line in access_log.splitlines():
         try:

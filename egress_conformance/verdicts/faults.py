@@ -2,10 +2,10 @@
 
 A component of the mesh under test down, the API unreachable, the sidecar not
 ready, the external target down: these are infrastructure faults, reported as a
-result of their own (report.ERROR) in one line, never as an egress verdict and
-never with a traceback. Providers raise MeshFault (their ProviderError is one) with a
-message that starts with the fault (one of FAULTS); API client errors are classified
-here, and nowhere else.
+result of their own (Result.INFRASTRUCTURE_ERROR) in one line, never as an egress
+verdict and never with a traceback. Providers raise MeshFault (their ProviderError is one)
+with a message that starts with the fault (one of FAULTS); API client errors are
+classified here, and nowhere else.
 """
 
 import urllib3

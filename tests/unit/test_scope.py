@@ -2,6 +2,7 @@ from egress_conformance import scenarios
 from egress_conformance.cluster import clusterinfo
 from egress_conformance.providers import features
 from egress_conformance.reports import report
+from egress_conformance.reports.model import Result, RunResult, TestResult
 from egress_conformance.framework import scope
 
 
@@ -28,14 +29,14 @@ def test_a_mesh_wide_scenario_also_runs_in_its_namespace_form_with_a_sidecar_ins
 
 
 def test_tests_outside_the_claimed_scopes_do_not_make_a_profile_partial():
-    tests = [{"name": "a", "profile": "core", "scope": "mesh-wide", "result": report.SKIPPED},
-             {"name": "a-in-namespace", "profile": "core", "scope": "namespace", "result": report.PASSED}]
-    narrow = report.build(date="d", mesh={}, not_run_reason=None, tests=tests, evidence_dir="e",
-                          claimed_scopes=["namespace"])
-    assert narrow["result"] == report.SUCCESS and narrow["claim"] == {"scopes": ["namespace"]}
-    assert narrow["profiles"][0]["summary"]["skipped"] == 1
-    wide = report.build(date="d", mesh={}, not_run_reason=None, tests=tests, evidence_dir="e")
-    assert wide["result"] == report.PARTIAL
+    tests = [TestResult("a", "", "core", scope.MESH_WIDE, (), (), Result.SKIPPED),
+             TestResult("a-in-namespace", "", "core", scope.NAMESPACE, (), (), Result.PASSED)]
+    narrow = report.build(date="d", mesh=None, not_run_reason=None, tests=tests, evidence_dir="e",
+                          claimed_scopes=[scope.NAMESPACE])
+    assert narrow.result == RunResult.SUCCESS and narrow.to_dict()["claim"] == {"scopes": ["namespace"]}
+    assert narrow.profiles[0].summary[Result.SKIPPED] == 1
+    wide = report.build(date="d", mesh=None, not_run_reason=None, tests=tests, evidence_dir="e")
+    assert wide.result == RunResult.PARTIAL
 
 
 def test_istiods_version_text_keeps_dashes_of_the_version_itself():

@@ -3,7 +3,7 @@
 import types
 
 from egress_conformance.providers import features
-from egress_conformance.reports import report
+from egress_conformance.reports.model import Result
 from egress_conformance.framework.scenario import CORE, Scenario
 from egress_conformance.fixtures import selection
 from egress_conformance.run.options import RunOptions
@@ -21,11 +21,11 @@ PROVIDER = types.SimpleNamespace(name="local", features=lambda: frozenset({featu
 
 def test_a_missing_feature_is_not_supported_unless_forced():
     assert selection.skip_reason(Options(), SCENARIO, PROVIDER) == (
-        report.NOT_SUPPORTED, "the local provider lacks feature egress-gateway")
+        Result.NOT_SUPPORTED, "the local provider lacks feature egress-gateway")
     assert selection.skip_reason(Options(force_feature=["egress-gateway"]), SCENARIO, PROVIDER) is None
 
 
 def test_user_skips_say_skipped_and_win_over_support():
-    kind, reason = selection.skip_reason(Options(skip_feature=["mesh-wide-policy"]), SCENARIO, PROVIDER)
-    assert kind == report.SKIPPED and reason.startswith("feature mesh-wide-policy")
-    assert selection.skip_reason(Options(skip_test=["s"]), SCENARIO, PROVIDER) == (report.SKIPPED, "--skip-test s")
+    result, reason = selection.skip_reason(Options(skip_feature=["mesh-wide-policy"]), SCENARIO, PROVIDER)
+    assert result == Result.SKIPPED and reason.startswith("feature mesh-wide-policy")
+    assert selection.skip_reason(Options(skip_test=["s"]), SCENARIO, PROVIDER) == (Result.SKIPPED, "--skip-test s")
