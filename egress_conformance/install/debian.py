@@ -6,7 +6,7 @@ import shutil
 from egress_conformance.install import progress
 from egress_conformance.install.errors import InstallError
 
-COMMANDS = {"iptables": "iptables", "ip": "iproute2", "setpriv": "util-linux", "curl": "curl", "openssl": "openssl"}
+COMMANDS = {"iptables": "iptables", "ip": "iproute2", "setpriv": "util-linux", "curl": "curl"}
 """Command the local mesh runs -> the Debian package that provides it."""
 
 
