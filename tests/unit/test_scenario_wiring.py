@@ -117,10 +117,10 @@ def assert_left_as_found(done: Run, mesh_text: str) -> None:
 def test_every_scenario_passes_on_a_mesh_that_follows_istios_rules_and_undoes_all_it_did(name, mesh_text, tmp_path):
     done = run(name, tmp_path, mesh_text=mesh_text)
     assert done.failure is None, str(done.failure)
-    assert done.t.steps and all(step["verdict"] in ("passed", "observed") for step in done.t.steps)
-    for step in (s for s in done.t.steps if "check" in s):
+    assert done.t.steps and all(step.verdict in ("passed", "observed") for step in done.t.steps)
+    for step in (s for s in done.t.steps if s.waited):
         # Each answer came with the sidecar's config generation: the waits compared evidence, not time.
-        assert step["evidence"] and step["observation"]["generation"], step["step"]
+        assert step.evidence and step.observation["generation"], step.name
     assert_left_as_found(done, mesh_text)
     server = done.provider.server
     written = {(kind, namespace) for _, kind, namespace, _ in server.history}
@@ -133,7 +133,7 @@ def test_every_scenario_passes_on_a_mesh_that_follows_istios_rules_and_undoes_al
 
 @pytest.mark.parametrize("name", CASES)
 def test_the_steps_recorded_are_the_scenarios_walkthrough(name, tmp_path):
-    assert [step["step"] for step in run(name, tmp_path).t.steps] == WALKTHROUGHS[name]
+    assert [step.name for step in run(name, tmp_path).t.steps] == WALKTHROUGHS[name]
 
 
 BROKEN = [
@@ -159,8 +159,8 @@ def test_a_broken_mesh_fails_the_scenario_at_the_right_step_with_the_right_diagn
     done = run(name, tmp_path, mesh)
     assert done.failure is not None and done.failure.reason == diagnosis
     *before, failed = done.t.steps
-    assert (failed["step"], failed["verdict"], failed["detail"]) == (failing_step, "failed", diagnosis)
-    assert all(step["verdict"] in ("passed", "observed") for step in before)
+    assert (failed.name, failed.verdict, failed.detail) == (failing_step, "failed", diagnosis)
+    assert all(step.verdict in ("passed", "observed") for step in before)
     assert_left_as_found(done, fakemesh.MESH_TEXT)  # a failed test is cleaned up all the same
 
 
