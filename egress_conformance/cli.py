@@ -11,6 +11,7 @@ failed), 2 usage error, 3 partial (something skipped or not supported; 0 with
 import argparse
 import dataclasses
 import datetime
+import functools
 import logging
 import os
 import pathlib
@@ -129,7 +130,7 @@ def restore(args) -> int:
         cluster = entry.data["cluster"]
         try:
             reconnect = providers.get(cluster.get("provider") or "existing").reconnect
-            lines, found = journal.restore(entry, lambda: reconnect(cluster), force=args.force)
+            lines, found = journal.restore(entry, functools.partial(reconnect, cluster), force=args.force)
         except journal.UndoFailed as err:
             raise CliError(f"cannot restore {entry.path.name}: {err}") from None
         except Exception as err:

@@ -1,7 +1,8 @@
 """Every scenario of the suite, registered in one place, expanded into one test case per scope."""
 
-from egress_conformance.framework.scenario import Scenario
 from egress_conformance.scenarios import allow_list, core_egress, https_service_entry, sidecar_scoped_policy
+
+from egress_conformance.framework.scenario import Scenario
 
 DECLARED: tuple[Scenario, ...] = (
     core_egress.SCENARIO,

@@ -8,12 +8,13 @@ import logging
 import statistics
 import time
 
-from egress_conformance.verdicts import checks, envoy
-from egress_conformance.run import options, session
+from egress_conformance.scenarios import core_egress
+
 from egress_conformance.cluster.meshconfig import REGISTRY_ONLY
+from egress_conformance.run import options, session
+from egress_conformance.verdicts import checks, envoy
 from egress_conformance.verdicts.observe import Request
 from egress_conformance.verdicts.timing import Timing
-from egress_conformance.scenarios import core_egress
 
 log = logging.getLogger("egress")
 
@@ -137,7 +138,7 @@ def tables(samples: list[Sample], cost: dict) -> str:
     lines = [f"{'state change':22s} {'floor med/worst':>17s} {'verdict med/worst':>19s} {'verdict/floor':>14s} "
              + " ".join(f"{name + ' med/worst':>26s} {'/evidence':>10s}" for name in others)]
     for step in STEPS:
-        of = lambda strategy: [s for s in samples if s.step == step and s.strategy == strategy]  # noqa: E731
+        of = lambda strategy: [s for s in samples if s.step == step and s.strategy == strategy]  # noqa: B023, E731
         floor = [s.floor for s in samples if s.step == step and s.floor == s.floor]
         verdict = [s.verdict for s in of("evidence")]
         line = (f"{step:22s} {_ms(med(floor))}/{_ms(max(floor))} ms {_ms(med(verdict))}/{_ms(max(verdict))} ms "

@@ -11,12 +11,12 @@ import logging
 import os
 import pathlib
 
+from egress_conformance.scenarios import core_egress
 from kubernetes import client
 
-from egress_conformance.run import options, session
 from egress_conformance.framework import scope
+from egress_conformance.run import options, session
 from egress_conformance.verdicts.timing import Timing
-from egress_conformance.scenarios import core_egress
 
 log = logging.getLogger("egress")
 
@@ -70,8 +70,10 @@ def objects(provider) -> list[str]:
     return sorted(found)
 
 
-def run(iterations: int, timing: Timing = Timing()) -> dict:
-    """Run the core flow ``iterations`` times on one mesh; return the soak's findings."""
+def run(iterations: int, timing: Timing | None = None) -> dict:
+    """Run the core flow ``iterations`` times on one mesh (default timing unless given); return the soak's
+    findings."""
+    timing = timing or Timing()
     failures, leaks, first, last = [], [], None, None
     with session.mesh(options.defaults(timing=timing)) as held:
         provider = held.provider

@@ -8,8 +8,8 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from egress_conformance.changes import cleanup, undoing
-from egress_conformance.cluster import kube
 from egress_conformance.changes.journal import Journal
+from egress_conformance.cluster import kube
 
 
 class InvalidObject(Exception):

@@ -2,10 +2,11 @@
 
 The mesh config is put back only if it still holds the text the run wrote; an object the
 run created is deleted only if its spec still holds every field the run set. Otherwise the
-undo raises RestoreConflict, naming both texts, and the journal entry is kept; ``egress-conformance restore --force`` undoes anyway, for
-the user who has decided. The writes are conditional on the resourceVersion that
-was compared, so an edit landing between the check and the write is not lost
-either (the API answers 409 and the undo is a conflict).
+undo raises RestoreConflict, naming both texts, and the journal entry is kept;
+``egress-conformance restore --force`` undoes anyway, for the user who has decided. The
+writes are conditional on the resourceVersion that was compared, so an edit landing
+between the check and the write is not lost either (the API answers 409 and the undo is
+a conflict).
 """
 
 import json
@@ -65,7 +66,7 @@ def still_as_created(requested, live) -> bool:
         return isinstance(live, dict) and all(k in live and still_as_created(v, live[k]) for k, v in requested.items())
     if isinstance(requested, list):
         return (isinstance(live, list) and len(live) == len(requested)
-                and all(still_as_created(r, l) for r, l in zip(requested, live)))
+                and all(still_as_created(wanted, found) for wanted, found in zip(requested, live, strict=True)))
     return requested == live
 
 

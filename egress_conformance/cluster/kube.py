@@ -10,7 +10,6 @@ from kubernetes import client, config, dynamic
 from kubernetes.client.rest import ApiException
 
 
-
 def connect(kubeconfig: pathlib.Path | None, context: str | None = None) -> client.ApiClient:
     """An API client for one kubeconfig file (never the process-wide default); with no
     file, the pod's own service account (the suite running as a Job in the cluster)."""

@@ -8,7 +8,6 @@ re-serialisation of it.
 import yaml
 from kubernetes import client
 
-
 ALLOW_ANY = "ALLOW_ANY"
 REGISTRY_ONLY = "REGISTRY_ONLY"
 POLICIES = (ALLOW_ANY, REGISTRY_ONLY)

@@ -9,13 +9,13 @@ import dataclasses
 import datetime
 import logging
 
-from egress_conformance.changes import objects, cleanup
-from egress_conformance.verdicts import envoy, observe, waits
+from egress_conformance.changes import cleanup, objects
+from egress_conformance.changes.journal import Journal
 from egress_conformance.cluster import kube, meshconfig
 from egress_conformance.framework import scope
-from egress_conformance.changes.journal import Journal
 from egress_conformance.providers.base import Provider
 from egress_conformance.reports.model import Step, Verdict
+from egress_conformance.verdicts import envoy, observe, waits
 from egress_conformance.verdicts.timing import Timing
 
 log = logging.getLogger("egress")
@@ -148,7 +148,7 @@ class EgressTest:
         around = self._around(lambda: self.workload.curl_many([r.url for r in requests], args,
                                                               self.timing.request_timeout))
         answers = tuple(observe.Answer(request, *observe.classify(record))
-                        for request, record in zip(requests, around.result))
+                        for request, record in zip(requests, around.result, strict=True))
         return observe.Batch(answers, envoy.cluster_moves(around.before, around.after), around.sidecar,
                              around.generation)
 
@@ -191,7 +191,7 @@ class EgressTest:
 
     def _record(self, step: str, check: str, verdict: Verdict, detail: str, observation, attempts: int,
                 elapsed: float) -> None:
-        ended = datetime.datetime.now(datetime.timezone.utc)
+        ended = datetime.datetime.now(datetime.UTC)
         started = ended - datetime.timedelta(seconds=elapsed)
         self.steps.append(Step(
             step, verdict, detail, evidence=observation.summary() if observation else None, check=check,

@@ -4,8 +4,8 @@ import dataclasses
 import pathlib
 from collections.abc import Callable
 
-from egress_conformance.providers import features
 from egress_conformance.framework import scope
+from egress_conformance.providers import features
 
 CORE = "core"
 EXTENDED = "extended"

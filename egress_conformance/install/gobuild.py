@@ -6,8 +6,8 @@ module at its published version builds fine. The same wrapper shape builds
 etcd (from the Kubernetes module graph) and Istio.
 """
 
-import os
 import json
+import os
 import pathlib
 import re
 import shutil

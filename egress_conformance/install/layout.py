@@ -51,5 +51,6 @@ def load(release: versions.IstioRelease | None = None) -> Layout | None:
     except FileNotFoundError:
         return None
     paths = Layout(**{k: pathlib.Path(v) for k, v in raw.items()})
-    missing = [n for n in ("kube-apiserver", "etcd", "pilot-discovery", "pilot-agent", "envoy") if not paths.binary(n).exists()]
+    needed = ("kube-apiserver", "etcd", "pilot-discovery", "pilot-agent", "envoy")
+    missing = [name for name in needed if not paths.binary(name).exists()]
     return None if missing else paths

@@ -6,8 +6,7 @@ import urllib.request
 
 from kubernetes import client
 
-from egress_conformance.node import builds
-from egress_conformance.node import daemons, layout
+from egress_conformance.node import builds, daemons, layout
 
 READY_TIMEOUT_SECONDS = 60.0
 

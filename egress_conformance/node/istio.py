@@ -10,14 +10,13 @@ import time
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from egress_conformance.cluster import kube
-from egress_conformance.verdicts import timing, waits
 from egress_conformance import versions
+from egress_conformance.cluster import kube
 from egress_conformance.install import gobuild
-from egress_conformance.node import builds
 from egress_conformance.install.errors import InstallError
-from egress_conformance.node import images, runtime
+from egress_conformance.node import builds, images, runtime
 from egress_conformance.node.errors import NodeError
+from egress_conformance.verdicts import timing, waits
 
 ISTIOCTL_TIMEOUT_SECONDS = 600
 
@@ -126,7 +125,8 @@ def wait_for_injection(kubeconfig: pathlib.Path, revision: str | None) -> None:
         return pod["error"] if "error" in pod else injected(pod)
 
     try:
-        waits.until_consistent(probe, check, WEBHOOK_TIMING, what=f"sidecar injection (revision {revision or 'default'})")
+        waits.until_consistent(probe, check, WEBHOOK_TIMING,
+                               what=f"sidecar injection (revision {revision or 'default'})")
     except waits.NotConverged as err:
         raise NodeError(f"the injection webhook of revision {revision or 'default'} does not inject: "
                         f"{err.reason} (after {err.elapsed:.0f}s); see istiod's log") from None

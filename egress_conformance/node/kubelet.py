@@ -6,8 +6,7 @@ import json
 import pathlib
 import urllib.request
 
-from egress_conformance.node import builds
-from egress_conformance.node import certs, daemons, layout
+from egress_conformance.node import builds, certs, daemons, layout
 
 READY_TIMEOUT_SECONDS = 90.0
 

@@ -9,8 +9,20 @@ import sys
 import time
 
 from egress_conformance.install import cache, components
-from egress_conformance.node import builds
-from egress_conformance.node import certs, controlplane, daemons, dns, kubelet, layout, network, ports, proxy, runtime, sweep
+from egress_conformance.node import (
+    builds,
+    certs,
+    controlplane,
+    daemons,
+    dns,
+    kubelet,
+    layout,
+    network,
+    ports,
+    proxy,
+    runtime,
+    sweep,
+)
 from egress_conformance.node.errors import NodeError
 
 NODE_READY_TIMEOUT_SECONDS = 120.0

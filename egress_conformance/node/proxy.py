@@ -5,8 +5,7 @@ import json
 import subprocess
 import urllib.request
 
-from egress_conformance.node import builds
-from egress_conformance.node import daemons, layout
+from egress_conformance.node import builds, daemons, layout
 
 READY_TIMEOUT_SECONDS = 60.0
 

@@ -5,11 +5,10 @@ and the import of the locally built images under their pinned names."""
 import json
 import pathlib
 import socket
-import tarfile
 import subprocess
+import tarfile
 
-from egress_conformance.node import builds
-from egress_conformance.node import daemons, layout
+from egress_conformance.node import builds, daemons, layout
 from egress_conformance.node.errors import NodeError
 
 NAMESPACE = "k8s.io"
@@ -142,4 +141,5 @@ def import_images(binaries: builds.NodeBinaries, archives: dict[str, pathlib.Pat
     missing = sorted(set(archives) - set(images(binaries)))
     if missing:
         raise NodeError(f"image {', '.join(missing)} missing from containerd after import: the archive's index "
-                        "must name it (annotation io.containerd.image.name); rebuild the images, run `ci/node up` again")
+                        "must name it (annotation io.containerd.image.name); rebuild the images, run `ci/node up` "
+                        "again")

@@ -14,8 +14,7 @@ import subprocess
 import time
 
 from egress_conformance.install import cache
-from egress_conformance.node import builds
-from egress_conformance.node import daemons, layout, network, proxy
+from egress_conformance.node import builds, daemons, layout, network, proxy
 
 STOP_ORDER = ("kube-proxy", "coredns", "kubelet", "kube-scheduler", "kube-controller-manager",
               "kube-apiserver", "etcd", "containerd")

@@ -13,10 +13,10 @@ import pathlib
 from kubernetes import client
 
 from egress_conformance.changes import cleanup, journal
+from egress_conformance.changes.journal import Journal
 from egress_conformance.cluster import kube
 from egress_conformance.hosts import targets
 from egress_conformance.verdicts import faults
-from egress_conformance.changes.journal import Journal
 
 
 class ProviderError(faults.MeshFault):
@@ -84,7 +84,8 @@ class Workload(abc.ABC):
     def curl_many(self, urls: list[str], args: list[str], timeout: float, parallel: int = 16) -> list[dict]:
         """Request every URL in one curl run, ``parallel`` at a time (one exec, however many
         hosts); return their ``%{json}`` records in the order of ``urls``."""
-        argv = ["curl", "-sS", "--no-progress-meter", "--parallel", "--parallel-max", str(parallel), "--write-out", "%{json}\\n",
+        argv = ["curl", "-sS", "--no-progress-meter", "--parallel", "--parallel-max", str(parallel),
+                "--write-out", "%{json}\\n",
                 "--max-time", str(timeout), *args]
         for url in urls:
             argv += ["-o", "/dev/null", url]

@@ -40,7 +40,8 @@ class Option:
         if self.repeat:
             return {"action": "append", "default": [], "help": applies + self.help, "metavar": self.metavar,
                     **({"choices": list(self.choices)} if self.choices else {})}
-        kwargs = {"default": None, "help": applies + self.help + (f" (default: {self.default})" if self.default else "")}
+        shown = f" (default: {self.default})" if self.default else ""
+        kwargs = {"default": None, "help": applies + self.help + shown}
         if self.type:
             kwargs["type"] = self.type
             kwargs["default"] = self.default  # a number: its default is the value, not a choice to make later

@@ -11,6 +11,7 @@ import pathlib
 from collections.abc import Callable
 
 import pytest
+from egress_conformance.scenarios import allow_list
 
 from egress_conformance import providers
 from egress_conformance.framework.scenario import CORE, EXTENDED
@@ -20,7 +21,6 @@ from egress_conformance.providers import features
 from egress_conformance.providers import options as provider_options
 from egress_conformance.providers.options import OPTIONS as PROVIDER_OPTIONS
 from egress_conformance.providers.options import Option, OptionError
-from egress_conformance.scenarios import allow_list
 from egress_conformance.verdicts.timing import Timing
 
 _TIMING = Timing()

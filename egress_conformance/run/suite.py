@@ -4,8 +4,9 @@
 
 import pathlib
 
-from egress_conformance import suites
 from egress_conformance.fixtures import PLUGINS
+
+from egress_conformance import suites
 
 DIRECTORY = pathlib.Path(suites.__file__).resolve().parent
 """The suites package: one test module per profile."""

@@ -9,8 +9,8 @@ import collections
 import urllib.parse
 from collections.abc import Callable
 
-from egress_conformance.verdicts import envoy, observe
 from egress_conformance.cluster import meshconfig
+from egress_conformance.verdicts import envoy, observe
 
 Check = Callable[[observe.Observation], str | None]
 """A check: None when the observation matches, else the reason it does not."""

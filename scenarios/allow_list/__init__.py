@@ -10,13 +10,13 @@ in one batch per observation, so a list of hundreds costs one exec, not hundreds
 
 import pathlib
 
-from egress_conformance.hosts import allowlist
-from egress_conformance.verdicts import checks
-from egress_conformance.providers import features
-from egress_conformance.framework import scope
 from egress_conformance.cluster.meshconfig import REGISTRY_ONLY
-from egress_conformance.verdicts.observe import Request
+from egress_conformance.framework import scope
 from egress_conformance.framework.scenario import EXTENDED, Scenario
+from egress_conformance.hosts import allowlist
+from egress_conformance.providers import features
+from egress_conformance.verdicts import checks
+from egress_conformance.verdicts.observe import Request
 
 DEFAULT_LIST = pathlib.Path(__file__).parent / "allow-list.yaml"
 """The list when the user gives none (--allow-list)."""
@@ -25,7 +25,7 @@ DEFAULT_LIST = pathlib.Path(__file__).parent / "allow-list.yaml"
 def run(t):
     entries = t.targets.allow_list
     listed = [Request(t.targets.url("https" if allowlist.is_tls(e) else "http", e.host, e.port)) for e in entries]
-    clusters = {request.url: allowlist.cluster(entry) for request, entry in zip(listed, entries)}
+    clusters = {request.url: allowlist.cluster(entry) for request, entry in zip(listed, entries, strict=True)}
     start = t.starting_policy()
 
     restriction = t.set_outbound_policy(REGISTRY_ONLY)

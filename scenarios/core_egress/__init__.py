@@ -5,12 +5,12 @@ owners keep at REGISTRY_ONLY starts blocked and ends blocked."""
 
 import pathlib
 
-from egress_conformance.verdicts import checks
-from egress_conformance.providers import features
-from egress_conformance.framework import scope
 from egress_conformance.cluster.meshconfig import REGISTRY_ONLY
-from egress_conformance.verdicts.observe import Request
+from egress_conformance.framework import scope
 from egress_conformance.framework.scenario import CORE, Scenario
+from egress_conformance.providers import features
+from egress_conformance.verdicts import checks
+from egress_conformance.verdicts.observe import Request
 
 MANIFESTS = pathlib.Path(__file__).parent
 SERVICE_ENTRY = MANIFESTS / "httpbin-service-entry.yaml"

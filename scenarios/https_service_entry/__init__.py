@@ -3,12 +3,12 @@ SNI, end to end through the sidecar, while plain HTTP to it stays blocked."""
 
 import pathlib
 
-from egress_conformance.verdicts import checks
-from egress_conformance.providers import features
-from egress_conformance.framework import scope
 from egress_conformance.cluster.meshconfig import REGISTRY_ONLY
-from egress_conformance.verdicts.observe import Request
+from egress_conformance.framework import scope
 from egress_conformance.framework.scenario import EXTENDED, Scenario
+from egress_conformance.providers import features
+from egress_conformance.verdicts import checks
+from egress_conformance.verdicts.observe import Request
 
 SERVICE_ENTRY = pathlib.Path(__file__).parent / "httpbin-tls-service-entry.yaml"
 

@@ -5,12 +5,12 @@ config stays as it was."""
 
 import pathlib
 
-from egress_conformance.verdicts import checks
-from egress_conformance.providers import features
-from egress_conformance.framework import scope
 from egress_conformance.cluster.meshconfig import ALLOW_ANY, REGISTRY_ONLY
-from egress_conformance.verdicts.observe import Request
+from egress_conformance.framework import scope
 from egress_conformance.framework.scenario import EXTENDED, Scenario
+from egress_conformance.providers import features
+from egress_conformance.verdicts import checks
+from egress_conformance.verdicts.observe import Request
 
 SIDECAR = pathlib.Path(__file__).parent / "namespace-sidecar.yaml"
 

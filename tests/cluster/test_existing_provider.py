@@ -8,9 +8,9 @@ import yaml
 
 from egress_conformance.changes import journal
 from egress_conformance.cluster import meshconfig
+from tests import killing
 from tests.cluster import snapshot
 from tests.cluster.conftest import ROOT, cli
-from tests import killing
 
 
 def run_args(kubeconfig, images, report_dir, *extra):

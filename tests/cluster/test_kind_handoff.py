@@ -11,15 +11,14 @@ itself; tests/kind does, where Docker exists."""
 
 import subprocess
 
+from egress_conformance.scenarios import core_egress
+
 from egress_conformance.changes import cleanup, journal
-from egress_conformance import providers
-from egress_conformance.run import options
 from egress_conformance.framework import scope
-from egress_conformance.run import session
 from egress_conformance.providers.kind import commands
 from egress_conformance.providers.kind import provider as kind
+from egress_conformance.run import options, session
 from egress_conformance.verdicts.timing import Timing
-from egress_conformance.scenarios import core_egress
 from tests.cluster import snapshot
 
 CLUSTER = commands.CLUSTER_PREFIX + kind.CLUSTER_NAME

@@ -8,8 +8,8 @@ from kubernetes import client
 
 from egress_conformance.cluster import meshconfig
 from tests.cluster import snapshot
-from tests.cluster.test_existing_provider import run_args
 from tests.cluster.conftest import cli
+from tests.cluster.test_existing_provider import run_args
 
 CANARY = "canary"
 

@@ -13,10 +13,10 @@ import pytest
 import yaml
 from kubernetes import client, dynamic
 
-from egress_conformance.cluster import istiodiscovery, kube
 from egress_conformance.changes import journal
-from tests.cluster.conftest import ROOT, cli
+from egress_conformance.cluster import istiodiscovery, kube
 from tests import killing
+from tests.cluster.conftest import ROOT, cli
 
 NAMESPACED = (("v1", "Pod"), ("v1", "ConfigMap"), ("v1", "Secret"), ("v1", "Service"), ("v1", "ServiceAccount"),
               ("networking.istio.io/v1", "ServiceEntry"), ("networking.istio.io/v1", "Sidecar"),

@@ -12,17 +12,17 @@ import xml.etree.ElementTree as ET
 import pytest
 import yaml
 
-from egress_conformance.changes import objects, cleanup, journal
-from egress_conformance.verdicts import faults
-from egress_conformance.cluster import kube
 from egress_conformance import providers
+from egress_conformance.changes import cleanup, journal, objects
+from egress_conformance.cluster import kube
 from egress_conformance.framework.context import EgressTest
+from egress_conformance.providers.base import ProviderError
 from egress_conformance.providers.local import processes, proctable
 from egress_conformance.providers.local.errors import ComponentCrashed
-from egress_conformance.verdicts.observe import Request
-from egress_conformance.providers.base import ProviderError
-from egress_conformance.verdicts.timing import Timing
 from egress_conformance.run import options
+from egress_conformance.verdicts import faults
+from egress_conformance.verdicts.observe import Request
+from egress_conformance.verdicts.timing import Timing
 
 LOCAL = options.defaults()
 """A default run's options: the local mesh as `egress-conformance run` starts it."""
@@ -216,5 +216,5 @@ def _wait_until_serving(api, timeout: float = 90.0) -> None:
             return
         except Exception as err:
             if time.monotonic() > deadline:
-                raise AssertionError(f"the restarted API server did not serve within {timeout:.0f}s: {err}")
+                raise AssertionError(f"the restarted API server did not serve within {timeout:.0f}s: {err}") from None
             time.sleep(0.2)

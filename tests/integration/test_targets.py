@@ -1,8 +1,8 @@
 """A team's own host and allow-list on the local mesh: every name mapped to the simulated
 internet, every listed port served, each listed host answered through its own cluster."""
 
-import sys
 import subprocess
+import sys
 
 import yaml
 

@@ -1,11 +1,10 @@
 """A run leaves nothing behind, however it ends: pass, Ctrl-C, SIGTERM, or SIGKILL
 (then the next run sweeps what the killed one could not undo)."""
 
+import pathlib
 import signal
 import subprocess
 import sys
-
-import pathlib
 
 import pytest
 import yaml

@@ -1,8 +1,8 @@
 """Checks of a batch of requests: counts per cluster decide, since counters cannot say
 which request used which cluster."""
 
-from egress_conformance.verdicts import checks, envoy, observe
 from egress_conformance.providers import base
+from egress_conformance.verdicts import checks, envoy, observe
 
 A, B = "http://a.example.org/get", "https://b.example.org/get"
 CLUSTERS = {A: "outbound|80||a.example.org", B: "outbound|443||b.example.org"}

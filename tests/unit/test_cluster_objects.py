@@ -3,6 +3,7 @@
 import json
 
 from egress_conformance.scenarios import allow_list
+
 from egress_conformance.framework import scope
 from egress_conformance.hosts import targets
 from egress_conformance.providers.existing import clientpod, external_target

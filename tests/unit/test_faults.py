@@ -3,8 +3,8 @@
 import urllib3
 from kubernetes.client.exceptions import ApiException
 
-from egress_conformance.verdicts import faults
 from egress_conformance.providers.base import ProviderError
+from egress_conformance.verdicts import faults
 
 
 def test_provider_errors_and_an_unreachable_api_are_faults_and_one_line():

@@ -55,16 +55,16 @@ def test_the_manager_runs_kind_without_a_shell_and_leaves_the_environment_alone(
 
 
 def test_the_kind_provider_pins_the_node_image_of_the_istio_line_and_refuses_others():
-    from egress_conformance.providers.kind import provider as kind
     from egress_conformance.providers import options
+    from egress_conformance.providers.kind import provider as kind
     assert kind.KindProvider.parse_options({"istio_version": "1.30"}).node_image == "kindest/node:v1.34.0"
     with pytest.raises(options.OptionError, match="no kind node image pinned for Istio 1.2"):
         kind.KindProvider.parse_options({"istio_version": "1.2"})
 
 
 def test_without_a_running_docker_the_kind_provider_stops_with_one_line(monkeypatch):
-    from egress_conformance.providers.kind import provider as kind
     from egress_conformance.providers.base import ProviderError
+    from egress_conformance.providers.kind import provider as kind
     monkeypatch.setattr(kind.shutil, "which", lambda tool: f"/usr/bin/{tool}")
 
     def no_daemon(argv, timeout):

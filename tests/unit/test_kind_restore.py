@@ -16,11 +16,11 @@ import traceback
 
 import pytest
 
-from egress_conformance.changes import cleanup, journal
 from egress_conformance import cli, providers
-from egress_conformance.providers.kind import cluster, commands, runner
-from egress_conformance.providers.existing import provider as existing
+from egress_conformance.changes import cleanup, journal
 from egress_conformance.hosts import targets
+from egress_conformance.providers.existing import provider as existing
+from egress_conformance.providers.kind import cluster, commands, runner
 from egress_conformance.providers.kind import provider as kind
 
 CLUSTER = "pytest-egress-conformance"

@@ -7,8 +7,7 @@ import pathlib
 import re
 import tomllib
 
-from egress_conformance.node import builds
-from egress_conformance.node import kubelet, layout, network, ports, proxy, runtime
+from egress_conformance.node import builds, kubelet, layout, network, ports, proxy, runtime
 
 BINARIES = builds.NodeBinaries(
     containerd_bin=pathlib.Path("/cache/containerd/bin"), runc_bin=pathlib.Path("/cache/runc/bin"),

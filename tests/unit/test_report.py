@@ -1,6 +1,7 @@
 import pytest
 
-from egress_conformance.reports import render, report as r
+from egress_conformance.reports import render
+from egress_conformance.reports import report as r
 from egress_conformance.reports.model import Result, RunResult, Step, TestResult, Verdict
 
 

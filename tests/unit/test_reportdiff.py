@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from egress_conformance import cli
-from egress_conformance.reports import diff as reportdiff, report
+from egress_conformance.reports import diff as reportdiff
+from egress_conformance.reports import report
 from egress_conformance.reports.model import Report, Result, RunResult, Verdict
 
 DATA = pathlib.Path(__file__).parent / "data" / "report_core_success.yaml"

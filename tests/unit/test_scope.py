@@ -1,9 +1,9 @@
 from egress_conformance import scenarios
 from egress_conformance.cluster import clusterinfo
+from egress_conformance.framework import scope
 from egress_conformance.providers import features
 from egress_conformance.reports import report
 from egress_conformance.reports.model import Result, RunResult, TestResult
-from egress_conformance.framework import scope
 
 
 def test_namespace_scoped_service_entries_are_exported_to_their_namespace_only():

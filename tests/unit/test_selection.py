@@ -2,10 +2,11 @@
 
 import types
 
+from egress_conformance.fixtures import selection
+
+from egress_conformance.framework.scenario import CORE, Scenario
 from egress_conformance.providers import features
 from egress_conformance.reports.model import Result
-from egress_conformance.framework.scenario import CORE, Scenario
-from egress_conformance.fixtures import selection
 from egress_conformance.run.options import RunOptions
 
 SCENARIO = Scenario("s", "d", CORE, frozenset({features.MESH_WIDE_POLICY, features.EGRESS_GATEWAY}), run=None)

@@ -21,14 +21,13 @@ import tempfile
 
 from kubernetes import client
 
-from egress_conformance.changes import objects, cleanup
-from egress_conformance.cluster import clusterinfo, istiodiscovery, kube, kubeconfigs, meshconfig
-from egress_conformance.providers import features
 from egress_conformance import versions
+from egress_conformance.changes import cleanup, objects
 from egress_conformance.changes.journal import Journal
-from egress_conformance.providers import base
-from egress_conformance.providers.existing import clientpod, external_target
+from egress_conformance.cluster import clusterinfo, istiodiscovery, kube, kubeconfigs, meshconfig
+from egress_conformance.providers import base, features
 from egress_conformance.providers.base import MeshInfo, Provider, ProviderError, Workload
+from egress_conformance.providers.existing import clientpod, external_target
 from egress_conformance.providers.options import OptionError
 
 log = logging.getLogger("egress")

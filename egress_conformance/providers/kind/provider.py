@@ -26,11 +26,15 @@ from kubernetes import client
 from egress_conformance.changes import cleanup, journal
 from egress_conformance.changes.journal import Journal
 from egress_conformance.cluster import kube
+from egress_conformance.providers.base import Provider, ProviderError
+from egress_conformance.providers.existing.provider import (
+    DEFAULT_CLIENT_IMAGE,
+    DEFAULT_EXTERNAL_IMAGE,
+    ExistingOptions,
+    ExistingProvider,
+)
 from egress_conformance.providers.kind import cluster, commands, leftovers, runner
 from egress_conformance.providers.kind.runner import Runner, run
-from egress_conformance.providers.base import Provider, ProviderError
-from egress_conformance.providers.existing.provider import (DEFAULT_CLIENT_IMAGE, DEFAULT_EXTERNAL_IMAGE,
-                                                            ExistingOptions, ExistingProvider)
 from egress_conformance.providers.options import OptionError
 
 CLUSTER_NAME = "egress-conformance"

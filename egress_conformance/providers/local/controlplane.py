@@ -8,9 +8,9 @@ own; the user's ~/.kube/config is never read or touched.
 import dataclasses
 import pathlib
 
+from egress_conformance import pki
 from egress_conformance.changes import cleanup
 from egress_conformance.cluster import healthz
-from egress_conformance import pki
 from egress_conformance.install.layout import Layout
 from egress_conformance.providers.local import ports, processes
 

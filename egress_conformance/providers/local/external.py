@@ -10,10 +10,10 @@ import dataclasses
 import pathlib
 import sys
 
-from egress_conformance.changes import cleanup
 from egress_conformance import pki
-from egress_conformance.providers.local import netns, processes
+from egress_conformance.changes import cleanup
 from egress_conformance.hosts.targets import Targets
+from egress_conformance.providers.local import netns, processes
 
 READY_TIMEOUT_SECONDS = 30.0
 

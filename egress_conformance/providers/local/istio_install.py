@@ -40,7 +40,8 @@ def install(api: client.ApiClient, layout: Layout, mesh: str) -> None:
     No undo: all of it lives in the run's own etcd, which is discarded with it.
     """
     extensions = client.ApiextensionsV1Api(api)
-    crds = [doc for doc in yaml.safe_load_all(layout.crds.read_text()) if doc and doc.get("kind") == "CustomResourceDefinition"]
+    crds = [doc for doc in yaml.safe_load_all(layout.crds.read_text())
+            if doc and doc.get("kind") == "CustomResourceDefinition"]
     for crd in crds:
         extensions.create_custom_resource_definition(body=crd)
     deadline = time.monotonic() + CRD_TIMEOUT_SECONDS

@@ -23,22 +23,20 @@ import subprocess
 import tempfile
 import time
 
+import yaml
 from kubernetes import client
 
-import yaml
-
-from egress_conformance.changes import cleanup
-from egress_conformance.cluster import clusterinfo, kube, meshconfig
-from egress_conformance.verdicts import faults
-from egress_conformance.providers import features
 from egress_conformance import pki, versions
-from egress_conformance.install import layout as install_layout
+from egress_conformance.changes import cleanup
 from egress_conformance.changes.journal import Journal
+from egress_conformance.cluster import clusterinfo, kube, meshconfig
+from egress_conformance.install import layout as install_layout
+from egress_conformance.providers import base, features
+from egress_conformance.providers.base import ExecResult, MeshInfo, Provider, ProviderError, Workload
 from egress_conformance.providers.local import controlplane, external, istio_install, istiod, netns, runstate, sidecar
 from egress_conformance.providers.local.errors import LocalMeshError
-from egress_conformance.providers import base
-from egress_conformance.providers.base import ExecResult, MeshInfo, Provider, ProviderError, Workload
 from egress_conformance.providers.options import OptionError
+from egress_conformance.verdicts import faults
 
 HOST_ADDRESS, POD_ADDRESS = "198.18.0.1", "198.18.0.2"
 POD_LINK_ADDRESS, EXTERNAL_ADDRESS = "198.18.1.1", "198.18.1.2"
@@ -82,7 +80,8 @@ class LocalWorkload(Workload):
         result = self.exec(base.PROXY, argv, timeout=15)
         answers = result.stdout.split(ADMIN_RESPONSE_END)[:-1]
         if not result.ok or len(answers) != len(paths):
-            raise ProviderError(f"{faults.SIDECAR}: Envoy admin {', '.join(paths)} unreachable: {result.stderr.strip()}")
+            raise ProviderError(f"{faults.SIDECAR}: Envoy admin {', '.join(paths)} unreachable: "
+                                f"{result.stderr.strip()}")
         return answers
 
 

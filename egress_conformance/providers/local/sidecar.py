@@ -11,8 +11,8 @@ import os
 import pathlib
 import shutil
 
-from egress_conformance.changes import cleanup
 from egress_conformance import pki
+from egress_conformance.changes import cleanup
 from egress_conformance.install.layout import Layout
 from egress_conformance.providers.local import netns, processes
 from egress_conformance.providers.local.errors import LocalMeshError
