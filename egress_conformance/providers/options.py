@@ -5,6 +5,7 @@ turns the values that apply to it into its own options dataclass."""
 
 import dataclasses
 from collections.abc import Callable
+from typing import Any
 
 
 class OptionError(ValueError):
@@ -32,7 +33,7 @@ class Option:
     def dest(self) -> str:
         return self.flag.lstrip("-").replace("-", "_")
 
-    def argparse_kwargs(self) -> dict:
+    def argparse_kwargs(self) -> dict[str, object]:
         """Keyword arguments for argparse's add_argument and pytest's addoption alike."""
         applies = f"[{', '.join(sorted(self.providers))}] " if self.providers else ""
         if self.switch:
@@ -41,7 +42,7 @@ class Option:
             return {"action": "append", "default": [], "help": applies + self.help, "metavar": self.metavar,
                     **({"choices": list(self.choices)} if self.choices else {})}
         shown = f" (default: {self.default})" if self.default else ""
-        kwargs = {"default": None, "help": applies + self.help + shown}
+        kwargs: dict[str, object] = {"default": None, "help": applies + self.help + shown}
         if self.type:
             kwargs["type"] = self.type
             kwargs["default"] = self.default  # a number: its default is the value, not a choice to make later
@@ -90,13 +91,13 @@ OPTIONS = (
 )
 
 
-def chosen(provider: str, value_of) -> dict:
+def chosen(provider: str, value_of: Callable[[str], Any]) -> dict[str, Any]:
     """{dest: value} of the options that apply to ``provider``, read with ``value_of(dest)``;
     raise OptionError for an option given that applies to other providers only."""
-    values: dict = {}
+    values: dict[str, Any] = {}
     for option in OPTIONS:
         value = value_of(option.dest)
-        if option.providers.isdisjoint({provider}):
+        if option.providers is not None and provider not in option.providers:
             if value:
                 raise OptionError(f"{option.flag} applies to --provider {' or '.join(sorted(option.providers))}, "
                                   f"not to {provider}; drop it or choose that provider")

@@ -9,6 +9,7 @@ RunOptions to pytest as a plugin object (``Given``), never as flags to parse aga
 import dataclasses
 import pathlib
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from egress_conformance.scenarios import allow_list
@@ -79,11 +80,11 @@ def add_to(add_option: Callable[..., object]) -> None:
         add_option(option.flag, **option.argparse_kwargs())
 
 
-def parse(value_of: Callable[[str], object], default_allow_list: pathlib.Path | None = None) -> RunOptions:
+def parse(value_of: Callable[[str], Any], default_allow_list: pathlib.Path | None = None) -> RunOptions:
     """The RunOptions from option values, read by destination name with ``value_of`` (argparse's
     namespace or pytest's getoption). Raises OptionError with one line for the user."""
     name = str(value_of("provider") or providers.DEFAULT)
-    bad = features.unknown([*value_of("skip_feature"), *value_of("force_feature")])  # type: ignore[misc]
+    bad = features.unknown([*value_of("skip_feature"), *value_of("force_feature")])
     if bad:
         raise OptionError(f"unknown feature {', '.join(bad)}: choose from {', '.join(features.ALL)}")
     values = provider_options.chosen(name, value_of)
@@ -96,17 +97,17 @@ def parse(value_of: Callable[[str], object], default_allow_list: pathlib.Path | 
         provider=name,
         provider_options=providers.get(name).parse_options(values),
         targets=chosen_targets,
-        profiles=tuple(value_of("profile") or (CORE,)),  # type: ignore[arg-type]
-        run_tests=tuple(value_of("run_test")),  # type: ignore[arg-type]
-        skip_tests=tuple(value_of("skip_test")),  # type: ignore[arg-type]
-        skip_features=frozenset(value_of("skip_feature")),  # type: ignore[arg-type]
-        force_features=frozenset(value_of("force_feature")),  # type: ignore[arg-type]
+        profiles=tuple(value_of("profile") or (CORE,)),
+        run_tests=tuple(value_of("run_test")),
+        skip_tests=tuple(value_of("skip_test")),
+        skip_features=frozenset(value_of("skip_feature")),
+        force_features=frozenset(value_of("force_feature")),
         report_dir=pathlib.Path(str(report_dir)).resolve() if report_dir else None,
         keep=bool(value_of("keep")),
         accept_partial=bool(value_of("accept_partial")),
-        timing=Timing(consecutive=int(value_of("consecutive")),  # type: ignore[arg-type]
-                      convergence_timeout=float(value_of("convergence_timeout")),  # type: ignore[arg-type]
-                      request_timeout=float(value_of("request_timeout"))),  # type: ignore[arg-type]
+        timing=Timing(consecutive=int(value_of("consecutive")),
+                      convergence_timeout=float(value_of("convergence_timeout")),
+                      request_timeout=float(value_of("request_timeout"))),
     )
 
 
