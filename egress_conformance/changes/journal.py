@@ -17,6 +17,7 @@ import os
 import pathlib
 import secrets
 from collections.abc import Callable
+from typing import Any
 
 from kubernetes import client
 
@@ -52,8 +53,9 @@ class Journal:
 
     def __init__(self, cluster: dict | None = None, path: pathlib.Path | None = None):
         self.path = path or directory() / f"{datetime.datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}.json"
-        self.data = {"cluster": cluster, "started": datetime.datetime.now().isoformat(timespec="seconds"),
-                     "pid": os.getpid(), "pidStart": _start_ticks(os.getpid()), "entries": []}
+        self.data: dict[str, Any] = {
+            "cluster": cluster, "started": datetime.datetime.now().isoformat(timespec="seconds"),
+            "pid": os.getpid(), "pidStart": _start_ticks(os.getpid()), "entries": []}
 
     def bind(self, cluster: dict) -> None:
         """Name the cluster the run changes (how ``restore`` reaches it); the provider does
@@ -70,10 +72,10 @@ class Journal:
         """The journal in ``path``; raises JournalError if it is not a whole journal."""
         journal = cls({}, path)
         try:
-            journal.data = json.loads(path.read_text())
+            loaded = json.loads(path.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError):
-            journal.data = None
-        data = journal.data if isinstance(journal.data, dict) else {}
+            loaded = None
+        data: dict[str, Any] = loaded if isinstance(loaded, dict) else {}
         entries = data.get("entries") if isinstance(data.get("entries"), list) else None
         for entry in entries or []:
             if isinstance(entry, dict) and "type" not in entry and "kind" in entry:
@@ -87,6 +89,7 @@ class Journal:
         if not isinstance(data.get("cluster"), dict) or entries is None or not all(map(_whole, entries)):
             raise JournalError(f"journal {path} is corrupt or truncated (not a whole journal): what it recorded "
                                "cannot be restored from it; check the cluster by hand, then delete the file")
+        journal.data = data
         return journal
 
     @property

@@ -68,7 +68,7 @@ def _entries(rows, path) -> list[Entry]:
 def _check_tcp_ports(entries, path) -> None:
     # A TCP connection carries no SNI and no Host header: without addresses, Envoy has one
     # catch-all chain per port, so two TCP hosts on a port cannot be told apart (or proven).
-    by_port = {}
+    by_port: dict[int, Entry] = {}
     for entry in sorted(entries):
         if entry.protocol == "TCP":
             other = by_port.setdefault(entry.port, entry)

@@ -81,7 +81,7 @@ def _cgroup_tree(top: pathlib.Path) -> list[pathlib.Path]:
 
 
 def _cgroup_pids() -> set[int]:
-    pids = set()
+    pids: set[int] = set()
     for top in _cgroup_dirs():
         for directory in _cgroup_tree(top):
             try:

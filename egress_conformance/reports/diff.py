@@ -46,7 +46,7 @@ class Diff:
 def compare(before: Report, after: Report, timing_threshold: float = TIMING_THRESHOLD) -> Diff:
     old, new = _tests_by_key(before), _tests_by_key(after)
     names = [before.mesh.mesh_config, after.mesh.mesh_config]
-    aliases = names if names[0] != names[1] else [None, None]
+    aliases: list[str | None] = names if names[0] != names[1] else [None, None]
     changes = []
     for key in sorted(old.keys() | new.keys()):
         a, b = old.get(key), new.get(key)
@@ -106,7 +106,8 @@ def _mesh_changes(a: MeshUnderTest, b: MeshUnderTest) -> tuple[str, ...]:
 
 def _steps_by_key(test: TestResult, mesh_config: str | None = None) -> dict[str, Step]:
     """Steps by name; a name repeated within one test gets its occurrence number."""
-    keyed, seen = {}, {}
+    keyed: dict[str, Step] = {}
+    seen: dict[str, int] = {}
     own = re.compile(re.escape(mesh_config) + r"(?![\w-])") if mesh_config else None
     for step in test.steps:
         name = RUN_NAMESPACE.sub("egress-conformance-<run>", step.name)

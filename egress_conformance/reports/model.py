@@ -110,7 +110,7 @@ class TestResult:
     evidence: str | None = None
 
     def to_dict(self) -> dict:
-        fields = {"name": self.name, "description": self.description, "profile": self.profile}
+        fields: dict[str, object] = {"name": self.name, "description": self.description, "profile": self.profile}
         if self.scope is not None:
             fields["scope"] = self.scope
         fields["features"] = list(self.features)

@@ -61,7 +61,7 @@ def clusters_used(before: dict[str, int], after: dict[str, int]) -> tuple[str, .
 def cluster_moves(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
     """Cluster -> how many requests or connections it took between two snapshots (the largest
     growth of its counters: a request moves rq_total, its new connection cx_total too)."""
-    moves = {}
+    moves: dict[str, int] = {}
     for name, value in after.items():
         match = _PATH_COUNTERS.match(name)
         if match and value > before.get(name, 0):

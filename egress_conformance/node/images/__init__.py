@@ -54,8 +54,8 @@ def build_all(release: versions.IstioRelease | None = None) -> dict[str, pathlib
     image_names = names(release)
     base = debian.base_layer()
     istio_key = f"{release.commit}-envoy{versions.ENVOY}"
-    plain = {"Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]}
-    recipes = {
+    plain: dict[str, object] = {"Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]}
+    recipes: dict[str, tuple[list[pathlib.Path], dict[str, object]]] = {
         "pause": ([pause.layer()], {"Entrypoint": ["/pause"]}),
         "curl": ([base], dict(plain, Cmd=["sleep", "infinity"])),
         "httpbin": ([gohttpbin.layer()], {"Cmd": [gohttpbin.BINARY]}),

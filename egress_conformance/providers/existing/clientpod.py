@@ -23,10 +23,11 @@ path a request took, so the pod asks for them (pod-scoped: the mesh config is un
 def manifest(namespace: str, image: str, host_aliases: list[dict] | None = None,
              ca_config_map: str | None = None) -> dict:
     """The client pod: an app container that only sleeps, so every request is one we make."""
-    container = {"name": base.APP, "image": image, "imagePullPolicy": "IfNotPresent",
+    container: dict[str, object] = {"name": base.APP, "image": image, "imagePullPolicy": "IfNotPresent",
                  "command": ["sleep", "infinity"],
                  "securityContext": {"runAsUser": 1001, "runAsGroup": 1001}}
-    spec = {"containers": [container], "terminationGracePeriodSeconds": 1, "automountServiceAccountToken": False}
+    spec: dict[str, object] = {"containers": [container], "terminationGracePeriodSeconds": 1,
+                               "automountServiceAccountToken": False}
     if host_aliases:
         spec["hostAliases"] = host_aliases
     if ca_config_map:

@@ -66,7 +66,7 @@ class SimulatedTarget:
     def __init__(self, image: str, targets: Targets):
         self.image = image
         self.targets = targets
-        self.host_aliases = None
+        self.host_aliases: list[dict] | None = None
         self.description = f"simulated {targets.host} (pod {POD}, no Service)"
 
     def objects(self, namespace: str) -> list[dict]:

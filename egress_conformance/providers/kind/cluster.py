@@ -34,7 +34,7 @@ class KindCluster(KindManagerBase):
         super().__init__(name if name.startswith(commands.CLUSTER_PREFIX) else commands.CLUSTER_PREFIX + name,
                          None, kubeconfig)
         # the manager builds the image name as kindest/node:v<api_version>
-        self._cluster_options = self._cluster_options | ClusterOptions(
+        self._cluster_options: ClusterOptions = self._cluster_options | ClusterOptions(
             api_version=node_image.removeprefix("kindest/node:v"))
 
     def _ensure_executable(self) -> None:

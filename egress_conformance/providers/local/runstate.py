@@ -15,6 +15,8 @@ import os
 import pathlib
 import shutil
 import signal
+from collections.abc import Set
+from typing import Any
 
 from egress_conformance.providers.local import netns, proctable
 from egress_conformance.providers.local.errors import LocalMeshError
@@ -45,7 +47,7 @@ class RunState:
         self.run_id = run_id
         self.path = STATE_DIR / f"{run_id}.json"
         me = os.getpid()
-        self.data = {"owner": [me, _start_time(me)], "pids": [], "netns": [], "paths": []}
+        self.data: dict[str, list[Any]] = {"owner": [me, _start_time(me)], "pids": [], "netns": [], "paths": []}
         self._write()
 
     def add_pid(self, pid: int) -> None:
@@ -76,7 +78,7 @@ def sweep_stale() -> list[str]:
     Returns a line per swept run. Raises LocalMeshError if another run is active,
     because two local meshes would claim the same addresses.
     """
-    swept = []
+    swept: list[str] = []
     if not STATE_DIR.exists():
         return swept
     for path in sorted(STATE_DIR.glob("*.json")):
@@ -113,7 +115,7 @@ def stop_marked(run_id: str) -> None:
     _stop_processes(run_id, [])
 
 
-def _stop_processes(run_id: str | None, recorded: list, extra: frozenset = frozenset()) -> None:
+def _stop_processes(run_id: str | None, recorded: list, extra: Set[int] = frozenset()) -> None:
     """Kill the run's marked and recorded processes and return once every one is gone."""
 
     def alive() -> list[int]:
