@@ -70,6 +70,9 @@ def run(args) -> int:
     except ProviderError as err:
         raise NotRun(str(err)) from None
     chosen = dataclasses.replace(chosen, prepared=True)
+    if chosen.report_dir is None:  # never: args.report_dir got its default above
+        raise RuntimeError("no report directory to read the run's report from")
+    report_dir = chosen.report_dir
     pytest_args = suite.pytest_args()
     if args.junit_xml:
         pytest_args.append(f"--junitxml={pathlib.Path(args.junit_xml).resolve()}")
@@ -77,7 +80,7 @@ def run(args) -> int:
 
     code = pytest.main(pytest_args + args.pytest_args, plugins=[options.Given(chosen)])
     try:
-        document = report.load((chosen.report_dir / "report.yaml").read_text())
+        document = report.load((report_dir / "report.yaml").read_text())
     except (OSError, ValueError):  # no report: pytest stopped before the session (its own usage error)
         return report.USAGE_ERROR_EXIT if code == pytest.ExitCode.USAGE_ERROR else report.EXIT_CODES[RunResult.NOT_RUN]
     return report.exit_code(document.result, accept_partial=chosen.accept_partial)

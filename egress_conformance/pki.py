@@ -55,6 +55,8 @@ def leaf(
     """A certificate signed by ``issuer``, usable as TLS server and client."""
     issuer_cert = x509.load_pem_x509_certificate(issuer.cert.read_bytes())
     issuer_key = serialization.load_pem_private_key(issuer.key.read_bytes(), password=None)
+    if not isinstance(issuer_key, rsa.RSAPrivateKey):
+        raise ValueError(f"{issuer.key}: not an RSA private key (the issuer must be a CA made by ca())")
     issuer_id = issuer_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
     key = _new_key()
     builder = (_builder(_name(common_name, organization), issuer_cert.subject, key.public_key())

@@ -118,19 +118,35 @@ def _holders(provider, t) -> str:
 
 def _phases(steps: list[Step], total: float) -> tuple[dict[str, float], float]:
     """Phase durations from the scenario's step records (each timed expectation has start and end)."""
-    timed = [s for s in steps if s.started]
-    at = lambda moment: datetime.datetime.fromisoformat(moment).timestamp()  # noqa: E731
+    timed = [_Timed.of(s) for s in steps if s.started]
     restricted, answered = timed[0], timed[1]
     unlisted, again = timed[2:-1], timed[-1]
     phases = {
-        "apply N entries": at(answered.started) - at(restricted.ended),
+        "apply N entries": answered.started - restricted.ended,
         "each answers (wait)": answered.seconds,
-        "unlisted blocked": at(unlisted[-1].ended) - at(unlisted[0].started),
-        "delete N entries": at(again.started) - at(unlisted[-1].ended),
+        "unlisted blocked": unlisted[-1].ended - unlisted[0].started,
+        "delete N entries": again.started - unlisted[-1].ended,
         "blocked again (wait)": again.seconds,
         "whole scenario": total,
     }
     return phases, answered.seconds / max(answered.attempts, 1)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Timed:
+    """A timed expectation's step record: start and end (seconds since the epoch), its wait and attempts."""
+
+    started: float
+    ended: float
+    seconds: float
+    attempts: int
+
+    @classmethod
+    def of(cls, step: Step) -> "_Timed":
+        if step.started is None or step.ended is None or step.seconds is None or step.attempts is None:
+            raise ValueError(f"step {step.name!r} is not a timed expectation (no start, end, seconds or attempts)")
+        at = lambda moment: datetime.datetime.fromisoformat(moment).timestamp()  # noqa: E731
+        return cls(at(step.started), at(step.ended), step.seconds, step.attempts)
 
 
 def table(figures: list[Figures]) -> str:

@@ -50,6 +50,8 @@ def run_counting(argv, *, cwd=None, env=None, state=None, unit="lines") -> subpr
     proc = subprocess.Popen(
         argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
+    if proc.stdout is None:  # never: stdout=PIPE above gives a pipe
+        raise RuntimeError(f"no output pipe from {argv[0]}")
     lines = []
     for line in proc.stdout:
         lines.append(line.rstrip("\n"))

@@ -123,7 +123,8 @@ def status() -> int:
     names = sweep.STOP_ORDER
     running = {name: daemons.pid(name) for name in names}
     for name in reversed(names):
-        print(f"{name:24} {'running, pid %d' % running[name] if running[name] else 'not running'}")
+        pid = running[name]
+        print(f"{name:24} {'running, pid %d' % pid if pid else 'not running'}")
     if all(running.values()):
         print(f"node {layout.NAME} up; kubeconfig {layout.KUBECONFIG}")
         return 0

@@ -123,7 +123,10 @@ def images(binaries: builds.NodeBinaries) -> dict[str, str]:
 def archive_digests(archive: pathlib.Path) -> set[str]:
     """Digests of the manifests an OCI archive's index names."""
     with tarfile.open(archive) as tar:
-        index = json.load(tar.extractfile("index.json"))
+        member = tar.extractfile("index.json")
+        if member is None:
+            raise NodeError(f"{archive}: its index.json is not a file; rebuild the images (remove the archive)")
+        index = json.load(member)
     return {manifest["digest"] for manifest in index.get("manifests", [])}
 
 

@@ -224,11 +224,14 @@ def _remove_kube_chains() -> None:
     """Chains kube-proxy's --cleanup leaves: the kubelet's KUBE-FIREWALL (made even with
     makeIPTablesUtilChains off), or any KUBE- chain of a kube-proxy that was never built."""
     for tool in ("iptables", "ip6tables"):
-        table = None
-        jumps, chains = [], []
+        table: str | None = None
+        jumps: list[tuple[str, list[str]]] = []
+        chains: list[tuple[str, str]] = []
         for line in subprocess.run([f"{tool}-save"], capture_output=True, text=True).stdout.splitlines():
             if line.startswith("*"):
                 table = line[1:]
+            elif table is None:
+                continue  # iptables-save opens each table with *name: no chain or rule comes before it
             elif line.startswith(":KUBE-"):
                 chains.append((table, line[1:].split()[0]))
             elif line.startswith("-A ") and "KUBE-" in line and not line.split()[1].startswith("KUBE-"):

@@ -122,13 +122,13 @@ def _step_changes(a: TestResult, b: TestResult, timing_threshold: float,
     old, new = _steps_by_key(a, mesh_configs[0]), _steps_by_key(b, mesh_configs[1])
     lines, regressed = [], False
     for name in list(old) + [n for n in new if n not in old]:
-        x, y = old.get(name), new.get(name)
-        if x is None:
-            lines.append(f"step {name!r}: new ({y.verdict})")
+        if name not in old:
+            lines.append(f"step {name!r}: new ({new[name].verdict})")
             continue
-        if y is None:
-            lines.append(f"step {name!r}: gone (was {x.verdict})")
+        if name not in new:
+            lines.append(f"step {name!r}: gone (was {old[name].verdict})")
             continue
+        x, y = old[name], new[name]
         parts = [_changed(label, get(x), get(y)) for label, get in _STEP_FIELDS]
         seconds_a, seconds_b = x.seconds, y.seconds
         if seconds_a is not None and seconds_b is not None and abs(seconds_b - seconds_a) >= timing_threshold:

@@ -59,8 +59,8 @@ def _flushed_logs(provider, step: Step | None) -> dict[str, str]:
     deadline = time.monotonic() + ACCESS_LOG_FLUSH_SECONDS
     while True:
         logs = provider.logs()
-        if step is None or "access-log.jsonl" not in logs or time.monotonic() > deadline:
-            return logs
+        if step is None or step.attempts is None or "access-log.jsonl" not in logs or time.monotonic() > deadline:
+            return logs  # (a step without attempts made no requests to wait for)
         if len(_lines_during(logs["access-log.jsonl"], step)) >= step.attempts:
             return logs
         time.sleep(0.2)
@@ -73,6 +73,8 @@ def during(access_log: str, step: Step) -> str:
 
 
 def _lines_during(access_log: str, step: Step) -> list[str]:
+    if step.started is None or step.ended is None:
+        raise ValueError(f"step {step.name!r} has no start and end time: only a step that waited has them")
     started = datetime.datetime.fromisoformat(step.started)
     ended = datetime.datetime.fromisoformat(step.ended)
     kept = []
