@@ -4,9 +4,8 @@
 
 import pathlib
 
+import egress_conformance.suites as suites
 from egress_conformance.fixtures import PLUGINS
-
-from egress_conformance import suites
 
 DIRECTORY = pathlib.Path(suites.__file__).resolve().parent
 """The suites package: one test module per profile."""
