@@ -7,6 +7,8 @@ import dataclasses
 import logging
 import statistics
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 from egress_conformance.scenarios import core_egress
 
@@ -17,6 +19,8 @@ from egress_conformance.verdicts.observe import Request
 from egress_conformance.verdicts.timing import Timing
 
 log = logging.getLogger("egress")
+
+T = TypeVar("T")
 
 UPDATE_TIMES = ("/stats?filter=^(cluster_manager%5C.cds|listener_manager%5C.lds|http%5C..*%5C.rds%5C..*)"
                 "%5C.update_time$")
@@ -51,7 +55,7 @@ def update_times(workload) -> dict[str, float]:
     return {name: value / 1000 for name, value in gauges.items()}
 
 
-def timed_step(t, step, strategy, change, check) -> tuple[Sample, object]:
+def timed_step(t, step, strategy, change: Callable[[], T], check) -> tuple[Sample, T]:
     """Make ``change`` (an API write), wait for ``check`` on plain HTTP, return the sample."""
     before = update_times(t.workload)
     written = time.time()

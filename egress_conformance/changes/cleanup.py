@@ -38,7 +38,7 @@ class Undo:
 class Stack:
     """The undo actions of one run or one test, performed last-in, first-out."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._entries: list[Undo] = []
 
     def push(self, description: str, action) -> Undo:
@@ -57,12 +57,12 @@ class Stack:
         failed = self._run_all(list(reversed(self._entries)), "failed")
         if not failed:
             return
-        still = self._run_all(failed, "failed again on retry")
+        still = self._run_all(list(failed), "failed again on retry")
         if still:
             raise CleanupFailed("; ".join(f"{entry.description}: {err}" for entry, err in still.items()))
 
-    def _run_all(self, entries: list[Undo], what: str) -> dict:
-        failures = {}
+    def _run_all(self, entries: list[Undo], what: str) -> dict[Undo, BaseException]:
+        failures: dict[Undo, BaseException] = {}
         for entry in entries:
             try:
                 entry.action()

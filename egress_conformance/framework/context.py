@@ -8,6 +8,8 @@ state and of a real request from the meshed workload.
 import dataclasses
 import datetime
 import logging
+from collections.abc import Callable
+from typing import Generic, TypeVar
 
 from egress_conformance.changes import cleanup, objects
 from egress_conformance.changes.journal import Journal
@@ -19,6 +21,8 @@ from egress_conformance.verdicts import envoy, observe, waits
 from egress_conformance.verdicts.timing import Timing
 
 log = logging.getLogger("egress")
+
+T = TypeVar("T")
 
 
 class EgressTest:
@@ -112,7 +116,12 @@ class EgressTest:
         log.info("applied %s%s", ", ".join(named[:3]), f" and {len(named) - 3} more" if len(named) > 3 else "")
         if len(undos) == 1:
             return undos[0]
-        return self.undo.push(f"delete {what}", lambda: [u.run() for u in reversed(undos)])
+
+        def delete_all() -> None:
+            for undo in reversed(undos):
+                undo.run()
+
+        return self.undo.push(f"delete {what}", delete_all)
 
     def _load(self, manifest, **substitutions: str) -> list[dict]:
         # Every manifest may name the run's hosts: ${host}, ${hosts} (hosts/targets.py).
@@ -152,7 +161,7 @@ class EgressTest:
         return observe.Batch(answers, envoy.cluster_moves(around.before, around.after), around.sidecar,
                              around.generation)
 
-    def _around(self, make_requests) -> "_Around":
+    def _around(self, make_requests: Callable[[], T]) -> "_Around[T]":
         self.provider.ensure_healthy()
         # Counters and config in one round trip before the requests, counters again after them:
         # three round trips per observation, each part asking Envoy only for what the verdict reads.
@@ -202,7 +211,7 @@ class EgressTest:
 
 
 @dataclasses.dataclass(frozen=True)
-class _Around:
+class _Around(Generic[T]):
     """The sidecar around one observation's requests: counters before and after, its config
     before them, its config generation (None when it does not show one), and what the requests gave."""
 
@@ -210,4 +219,4 @@ class _Around:
     after: dict[str, int]
     sidecar: envoy.SidecarState
     generation: tuple | None
-    result: object
+    result: T

@@ -7,6 +7,7 @@ import datetime
 import json
 import pathlib
 import time
+from collections.abc import Callable
 
 import yaml
 from kubernetes import client, dynamic
@@ -20,7 +21,7 @@ ISTIO_KINDS = (("networking.istio.io/v1", "ServiceEntry"), ("networking.istio.io
 def collect(t, directory: pathlib.Path) -> list[str]:
     """Write every piece of evidence into ``directory``; return the files written."""
     directory.mkdir(parents=True, exist_ok=True)
-    pieces = {
+    pieces: dict[str, Callable[[], str]] = {
         "config_dump.json": lambda: t.workload.envoy_admin("/config_dump"),
         "stats.txt": lambda: t.workload.envoy_admin("/stats"),
         "mesh-config.yaml": lambda: meshconfig.read(t.api, t.provider.mesh_config_map()),
@@ -35,7 +36,7 @@ def collect(t, directory: pathlib.Path) -> list[str]:
     failed = [step for step in t.steps if step.verdict == Verdict.FAILED and step.started]
     logs = _flushed_logs(t.provider, failed[-1] if failed else None)
     for name, text in logs.items():
-        pieces[name] = (lambda text=text: text)
+        pieces[name] = _collected(text)
     if failed and "access-log.jsonl" in logs:
         pieces["failing-step-access-log.jsonl"] = lambda: during(logs["access-log.jsonl"], failed[-1])
     written = []
@@ -47,6 +48,11 @@ def collect(t, directory: pathlib.Path) -> list[str]:
         (directory / name).write_text(content)
         written.append(name)
     return written
+
+
+def _collected(text: str) -> Callable[[], str]:
+    """A piece already in hand (one of the provider's logs), produced as it is."""
+    return lambda: text
 
 
 ACCESS_LOG_FLUSH_SECONDS = 3.0

@@ -3,10 +3,14 @@
 import dataclasses
 import logging
 import time
+from collections.abc import Callable
+from typing import Generic, TypeVar
 
 from egress_conformance.verdicts.timing import Timing
 
 log = logging.getLogger("egress")
+
+T = TypeVar("T")
 
 
 class NotConverged(AssertionError):
@@ -21,15 +25,16 @@ class NotConverged(AssertionError):
 
 
 @dataclasses.dataclass(frozen=True)
-class Converged:
+class Converged(Generic[T]):
     """How a wait ended: the last matching observation and what it took."""
 
-    observation: object
+    observation: T
     attempts: int
     elapsed: float
 
 
-def until_consistent(probe, check, timing: Timing, *, what: str, clock=time.monotonic, sleep=time.sleep) -> Converged:
+def until_consistent(probe: Callable[[], T], check, timing: Timing, *, what: str, clock=time.monotonic,
+                     sleep=time.sleep) -> Converged[T]:
     """Call ``probe()`` until ``check(observation)`` has returned None ``timing.consecutive`` times in a row.
 
     A mismatch while waiting means "not yet" and resets the run of agreeing
