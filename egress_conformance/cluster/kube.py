@@ -60,6 +60,12 @@ def get(api: client.ApiClient, obj: dict) -> dict | None:
         raise
 
 
+def list_everywhere(api: client.ApiClient, api_version: str, kind: str) -> list[dict]:
+    """Every object of a kind, in all namespaces."""
+    found = resource(api, {"apiVersion": api_version, "kind": kind}).get()
+    return [item.to_dict() for item in found.items]
+
+
 def delete_and_wait(api: client.ApiClient, obj: dict, timeout: float = 120.0) -> None:
     """Delete an object and return once the API no longer has it (namespaces take a while)."""
     res = resource(api, obj)

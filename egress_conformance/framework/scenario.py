@@ -5,6 +5,7 @@ import pathlib
 from collections.abc import Callable
 
 from egress_conformance.framework import scope
+from egress_conformance.hosts.targets import Targets
 from egress_conformance.providers import features
 
 CORE = "core"
@@ -27,6 +28,10 @@ class Scenario:
     """Where its policy changes can land (scope.py); the first is the scenario's own form."""
     scope: str = ""
     """The scope of this test case (set by variants())."""
+    hosts: Callable[[Targets], tuple[str, ...]] = lambda targets: (targets.host, *targets.aliases,
+                                                                   *targets.unlisted)
+    """The run's hosts this scenario expects blocked before it opens any: a mesh that already
+    opens one (someone's ServiceEntry) makes the scenario "not run" (framework/preexisting.py)."""
 
     def variants(self) -> list["Scenario"]:
         """One test case per scope. The first keeps the name; the namespace-scoped form of a

@@ -202,7 +202,9 @@ class MeshUnderTest:
 class Report:
     """The whole report: which mesh, which scopes the claim covers (None in reports written
     before claims were scoped), the run's result, where failed tests' evidence is (None in a
-    report written by hand, as tests do), and the profiles."""
+    report written by hand, as tests do), the profiles, and the findings: what the run saw
+    about the mesh that is not a verdict (someone's ServiceEntry that already opens a test's
+    host, a check the run's rights did not allow)."""
 
     date: str
     mesh: MeshUnderTest
@@ -210,6 +212,7 @@ class Report:
     result: RunResult
     evidence_directory: str | None
     profiles: tuple[Profile, ...]
+    findings: tuple[str, ...] = ()
 
     def tests(self) -> list[TestResult]:
         """Every test of every profile."""
@@ -222,6 +225,8 @@ class Report:
         fields["result"] = self.result.value
         if self.evidence_directory is not None:
             fields["evidenceDirectory"] = self.evidence_directory
+        if self.findings:
+            fields["findings"] = list(self.findings)
         return fields | {"profiles": [p.to_dict() for p in self.profiles]}
 
     @classmethod
@@ -237,7 +242,8 @@ class Report:
             claim = fields.get("claim")
             return cls(fields["date"], MeshUnderTest.from_dict(fields["mesh"]),
                        None if claim is None else tuple(claim["scopes"]), RunResult(fields["result"]),
-                       fields.get("evidenceDirectory"), tuple(Profile.from_dict(p) for p in fields["profiles"]))
+                       fields.get("evidenceDirectory"), tuple(Profile.from_dict(p) for p in fields["profiles"]),
+                       tuple(fields.get("findings") or ()))
         except (KeyError, TypeError, AttributeError, ValueError) as err:
             raise ValueError(f"a {KIND} with a missing or invalid field ({type(err).__name__}: {err})") from None
 

@@ -12,6 +12,7 @@ def as_text(report: Report) -> str:
              f"result: {report.result.upper()}"]
     if report.claimed_scopes is not None:
         lines.append(f"claim: scopes {', '.join(report.claimed_scopes)}")
+    lines += [f"finding: {finding}" for finding in report.findings]
     for profile in report.profiles:
         counts = ", ".join(f"{count} {result}" for result, count in profile.summary.items() if count)
         lines.append(f"profile {profile.name}: {profile.result} ({counts})")

@@ -51,7 +51,7 @@ def overall_result(profile_results: list[RunResult]) -> RunResult:
 
 
 def build(*, date: str, mesh: MeshUnderTest | None, not_run_reason: str | None, tests: list[TestResult],
-          evidence_dir: str, claimed_scopes: list[str] | None = None) -> Report:
+          evidence_dir: str, claimed_scopes: list[str] | None = None, findings: tuple[str, ...] = ()) -> Report:
     """The report of ``tests``, grouped by profile (in name order).
 
     The claim is scoped, as Gateway API's reports are by supported features: a profile's
@@ -67,7 +67,7 @@ def build(*, date: str, mesh: MeshUnderTest | None, not_run_reason: str | None, 
         summary = {result: [t.result for t in members].count(result) for result in Result}
         profiles.append(Profile(name, profile_result(counted), summary, members))
     return Report(date, mesh or MeshUnderTest.never_reached(not_run_reason or "the mesh was never reached"), claimed,
-                  overall_result([p.result for p in profiles]), evidence_dir, tuple(profiles))
+                  overall_result([p.result for p in profiles]), evidence_dir, tuple(profiles), findings)
 
 
 def dump_yaml(report: Report) -> str:

@@ -63,4 +63,5 @@ SCENARIO = Scenario(
     features=frozenset({features.MESH_WIDE_POLICY, features.SERVICE_ENTRY_HTTP, features.HTTPS_PASSTHROUGH}),
     run=run,
     scopes=(scope.MESH_WIDE, scope.NAMESPACE),
+    hosts=lambda targets: (*(entry.host for entry in targets.allow_list), *targets.unlisted),
 )
