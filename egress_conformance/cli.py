@@ -16,10 +16,11 @@ import logging
 import os
 import pathlib
 import sys
+import tempfile
 
 from egress_conformance import providers
-from egress_conformance.changes import journal
-from egress_conformance.cluster import istiodiscovery, kube, meshconfig
+from egress_conformance.changes import cluster_journal, journal, lease
+from egress_conformance.cluster import istiodiscovery, kube, kubeconfigs, meshconfig
 from egress_conformance.providers import options as provider_options
 from egress_conformance.providers.base import ProviderError
 from egress_conformance.reports import diff, render, report
@@ -109,8 +110,9 @@ def policy(args) -> int:
 
 
 def restore(args) -> int:
-    """Put back what interrupted runs changed, from their journals; then sweep what killed runs
-    left that no journal knows (local meshes' processes).
+    """Put back what interrupted runs changed, from their journals: this machine's, and with
+    --kubeconfig those kept in that cluster by runs from any machine (a dead run's: its Lease
+    expired); then sweep what killed runs left that no journal knows (local meshes' processes).
 
     Exits 1 when a change someone else made since the run is in the way (a conflict): that
     entry is left as it is and kept in the journal, unless --force."""
@@ -121,28 +123,18 @@ def restore(args) -> int:
         raise CliError(str(err)) from None
     for other in journal.running():
         print(f"journal {journal.describe(other)}: its run (pid {other.data['pid']}) is still going: left to it")
-    if not pending:
+    api = _connect(args.kubeconfig, args.context) if args.kubeconfig else None
+    in_cluster = _cluster_journals(api, args.test_namespace, pending) if api else []
+    if not pending and not in_cluster:
         print("nothing to restore: no unrestored journal")
     conflicts = []
-    for entry in pending:
+    for entry in pending + in_cluster:
         print(f"journal {journal.describe(entry)}")
         if args.discard:
-            entry.path.unlink(missing_ok=True)
+            entry.discard()
             print("  discarded without restoring")
             continue
-        cluster = entry.data["cluster"]
-        try:
-            reconnect = providers.get(cluster.get("provider") or "existing").reconnect
-            lines, found = journal.restore(entry, functools.partial(reconnect, cluster), force=args.force)
-        except journal.UndoFailed as err:
-            raise CliError(f"cannot restore {entry.path.name}: {err}") from None
-        except Exception as err:
-            raise CliError(f"cannot restore {entry.path.name}: cluster {cluster.get('server')} unreachable or "
-                           f"refusing ({_short(err)}); if that cluster is gone, run `egress-conformance restore "
-                           "--discard`") from None
-        for line in lines:
-            print(f"  {line}")
-        conflicts += found
+        conflicts += _restore_one(entry, api if entry.sink else None, args.force)
     if not args.no_sweep:
         for name in sorted(providers.PROVIDERS):
             for line in providers.get(name).sweep():
@@ -150,6 +142,53 @@ def restore(args) -> int:
     for conflict in conflicts:
         print(f"egress-conformance: restore conflict: {conflict}", file=sys.stderr)
     return 1 if conflicts else 0
+
+
+def _cluster_journals(api, namespace: str | None, local: list[journal.Journal]) -> list[journal.Journal]:
+    """The journals a cluster keeps of runs that are dead (their Leases expired), each taking the
+    place of this machine's copy of the same run (both are settled as it is restored)."""
+    try:
+        kept = cluster_journal.found(api, namespace)
+    except Exception as err:
+        raise CliError(f"cannot list the journals kept in the cluster ({_short(err)}); with only a Role in the "
+                       "test namespace, pass --test-namespace") from None
+    dead = []
+    for sink, data in kept:
+        try:
+            entry = journal.Journal.from_cluster(sink, data)
+        except journal.JournalError as err:
+            raise CliError(str(err)) from None
+        alive = [lease.read(api, *where) for where in entry.data.get("leases", [])]
+        if any(h and h.identity == entry.run_id and h.alive() for h in alive):
+            print(f"journal {journal.describe(entry)}: the Lease of run {entry.run_id} has not expired: left to it "
+                  f"(a dead run's expires {lease.DURATION_SECONDS}s after its last renewal; restore again then)")
+            continue
+        same = next((j for j in local if j.data.get("run") == entry.run_id), None)
+        if same:
+            local.remove(same)
+            entry.path = same.path
+        dead.append(entry)
+    return dead
+
+
+def _restore_one(entry: journal.Journal, api, force: bool) -> list[str]:
+    """Undo one journal (then free a dead run's Leases); its conflicts."""
+    cluster = entry.data["cluster"]
+    reconnect = (functools.partial(providers.get(cluster.get("provider") or "existing").reconnect, cluster)
+                 if api is None else (lambda: api))
+    try:
+        lines, found = journal.restore(entry, reconnect, force=force)
+        if not found and (entry.data.get("leases") or entry.data.get("mirror")):
+            lines += cluster_journal.release(entry, reconnect())
+    except journal.UndoFailed as err:
+        raise CliError(f"cannot restore {entry.name}: {err}") from None
+    except Exception as err:
+        raise CliError(f"cannot restore {entry.name}: cluster {cluster.get('server')} unreachable or "
+                       f"refusing ({_short(err)}); if that cluster is gone, run `egress-conformance restore "
+                       "--discard`") from None
+    for line in lines:
+        print(f"  {line}")
+    return found
 
 
 def show_report(args) -> int:
@@ -180,11 +219,17 @@ def _load_report(given: str) -> Report:
 
 
 def _connect(kubeconfig: str | None, context: str | None):
+    """An API client on a flattened copy of the kubeconfig, as `run` uses: the user's file is
+    read once and never written (a token refresh writes the copy)."""
     path = pathlib.Path(kubeconfig or os.environ.get("KUBECONFIG") or pathlib.Path.home() / ".kube" / "config")
     if not path.exists():
         raise CliError(f"no kubeconfig at {path}: pass --kubeconfig FILE")
     try:
-        return kube.connect(path, context)
+        flat, _, _ = kubeconfigs.flattened(path, context)
+        with tempfile.TemporaryDirectory(prefix="egress-conformance-") as scratch:
+            return kube.connect(kubeconfigs.write_copy(flat, pathlib.Path(scratch)))  # holds what it needs
+    except kubeconfigs.KubeconfigError as err:
+        raise CliError(str(err)) from None
     except Exception as err:
         raise CliError(f"cannot use kubeconfig {path}: {_short(err)}") from None
 
@@ -213,6 +258,11 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(command=policy)
 
     p = sub.add_parser("restore", help="undo what interrupted runs changed, from their journals")
+    p.add_argument("--kubeconfig", help="also restore the journals this cluster keeps, of runs from any machine "
+                   "whose Lease expired (a killed CI runner or Job); read once, copied, never written")
+    p.add_argument("--context", help="context of --kubeconfig (default: its current context)")
+    p.add_argument("--test-namespace", metavar="NAME", help="with --kubeconfig: look for journals in this "
+                   "namespace only (enough with a Role there; default: every namespace)")
     p.add_argument("--discard", action="store_true", help="forget the journals without restoring (cluster gone)")
     p.add_argument("--force", action="store_true", help="restore even over changes someone else made since the run "
                    "(the conflicts a plain restore reports)")

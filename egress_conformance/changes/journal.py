@@ -17,7 +17,7 @@ import os
 import pathlib
 import secrets
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from kubernetes import client
 
@@ -48,14 +48,40 @@ def directory() -> pathlib.Path:
     return base / "journals"
 
 
+class Sink(Protocol):
+    """A second place the journal is written to (the cluster's copy: cluster_journal.py)."""
+
+    @property
+    def where(self) -> str: ...
+
+    def write(self, data: dict) -> None: ...
+
+    def remove(self) -> None: ...
+
+
 class Journal:
-    """The journal of one run against one cluster."""
+    """The journal of one run against one cluster: a file on this machine, and, once the
+    provider mirrors it, a copy in the cluster (``mirror``)."""
 
     def __init__(self, cluster: dict | None = None, path: pathlib.Path | None = None):
-        self.path = path or directory() / f"{datetime.datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}.json"
+        self.path: pathlib.Path | None = (
+            path or directory() / f"{datetime.datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}.json")
+        self.sink: Sink | None = None
         self.data: dict[str, Any] = {
             "cluster": cluster, "started": datetime.datetime.now().isoformat(timespec="seconds"),
             "pid": os.getpid(), "pidStart": _start_ticks(os.getpid()), "entries": []}
+
+    @property
+    def run_id(self) -> str:
+        """The run's name in the cluster (its Lease holder, its journal ConfigMap)."""
+        return self.path.stem if self.path else str(self.data.get("run"))
+
+    def mirror(self, sink: Sink) -> None:
+        """Write the journal to ``sink`` too, from now on (and what it holds already, now)."""
+        self.data["run"] = self.run_id
+        self.data["mirror"] = sink.where
+        self.sink = sink
+        self._write()
 
     def bind(self, cluster: dict) -> None:
         """Name the cluster the run changes (how ``restore`` reaches it); the provider does
@@ -70,31 +96,41 @@ class Journal:
     @classmethod
     def load(cls, path: pathlib.Path) -> "Journal":
         """The journal in ``path``; raises JournalError if it is not a whole journal."""
-        journal = cls({}, path)
         try:
             loaded = json.loads(path.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError):
             loaded = None
-        data: dict[str, Any] = loaded if isinstance(loaded, dict) else {}
-        entries = data.get("entries") if isinstance(data.get("entries"), list) else None
-        for entry in entries or []:
-            if isinstance(entry, dict) and "type" not in entry and "kind" in entry:
-                entry["type"] = entry.pop("kind")  # written by a version before the field's rename
-        unknown = sorted({e["type"] for e in entries or [] if isinstance(e, dict) and isinstance(e.get("type"), str)
-                          and e["type"] not in ENTRY_TYPES})
-        if unknown:
-            raise JournalError(f"journal {path} holds changes of a type this version of the suite does not know "
-                               f"({', '.join(unknown)}): restore it with the version that wrote it, or check the "
-                               "cluster by hand, then delete the file")
-        if not isinstance(data.get("cluster"), dict) or entries is None or not all(map(_whole, entries)):
-            raise JournalError(f"journal {path} is corrupt or truncated (not a whole journal): what it recorded "
-                               "cannot be restored from it; check the cluster by hand, then delete the file")
-        journal.data = data
+        journal = cls({}, path)
+        journal.data = _checked(loaded, str(path), "delete the file")
         return journal
+
+    @classmethod
+    def from_cluster(cls, sink: Sink, loaded) -> "Journal":
+        """A journal kept in the cluster (``sink`` holds it; no file on this machine)."""
+        journal = cls({}, pathlib.Path("unused"))
+        journal.path = None
+        journal.data = _checked(loaded, f"ConfigMap {sink.where}", f"delete ConfigMap {sink.where}")
+        journal.sink = sink
+        return journal
+
+    @property
+    def name(self) -> str:
+        """How the user finds it: the file's name, or the ConfigMap's place."""
+        if self.path:
+            return self.path.name
+        return f"ConfigMap {self.sink.where}" if self.sink else self.run_id
 
     @property
     def entries(self) -> list[dict]:
         return self.data["entries"]
+
+    def discard(self) -> None:
+        """Forget the journal without restoring (its cluster is gone): the file and the cluster's copy."""
+        if self.path:
+            self.path.unlink(missing_ok=True)
+        if self.sink:
+            self.sink.remove()
+
 
     def changing(self, entry_type: str, **fields) -> dict:
         """Record a change of ``entry_type`` (ENTRY_TYPES) with the fields its undo needs, before it is made."""
@@ -136,6 +172,14 @@ class Journal:
         return entry
 
     def _write(self) -> None:
+        # The cluster's copy first: a run that cannot write it must not change anything.
+        if self.sink:
+            if self.entries:
+                self.sink.write(self.data)
+            else:
+                self.sink.remove()
+        if self.path is None:
+            return
         if not self.entries:
             self.path.unlink(missing_ok=True)
             return
@@ -143,6 +187,25 @@ class Journal:
         temp = self.path.with_suffix(".tmp")
         temp.write_text(json.dumps(self.data, indent=1))
         temp.replace(self.path)  # atomic: a kill never leaves half a journal
+
+
+def _checked(loaded, where: str, remedy: str) -> dict[str, Any]:
+    """A loaded journal's data once it is a whole journal of known entry types; raises JournalError."""
+    data: dict[str, Any] = loaded if isinstance(loaded, dict) else {}
+    entries = data.get("entries") if isinstance(data.get("entries"), list) else None
+    for entry in entries or []:
+        if isinstance(entry, dict) and "type" not in entry and "kind" in entry:
+            entry["type"] = entry.pop("kind")  # written by a version before the field's rename
+    unknown = sorted({e["type"] for e in entries or [] if isinstance(e, dict) and isinstance(e.get("type"), str)
+                      and e["type"] not in ENTRY_TYPES})
+    if unknown:
+        raise JournalError(f"journal {where} holds changes of a type this version of the suite does not know "
+                           f"({', '.join(unknown)}): restore it with the version that wrote it, or check the "
+                           f"cluster by hand, then {remedy}")
+    if not isinstance(data.get("cluster"), dict) or entries is None or not all(map(_whole, entries)):
+        raise JournalError(f"journal {where} is corrupt or truncated (not a whole journal): what it recorded "
+                           f"cannot be restored from it; check the cluster by hand, then {remedy}")
+    return data
 
 
 def _all() -> list[Journal]:
@@ -188,7 +251,7 @@ def describe(journal: Journal) -> str:
     cluster = journal.data["cluster"]
     texts = [_entry_text(e) for e in journal.entries]
     held = ", ".join(texts[:4]) + (f" and {len(texts) - 4} more" if len(texts) > 4 else "")
-    return (f"{journal.path.name}: run of {journal.data['started']} on {cluster.get('provider')} cluster "
+    return (f"{journal.name}: run of {journal.data['started']} on {cluster.get('provider')} cluster "
             f"{cluster.get('server')}: {held}")
 
 

@@ -41,14 +41,17 @@ def restore_config_map_text(api: client.ApiClient, where: tuple[str, str], key: 
     namespace, name = where
     live = client.CoreV1Api(api).read_namespaced_config_map(name, namespace)
     current = (live.data or {}).get(key, "")
+    unmark = {"annotations": {meshconfig.CHANGED_BY: None}}  # the run no longer holds a change here
     if current == original:
+        if meshconfig.CHANGED_BY in (live.metadata.annotations or {}):
+            client.CoreV1Api(api).patch_namespaced_config_map(name, namespace, {"metadata": unmark})
         return False
     if written is not None and current != written and not force:
         raise RestoreConflict(
             f"{what} was changed by someone else since the run wrote it: the run wrote "
             f"{json.dumps(written)}, it now holds {json.dumps(current)}; left as it is, journal kept; run "
             "`egress-conformance restore --force` to put back the original anyway")
-    patch = {"metadata": {"resourceVersion": live.metadata.resource_version}, "data": {key: original}}
+    patch = {"metadata": {"resourceVersion": live.metadata.resource_version, **unmark}, "data": {key: original}}
     try:
         client.CoreV1Api(api).patch_namespaced_config_map(name, namespace, patch)
     except ApiException as err:

@@ -12,6 +12,10 @@ ALLOW_ANY = "ALLOW_ANY"
 REGISTRY_ONLY = "REGISTRY_ONLY"
 POLICIES = (ALLOW_ANY, REGISTRY_ONLY)
 
+CHANGED_BY = "egress-conformance.dev/changed-by"
+"""Annotation on the mesh ConfigMap while a run holds its change: the run's id, so that a
+person looking at the cluster sees who changed it (removed when the original is back)."""
+
 
 def message(policy: str) -> str:
     """The line the seed's ``backyards istio outbound-traffic-policy`` prints."""
@@ -46,10 +50,14 @@ def read(api: client.ApiClient, where: tuple[str, str]) -> str:
     return (config_map.data or {}).get("mesh", "")
 
 
-def write(api: client.ApiClient, where: tuple[str, str], mesh_text: str) -> None:
-    """Replace the ``mesh`` key of the ConfigMap with exactly ``mesh_text``."""
+def write(api: client.ApiClient, where: tuple[str, str], mesh_text: str, changed_by: str | None = None) -> None:
+    """Replace the ``mesh`` key of the ConfigMap with exactly ``mesh_text`` (marked as the run
+    ``changed_by``'s change, when given)."""
     namespace, name = where
-    client.CoreV1Api(api).patch_namespaced_config_map(name, namespace, {"data": {"mesh": mesh_text}})
+    patch: dict = {"data": {"mesh": mesh_text}}
+    if changed_by:
+        patch["metadata"] = {"annotations": {CHANGED_BY: changed_by}}
+    client.CoreV1Api(api).patch_namespaced_config_map(name, namespace, patch)
 
 
 def set_policy(api: client.ApiClient, where: tuple[str, str], policy: str) -> str:

@@ -55,7 +55,7 @@ class MeshWide:
         original = meshconfig.read(self.api, self.config_map)
         written = meshconfig.with_policy(original, policy)
         entry = self.journal.mesh_config_changing(self.config_map, original, written)
-        meshconfig.write(self.api, self.config_map, written)
+        meshconfig.write(self.api, self.config_map, written, changed_by=self.journal.run_id)
 
         def restore_original():
             # Only over the run's own text: an edit someone made meanwhile stays, and the journal with it.

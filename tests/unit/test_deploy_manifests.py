@@ -201,8 +201,11 @@ def test_by_default_the_job_may_not_change_any_mesh_config_and_the_opt_in_only_t
     assert not with_opt_in.allowed("patch", "", "configmaps", "istio-system", name="istio-sidecar-injector")
     role = next(d for d in documents("mesh-wide.yaml") if d["kind"] == "Role")
     assert role["metadata"]["namespace"] == "istio-system"
-    assert role["rules"] == [{"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["istio"],
-                              "verbs": ["get", "patch", "update"]}]
+    assert role["rules"][0] == {"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["istio"],
+                                "verbs": ["get", "patch", "update"]}
+    assert with_opt_in.allowed("update", "coordination.k8s.io", "leases", "istio-system",
+                               name="egress-conformance-istio")
+    assert not with_opt_in.allowed("update", "coordination.k8s.io", "leases", "istio-system", name="other")
 
 
 def test_the_permission_checker_sees_a_grant_and_its_limits():

@@ -27,7 +27,7 @@ from egress_conformance.changes.journal import Journal
 from egress_conformance.cluster import clusterinfo, istiodiscovery, kube, kubeconfigs, meshconfig
 from egress_conformance.providers import base, features
 from egress_conformance.providers.base import MeshInfo, Provider, ProviderError, Workload
-from egress_conformance.providers.existing import clientpod, external_target
+from egress_conformance.providers.existing import clientpod, external_target, hold
 from egress_conformance.providers.options import OptionError
 
 log = logging.getLogger("egress")
@@ -108,6 +108,10 @@ class ExistingProvider(Provider):
             create({"apiVersion": "v1", "kind": "Namespace",
                     "metadata": {"name": self.test_namespace, "labels": {
                         **self.found.namespace_labels, "app.kubernetes.io/created-by": "egress-conformance"}}})
+        # From here on the cluster holds the run's journal and Leases: a run killed on a
+        # throwaway machine is restored from any other, and a second run is refused.
+        hold.take(self._api, journal, undo, self.test_namespace,
+                  self.found.mesh_config_map if self.mesh_wide_changes_allowed() else None)
         create(clientpod.access_log_telemetry(self.test_namespace))
 
         self.target = (external_target.SimulatedTarget(self.options.external_image, self.targets)
