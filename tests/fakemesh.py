@@ -125,7 +125,7 @@ class ApiServer:
         if method == "GET":
             return self._get(kind, namespace, name)
         if method == "DELETE":
-            return self._delete(kind, namespace, name)
+            return self._delete(kind, namespace, name, (payload or {}).get("preconditions") or {})
         if method == "PATCH":
             return self._patch(kind, namespace, name, content_type, payload)
         raise NotModelled(f"{method} {path}")
@@ -171,10 +171,13 @@ class ApiServer:
         live = self.store.get((kind.kind, namespace, name))
         return (200, live) if live else _status(404, "NotFound", f'{kind.plural} "{name}" not found')
 
-    def _delete(self, kind: _Kind, namespace: str, name: str) -> tuple[int, dict]:
-        live = self.store.pop((kind.kind, namespace, name), None)
+    def _delete(self, kind: _Kind, namespace: str, name: str, preconditions: dict) -> tuple[int, dict]:
+        live = self.store.get((kind.kind, namespace, name))
         if live is None:
             return _status(404, "NotFound", f'{kind.plural} "{name}" not found')
+        if any(live["metadata"].get(key) != value for key, value in preconditions.items()):
+            return _status(409, "Conflict", f'Precondition failed for {kind.plural} "{name}": {preconditions}')
+        del self.store[(kind.kind, namespace, name)]
         self.history.append(("delete", kind.kind, namespace, name))
         return 200, live
 

@@ -152,9 +152,12 @@ class Journal:
             "apiVersion": obj["apiVersion"], "kind": obj["kind"],
             "metadata": {"name": meta["name"], "namespace": meta.get("namespace")}}})
 
-    def object_created(self, entry: dict, spec) -> None:
-        """Record the spec the created object has (restore deletes it only while it still has it)."""
+    def object_created(self, entry: dict, spec, uid: str | None = None) -> None:
+        """Record the spec and uid the created object has (restore deletes it only while it is
+        still that object, with that spec)."""
         entry["spec"] = spec
+        if uid:
+            entry["uid"] = uid
         self._write()
 
     def settle(self, entry: dict) -> None:
@@ -290,7 +293,7 @@ ENTRY_TYPES = {
                                                  e.get("written"), force=m.force)),
     "created": EntryType(
         ("object",), lambda e: f"{e['object']['kind']} {_where(e['object']['metadata'])} created",
-        lambda e, m: undoing.delete_created(m.api, e["object"], e.get("spec"), force=m.force)),
+        lambda e, m: undoing.delete_created(m.api, e["object"], e.get("spec"), uid=e.get("uid"), force=m.force)),
 }
 """Every journal entry type this process knows, by the name written in the journal."""
 

@@ -73,18 +73,32 @@ def still_as_created(requested, live) -> bool:
     return requested == live
 
 
-def delete_created(api: client.ApiClient, obj: dict, spec, *, force: bool = False) -> str:
-    """Delete an object the run created if its spec is still ``spec`` (None: not recorded);
-    return a line saying what was done."""
+def delete_created(api: client.ApiClient, obj: dict, spec, *, uid: str | None = None, force: bool = False) -> str:
+    """Delete an object the run created if it is still that object (``uid``; None: not
+    recorded) with spec ``spec`` (None: not recorded); return a line saying what was done.
+    The delete is conditional on the uid and resourceVersion compared: an object replaced
+    in between is never deleted."""
     meta = obj["metadata"]
     where = f"{meta['namespace']}/{meta['name']}" if meta.get("namespace") else meta["name"]
     live = kube.get(api, obj)
     if live is None:
         return f"{obj['kind']} {where} already gone"
+    if uid is not None and live["metadata"].get("uid") != uid and not force:
+        raise RestoreConflict(
+            f"{obj['kind']} {where} is not the object the run created: someone deleted it and made another under "
+            "the same name (its uid differs); left as it is, journal kept; run `egress-conformance restore "
+            "--force` to delete it anyway")
     if spec is not None and not still_as_created(spec, live.get("spec")) and not force:
         raise RestoreConflict(
             f"{obj['kind']} {where} was changed by someone else since the run created it: the run created spec "
             f"{json.dumps(spec, sort_keys=True)}, it now has {json.dumps(live.get('spec'), sort_keys=True)}; left "
             "as it is, journal kept; run `egress-conformance restore --force` to delete it anyway")
-    kube.delete_and_wait(api, obj)
+    try:
+        kube.delete_and_wait(api, obj, preconditions={"uid": live["metadata"].get("uid"),
+                                                      "resourceVersion": live["metadata"].get("resourceVersion")})
+    except ApiException as err:
+        if err.status != 409:
+            raise
+        raise RestoreConflict(f"{obj['kind']} {where} changed while it was being deleted; left as it is, journal "
+                              "kept; run `egress-conformance restore` again") from None
     return f"deleted {obj['kind']} {where}"

@@ -66,12 +66,15 @@ def list_everywhere(api: client.ApiClient, api_version: str, kind: str) -> list[
     return [item.to_dict() for item in found.items]
 
 
-def delete_and_wait(api: client.ApiClient, obj: dict, timeout: float = 120.0) -> None:
-    """Delete an object and return once the API no longer has it (namespaces take a while)."""
+def delete_and_wait(api: client.ApiClient, obj: dict, timeout: float = 120.0,
+                    preconditions: dict | None = None) -> None:
+    """Delete an object and return once the API no longer has it (namespaces take a while).
+    ``preconditions`` (uid, resourceVersion): the API deletes only that object, else 409."""
     res = resource(api, obj)
     name, namespace = obj["metadata"]["name"], obj["metadata"].get("namespace")
+    body = {"preconditions": preconditions} if preconditions else None
     try:
-        res.delete(name=name, namespace=namespace)
+        res.delete(name=name, namespace=namespace, body=body)
     except ApiException as err:
         if err.status != 404:
             raise

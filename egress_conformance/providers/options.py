@@ -69,9 +69,13 @@ OPTIONS = (
     Option("--test-namespace", "use this existing namespace, labelled for injection, instead of creating one per "
            "run: the suite creates its objects in it and deletes them at the end, and never creates, labels or "
            "deletes the namespace (so its rights can be a Role there)", frozenset({EXISTING}), metavar="NAME"),
-    Option("--allow-mesh-wide-changes", "consent to change the mesh-wide outbound policy of a shared cluster "
-           "(restored at the end); without it only namespace-scoped scenarios run", frozenset({EXISTING}),
-           switch=True),
+    Option("--in-cluster", "use the pod's own service account (the suite running as a Job in the cluster "
+           "under test) instead of --kubeconfig", frozenset({EXISTING}), switch=True),
+    Option("--allow-mesh-wide-changes", "consent to change mesh-wide state of a shared cluster for the run's "
+           "duration, all restored at the end: the mesh config's outbound policy (its ConfigMap annotated with "
+           "the run while changed), ServiceEntries exported to every namespace, and a Lease beside the mesh "
+           "config that serialises such runs; without it only namespace-scoped scenarios run",
+           frozenset({EXISTING}), switch=True),
     Option("--external", "the external host: the live httpbin.org, or a simulated one in the test namespace "
            "that the mesh registry does not know", frozenset({EXISTING}), choices=("live", "simulated"),
            default="live"),

@@ -150,7 +150,7 @@ def test_the_job_runs_the_existing_provider_in_cluster_in_its_labelled_test_name
     pod = objects["Job"]["spec"]["template"]["spec"]
     assert pod["serviceAccountName"] == objects["ServiceAccount"]["metadata"]["name"]
     command = job_command()
-    assert "--provider existing" in command and "--kubeconfig" not in command
+    assert "--provider existing --in-cluster" in command and "--kubeconfig" not in command
     assert "--allow-mesh-wide-changes" not in command
     assert the_test_namespace()["metadata"]["labels"] == {"istio-injection": "enabled"}
     assert {m["mountPath"] for m in pod["containers"][0]["volumeMounts"]} == {"/reports"}

@@ -310,7 +310,7 @@ def test_restore_asks_kind_for_the_kubeconfig_when_the_runs_copy_is_gone(world, 
     monkeypatch.setattr(runner, "run", world.run)
     connected, deleted = [], []
     monkeypatch.setattr(cli.kube, "connect", lambda path, context=None: connected.append(path.read_text()) or "api")
-    monkeypatch.setattr(journal.undoing, "delete_created", lambda api, obj, spec, force=False: deleted.append(
+    monkeypatch.setattr(journal.undoing, "delete_created", lambda api, obj, spec, uid=None, force=False: deleted.append(
         (api, obj["kind"], obj["metadata"]["name"])) or f"deleted {obj['kind']} {obj['metadata']['name']}")
     assert cli.main(["restore", "--no-sweep"]) == 0, capsys.readouterr().err
     assert world.issued[issued_by_run:] == [commands.get_kubeconfig(CLUSTER)]

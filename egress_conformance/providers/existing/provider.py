@@ -58,13 +58,20 @@ class ExistingProvider(Provider):
     @classmethod
     def parse_options(cls, values: dict) -> ExistingOptions:
         path = values.get("kubeconfig")
+        if path and values.get("in_cluster"):
+            raise OptionError("--kubeconfig and --in-cluster name two ways to the cluster: give one")
         if path:
             if not pathlib.Path(path).expanduser().is_file():
                 raise OptionError(f"--kubeconfig {path}: no such file; pass the kubeconfig of the cluster under test")
             path = str(pathlib.Path(path).expanduser().resolve())
-        elif not _in_cluster():
-            raise OptionError("--provider existing needs --kubeconfig FILE (the suite never picks up "
-                              "~/.kube/config or $KUBECONFIG by itself)")
+        elif values.get("in_cluster"):
+            if not _in_cluster():
+                raise OptionError("--in-cluster: this is not a pod (no service account token, no "
+                                  "KUBERNETES_SERVICE_HOST); pass --kubeconfig FILE instead")
+        else:
+            # Never the pod's service account by surprise: a run in a pod says so (--in-cluster).
+            raise OptionError("--provider existing needs --kubeconfig FILE, or --in-cluster in a pod (the suite "
+                              "never picks up ~/.kube/config, $KUBECONFIG or a service account by itself)")
         namespace = values.get("test_namespace")
         if namespace and not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", namespace):
             raise OptionError(f"--test-namespace {namespace}: not a namespace name (lowercase letters, digits and "
