@@ -1,6 +1,8 @@
 """Revision awareness and the upgrade check, on a real cluster: with a second istiod under
 revision `canary`, a run pointed at it changes `istio-canary` and nothing else, and
-`egress-conformance diff` finds no regression between the two revisions' reports."""
+`egress-conformance diff` finds no regression between the two revisions' reports; a given
+test namespace's own label decides the revision, and --revision that contradicts it is
+refused without advice to relabel."""
 
 import pytest
 import yaml
@@ -14,7 +16,7 @@ from tests.cluster.test_existing_provider import run_args
 CANARY = "canary"
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def canary(kubeconfig, api):
     """istiod of revision `canary` beside the default one, removed at the end."""
     from egress_conformance.node import istio
@@ -50,3 +52,27 @@ def test_a_canary_run_changes_only_its_own_config_map_and_shows_no_regression(ku
 
     diff = cli("diff", str(default_report / "report.yaml"), str(canary_report / "report.yaml"))
     assert diff.returncode == 0, diff.stdout + diff.stderr
+
+
+@pytest.fixture
+def canary_namespace(api, canary):
+    name = "ec-canary-team"
+    client.CoreV1Api(api).create_namespace({"metadata": {"name": name, "labels": {"istio.io/rev": CANARY}}})
+    yield name
+    client.CoreV1Api(api).delete_namespace(name)
+
+
+def test_a_given_namespace_s_own_label_decides_the_revision_and_a_contradicting_one_is_refused(
+        kubeconfig, api, images, tmp_path, own_journals, canary_namespace):
+    report_dir = tmp_path / "own-label"
+    result = cli(*run_args(kubeconfig, images, report_dir, "--test-namespace", canary_namespace, "--run-test",
+                           "core-egress-in-namespace"))
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert yaml.safe_load((report_dir / "report.yaml").read_text())["mesh"]["revision"] == CANARY
+
+    refused = cli(*run_args(kubeconfig, images, tmp_path / "contradicted", "--test-namespace", canary_namespace,
+                            "--run-test", "core-egress-in-namespace", "--revision", "default"))
+    assert refused.returncode == 4, refused.stdout[-4000:] + refused.stderr[-2000:]
+    said = refused.stdout + refused.stderr
+    assert f"--test-namespace {canary_namespace} selects revision {CANARY}, not --revision default" in said
+    assert "kubectl label" not in said

@@ -44,3 +44,25 @@ def test_a_test_namespace_is_for_the_existing_provider_and_must_be_a_namespace_n
                                                                     test_namespace="team-a"))).test_namespace == "team-a"
     with pytest.raises(options.OptionError, match="--test-namespace Team_A: not a namespace name"):
         existing.parse_options(options.chosen("existing", values(kubeconfig=str(kubeconfig), test_namespace="Team_A")))
+
+
+def test_a_namespace_s_injection_label_selects_its_revision_as_istio_does():
+    from egress_conformance.providers.existing.provider import _selected_revision
+    assert _selected_revision({"istio-injection": "enabled"}) == ""  # the default revision
+    assert _selected_revision({"istio.io/rev": "canary"}) == "canary"
+    assert _selected_revision({"istio-injection": "enabled", "istio.io/rev": "canary"}) == ""  # Istio: it wins
+    assert _selected_revision({"istio-injection": "disabled", "istio.io/rev": "canary"}) is None
+    assert _selected_revision({"team": "a"}) is None
+
+
+def test_in_cluster_is_asked_for_never_assumed(tmp_path, monkeypatch):
+    existing = providers.get("existing")
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1")  # as in any pod
+    with pytest.raises(options.OptionError, match="or --in-cluster in a pod"):
+        existing.parse_options(options.chosen("existing", values()))
+    with pytest.raises(options.OptionError, match="--in-cluster: this is not a pod"):
+        existing.parse_options(options.chosen("existing", values(in_cluster=True)))
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("")
+    with pytest.raises(options.OptionError, match="give one"):
+        existing.parse_options(options.chosen("existing", values(in_cluster=True, kubeconfig=str(kubeconfig))))

@@ -91,8 +91,11 @@ class ExistingProvider(Provider):
             raise ProviderError(f"cluster {self._server} unreachable: {_short(err)}; check --kubeconfig/--context "
                                 "and your credentials") from None
         journal.bind(self.cluster())
+        given = self.options.test_namespace
+        # A given namespace's own injection label decides the revision under test; --revision overrides it.
+        selected = _selected_revision(self._labels_of(given)) if given else None
         try:
-            self.found = istiodiscovery.detect(self._api, self.options.revision)
+            self.found = istiodiscovery.detect(self._api, self.options.revision or selected or None)
         except istiodiscovery.DiscoveryError as err:
             raise ProviderError(str(err)) from None
         where = self.found.mesh_config_map
@@ -106,9 +109,8 @@ class ExistingProvider(Provider):
                  f", tags {', '.join(sorted(self.found.tags))}" if self.found.tags else "", *where)
 
         create = lambda obj: self._create(obj, undo, journal)  # noqa: E731 -- one line per object below
-        given = self.options.test_namespace
         if given:
-            self._check_given_namespace(given)
+            self._check_given_namespace(given, selected)
             self.test_namespace = given
         else:
             self.test_namespace = f"egress-conformance-{secrets.token_hex(3)}"
@@ -136,23 +138,35 @@ class ExistingProvider(Provider):
         self._workload = clientpod.PodWorkload(self._exec_api, self.test_namespace, self.target.trusted_ca)
         self._istio_version = self._read_istio_version()
 
-    def _check_given_namespace(self, name: str) -> None:
-        """--test-namespace: it must exist and select this revision's injection; the suite never
-        creates or labels a namespace it is given (the user owns it, and its rights may be a Role)."""
+    def _labels_of(self, name: str) -> dict[str, str]:
+        """--test-namespace: it must exist; the suite never creates or labels a namespace it is
+        given (the user owns it, and its rights may be a Role)."""
         try:
-            labels = client.CoreV1Api(self._api).read_namespace(name).metadata.labels or {}
+            return client.CoreV1Api(self._api).read_namespace(name).metadata.labels or {}
         except client.ApiException as err:
             if err.status == 404:
                 raise ProviderError(f"--test-namespace {name}: no such namespace; create it and label it "
-                                    f"{_labels(self.found.namespace_labels)} first") from None
+                                    "istio-injection=enabled (or istio.io/rev=<revision>) first") from None
             raise ProviderError(f"--test-namespace {name}: cannot read it ({err.status} {err.reason}); the suite "
                                 f"needs get on namespace {name}") from None
-        missing = {k: v for k, v in self.found.namespace_labels.items() if labels.get(k) != v}
-        if missing:
-            overwrite = " --overwrite" if set(missing) & set(labels) else ""
+
+    def _check_given_namespace(self, name: str, selected: str | None) -> None:
+        """The given namespace must select a revision, and with --revision the same one."""
+        if selected is None:
             raise ProviderError(f"--test-namespace {name} is not labelled for injection by revision "
-                                f"{self.found.revision}: run `kubectl label namespace {name} {_labels(missing)}"
-                                f"{overwrite}` (the suite does not label a namespace it did not create)")
+                                f"{self.found.revision}: run `kubectl label namespace {name} "
+                                f"{_labels(self.found.namespace_labels)}` (the suite does not label a namespace it "
+                                "did not create)")
+        if not self.options.revision:
+            return  # it chose the revision under test
+        try:
+            own = istiodiscovery.detect(self._api, selected or None).revision
+        except istiodiscovery.DiscoveryError as err:
+            raise ProviderError(f"--test-namespace {name}: {err}") from None
+        if own != self.found.revision:
+            raise ProviderError(f"--test-namespace {name} selects revision {own}, not --revision "
+                                f"{self.options.revision} ({self.found.revision}): drop --revision to test {own}, "
+                                f"or pass a namespace that selects {self.found.revision}")
 
     def _create(self, obj: dict, undo: cleanup.Stack, journal: Journal) -> None:
         try:
@@ -261,6 +275,16 @@ def _in_cluster() -> bool:
 
     return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and pathlib.Path(
         "/var/run/secrets/kubernetes.io/serviceaccount/token").exists()
+
+
+def _selected_revision(labels: dict[str, str]) -> str | None:
+    """The revision or tag a namespace's labels select for injection: "" for the default
+    (istio-injection=enabled, which wins over istio.io/rev, as in Istio), None when none."""
+    if labels.get("istio-injection") == "enabled":
+        return ""
+    if labels.get("istio-injection") == "disabled":
+        return None
+    return labels.get("istio.io/rev") or None
 
 
 def _labels(labels: dict[str, str]) -> str:
