@@ -14,7 +14,7 @@ from typing import Generic, TypeVar
 from egress_conformance.changes import cleanup, objects
 from egress_conformance.changes.journal import Journal
 from egress_conformance.cluster import kube, meshconfig
-from egress_conformance.framework import scope
+from egress_conformance.framework import preexisting, scope
 from egress_conformance.providers.base import Provider
 from egress_conformance.reports.model import Step, Verdict
 from egress_conformance.verdicts import envoy, observe, waits
@@ -189,8 +189,10 @@ class EgressTest:
         except waits.NotConverged as err:
             log.info("FAIL %s: %s\n       last seen: %s\n       mismatch: %s", step, check.__name__,
                      err.observation.summary() if err.observation else "nothing", err.reason)
+            served = err.observation.record().get("served_by", []) if err.observation else []
             self._record(step, check.__name__, Verdict.FAILED,
-                         err.reason or "not consistent long enough (streak too short)",
+                         (err.reason or "not consistent long enough (streak too short)")
+                         + preexisting.behind(self.api, self.namespace, served),
                          err.observation, err.attempts, err.elapsed)
             raise
         log.info("PASS %s: %s (%d in a row, %d attempts, %.1fs)\n       evidence: %s", step, check.__name__,

@@ -238,3 +238,26 @@ def test_the_fake_api_refuses_a_write_over_a_version_it_no_longer_holds():
     with pytest.raises(ApiException) as refused:
         config_maps.patch_namespaced_config_map(read.metadata.name, read.metadata.namespace, stale)
     assert refused.value.status == 409 and provider.server.mesh_text() == "{}\n"
+
+
+def test_a_blocked_step_that_failed_names_the_service_entry_behind_the_cluster_that_served(tmp_path, monkeypatch):
+    # Someone's ServiceEntry, exported to every namespace, that the fixture's pre-flight check
+    # did not see (it came later, or the run may not list ServiceEntries): the first step that
+    # fails says which object opened the host.
+    created = fakemesh.ApiServer.__init__
+
+    def with_someones_entry(server, *args, **kwargs):
+        created(server, *args, **kwargs)
+        server.namespaces.add("other-team")
+        server._create(fakemesh.KINDS[1], "other-team", {
+            "apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry",
+            "metadata": {"name": "httpbin", "namespace": "other-team"},
+            "spec": {"hosts": ["httpbin.org"], "location": "MESH_EXTERNAL", "resolution": "DNS",
+                     "ports": [{"number": 80, "name": "http", "protocol": "HTTP"}]}})
+
+    monkeypatch.setattr(fakemesh.ApiServer, "__init__", with_someones_entry)
+    done = run("core-egress", tmp_path)
+    *_, failed = done.t.steps
+    assert failed.name == "0 baseline" and failed.verdict == "failed"
+    assert failed.detail == ("answered 200, but through outbound|80||httpbin.org, not PassthroughCluster "
+                             "(outbound|80||httpbin.org: ServiceEntry other-team/httpbin)")
