@@ -66,7 +66,7 @@ KINDS = (_Kind("v1", "ConfigMap", "configmaps"),
 """The only kinds the scenarios touch; the API answers 404 for any other, as for a missing CRD."""
 
 _OBJECT_PATH = re.compile(r"^/(?:api/(?P<core>v1)|apis/(?P<group>[^/]+)/(?P<version>[^/]+))"
-                          r"/namespaces/(?P<namespace>[^/]+)/(?P<plural>[^/]+)(?:/(?P<name>[^/]+))?$")
+                          r"(?:/namespaces/(?P<namespace>[^/]+))?/(?P<plural>[^/]+)(?:/(?P<name>[^/]+))?$")
 
 
 class ApiServer:
@@ -120,6 +120,9 @@ class ApiServer:
         namespace, name = match["namespace"], match["name"]
         if method == "POST" and name is None:
             return self._create(kind, namespace, payload)
+        if name is None and method == "GET":
+            items = [obj for obj in self.objects(kind.kind) if namespace in (None, obj["metadata"]["namespace"])]
+            return 200, {"kind": f"{kind.kind}List", "apiVersion": kind.api_version, "metadata": {}, "items": items}
         if name is None:
             raise NotModelled(f"{method} of a collection ({path})")
         if method == "GET":
