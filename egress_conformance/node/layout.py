@@ -21,6 +21,10 @@ KUBECONFIG = STATE / "kubeconfig"
 LOGS = STATE / "logs"
 PIDS = RUN / "pids"
 HOST_BEFORE = STATE / "host-before.json"
+OWNS_KUBE_CHAINS = pathlib.Path("/var/lib/egress-node-owns-kube-chains")
+"""Written by ``up`` on a host with no KUBE- iptables chain, removed by ``down`` once the host
+is clean: while it exists, the host's KUBE- chains are the node's (kube-proxy's names carry
+no prefix of ours), and only then does ``down`` run kube-proxy --cleanup or remove any."""
 """Host settings the node changes (sysctls, directories it may create), recorded before any change."""
 
 BRIDGE = "ecnode0"

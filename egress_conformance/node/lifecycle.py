@@ -73,6 +73,10 @@ def up(*, istio_revision: str | None = None, install_istio: bool = True) -> None
         with stage("sweeping what an interrupted run left"):
             _raise_if_traces(sweep.down(_binaries_if_built(), say))
     ports.check_free()
+    try:
+        sweep.claim_kube_chains()
+    except RuntimeError as err:
+        raise NodeError(str(err)) from None
     with stage("components (built once, cached by version)"):
         binaries = builds.build_all()
         kubernetes_bin = components.kubernetes()

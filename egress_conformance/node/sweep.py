@@ -47,8 +47,30 @@ def down(binaries: builds.NodeBinaries | None, say=lambda message: None) -> list
                 break
             time.sleep(CLEAN_INTERVAL_SECONDS)
         else:
+            layout.OWNS_KUBE_CHAINS.unlink(missing_ok=True)  # clean: the host's KUBE- chains are no more ours
             return []
     return left
+
+
+def kube_chains() -> list[str]:
+    """The host's KUBE- iptables chains, as table/chain."""
+    return [f"{tool}:{table}/{chain}" for tool, table, chain, _ in _kube_chains_and_jumps() if chain]
+
+
+def claim_kube_chains() -> None:
+    """Before the node's kubelet and kube-proxy make KUBE- chains: refuse on a host that has
+    some of its own (a Kubernetes node: our kube-proxy would share them, and ``down`` would
+    remove its Service routing); else mark them as the node's."""
+    if layout.OWNS_KUBE_CHAINS.exists():
+        return
+    foreign = kube_chains()
+    if foreign:
+        raise RuntimeError(f"this host has KUBE- iptables chains of its own ({', '.join(foreign[:3])}"
+                           f"{' and more' if len(foreign) > 3 else ''}): it is a Kubernetes node, whose Service "
+                           "routing the single-node cluster's kube-proxy would share and remove; run ci/node on a "
+                           "machine that is not a Kubernetes node")
+    layout.OWNS_KUBE_CHAINS.parent.mkdir(parents=True, exist_ok=True)
+    layout.OWNS_KUBE_CHAINS.touch()
 
 
 def _sweep_once(binaries: builds.NodeBinaries | None) -> None:
@@ -57,8 +79,9 @@ def _sweep_once(binaries: builds.NodeBinaries | None) -> None:
         if name == "kubelet":
             _kill_pods()
     _kill_strays()
-    proxy.cleanup(binaries)
-    _remove_kube_chains()
+    if layout.OWNS_KUBE_CHAINS.exists():  # never a Kubernetes host's own chains
+        proxy.cleanup(binaries)
+        _remove_kube_chains()
     network.remove_forward_rules()
     _unmount_all()
     _remove_cgroups()
@@ -220,26 +243,34 @@ def _remove_host_entries() -> None:
                 pass
 
 
-def _remove_kube_chains() -> None:
-    """Chains kube-proxy's --cleanup leaves: the kubelet's KUBE-FIREWALL (made even with
-    makeIPTablesUtilChains off), or any KUBE- chain of a kube-proxy that was never built."""
+def _kube_chains_and_jumps() -> list[tuple[str, str, str | None, list[str] | None]]:
+    """(tool, table, KUBE- chain, None) and (tool, table, None, rule jumping to one from a chain
+    of the host's own), from iptables-save."""
+    found: list[tuple[str, str, str | None, list[str] | None]] = []
     for tool in ("iptables", "ip6tables"):
         table: str | None = None
-        jumps: list[tuple[str, list[str]]] = []
-        chains: list[tuple[str, str]] = []
         for line in subprocess.run([f"{tool}-save"], capture_output=True, text=True).stdout.splitlines():
             if line.startswith("*"):
                 table = line[1:]
             elif table is None:
                 continue  # iptables-save opens each table with *name: no chain or rule comes before it
             elif line.startswith(":KUBE-"):
-                chains.append((table, line[1:].split()[0]))
+                found.append((tool, table, line[1:].split()[0], None))
             elif line.startswith("-A ") and "KUBE-" in line and not line.split()[1].startswith("KUBE-"):
-                jumps.append((table, line[3:].split()))
-        for table, rule in jumps:
+                found.append((tool, table, None, line[3:].split()))
+    return found
+
+
+def _remove_kube_chains() -> None:
+    """Chains kube-proxy's --cleanup leaves: the kubelet's KUBE-FIREWALL (made even with
+    makeIPTablesUtilChains off), or any KUBE- chain of a kube-proxy that was never built."""
+    found = _kube_chains_and_jumps()
+    for tool, table, _, rule in found:
+        if rule:
             subprocess.run([tool, "-t", table, "-D", *rule], capture_output=True)
-        for verb in ("-F", "-X"):
-            for table, chain in chains:
+    for verb in ("-F", "-X"):
+        for tool, table, chain, _ in found:
+            if chain:
                 subprocess.run([tool, "-t", table, verb, chain], capture_output=True)
 
 
@@ -247,8 +278,9 @@ def _iptables_traces() -> list[str]:
     found = []
     for tool in ("iptables", "ip6tables"):
         dump = subprocess.run([f"{tool}-save"], capture_output=True, text=True).stdout
+        ours = layout.OWNS_KUBE_CHAINS.exists()
         found += [f"{tool}: {line}" for line in dump.splitlines()
-                  if "KUBE-" in line or layout.NAME in line or layout.BRIDGE in line]
+                  if ("KUBE-" in line and ours) or layout.NAME in line or layout.BRIDGE in line]
     return found
 
 

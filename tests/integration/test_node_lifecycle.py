@@ -197,3 +197,25 @@ def test_a_port_in_use_fails_in_one_line(untouched_host):
     lines = result.stderr.strip().splitlines()
     assert lines[-1].startswith(f"node up failed: port {layout.SCHEDULER_PORT} (kube-scheduler)"), result.stderr
     assert "in use" in lines[-1]
+
+
+@pytest.fixture
+def foreign_kube_chain():
+    """A KUBE- chain of the host's own, as a Kubernetes node's kube-proxy has (with the jump to it)."""
+    subprocess.run(["iptables", "-t", "nat", "-N", "KUBE-HOST-SERVICES"], check=True)
+    subprocess.run(["iptables", "-t", "nat", "-A", "OUTPUT", "-j", "KUBE-HOST-SERVICES"], check=True)
+    yield
+    subprocess.run(["iptables", "-t", "nat", "-D", "OUTPUT", "-j", "KUBE-HOST-SERVICES"], capture_output=True)
+    subprocess.run(["iptables", "-t", "nat", "-X", "KUBE-HOST-SERVICES"], capture_output=True)
+
+
+def test_on_a_host_with_kube_chains_of_its_own_up_refuses_and_down_leaves_them(untouched_host, foreign_kube_chain):
+    before = host_snapshot()["iptables"]
+    result = node("up", "--no-istio", timeout=120)
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("node up failed: this host has KUBE- iptables chains of its own (iptables:nat/"
+                           "KUBE-HOST-SERVICES)"), result.stderr
+    down = node("down", timeout=300)
+    assert down.returncode == 0, down.stderr
+    assert host_snapshot()["iptables"] == before  # the host's chain and its jump, untouched
