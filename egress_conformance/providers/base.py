@@ -9,12 +9,13 @@ import abc
 import dataclasses
 import json
 import pathlib
+import tempfile
 
 from kubernetes import client
 
 from egress_conformance.changes import cleanup, journal
 from egress_conformance.changes.journal import Journal
-from egress_conformance.cluster import kube
+from egress_conformance.cluster import kube, kubeconfigs
 from egress_conformance.hosts import targets
 from egress_conformance.verdicts import faults
 
@@ -151,9 +152,15 @@ class Provider(abc.ABC):
     @classmethod
     def reconnect(cls, cluster: dict) -> client.ApiClient:
         """An API client for a cluster a journal names (its ``cluster()`` record), to restore it
-        from another process; a provider that can find it again another way overrides this."""
+        from another process, on a flattened copy of its kubeconfig (the user's file is never
+        written, not even by a token refresh); a provider that can find it again another way
+        overrides this."""
         kubeconfig = cluster.get("kubeconfig")
-        return kube.connect(pathlib.Path(kubeconfig) if kubeconfig else None, cluster.get("context"))
+        if not kubeconfig:
+            return kube.connect(None)
+        flat, _, _ = kubeconfigs.flattened(pathlib.Path(kubeconfig), cluster.get("context"))
+        with tempfile.TemporaryDirectory(prefix="egress-conformance-") as scratch:
+            return kube.connect(kubeconfigs.write_copy(flat, pathlib.Path(scratch)))  # holds what it needs
 
     @classmethod
     def journal_entry_types(cls) -> dict[str, "journal.EntryType"]:
