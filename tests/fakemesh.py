@@ -67,6 +67,8 @@ KINDS = (_Kind("v1", "ConfigMap", "configmaps"),
 
 _OBJECT_PATH = re.compile(r"^/(?:api/(?P<core>v1)|apis/(?P<group>[^/]+)/(?P<version>[^/]+))"
                           r"/namespaces/(?P<namespace>[^/]+)/(?P<plural>[^/]+)(?:/(?P<name>[^/]+))?$")
+_EVERYWHERE_PATH = re.compile(r"^/(?:api/(?P<core>v1)|apis/(?P<group>[^/]+)/(?P<version>[^/]+))/(?P<plural>[^/]+)$")
+"""A kind's objects in every namespace (what a cluster-wide list asks for)."""
 
 
 class ApiServer:
@@ -112,9 +114,12 @@ class ApiServer:
         discovery = self._discovery(path)
         if discovery is not None and method == "GET":
             return 200, discovery
+        listed = _kind_of(_EVERYWHERE_PATH.match(path))
+        if listed is not None and method == "GET":
+            return 200, {"kind": f"{listed.kind}List", "apiVersion": listed.api_version, "metadata": {},
+                         "items": self.objects(listed.kind)}
         match = _OBJECT_PATH.match(path)
-        api_version = match and (match["core"] or f"{match['group']}/{match['version']}")
-        kind = next((k for k in KINDS if match and (k.api_version, k.plural) == (api_version, match["plural"])), None)
+        kind = _kind_of(match)
         if kind is None:
             return _status(404, "NotFound", f"the server could not find the requested resource ({method} {path})")
         namespace, name = match["namespace"], match["name"]
@@ -200,6 +205,14 @@ class ApiServer:
         stored = json.loads(json.dumps(dict(obj, metadata=meta)))
         self.store[(kind, meta["namespace"], meta["name"])] = stored
         return stored
+
+
+def _kind_of(match: re.Match | None) -> _Kind | None:
+    """The modelled kind a request path names, if any."""
+    if match is None:
+        return None
+    api_version = match["core"] or f"{match['group']}/{match['version']}"
+    return next((k for k in KINDS if (k.api_version, k.plural) == (api_version, match["plural"])), None)
 
 
 def _merged(live, patch):
