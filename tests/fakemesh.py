@@ -275,6 +275,14 @@ class IstioLikeMesh:
     config, sets the policy; a ServiceEntry visible to the namespace (exportTo, the Sidecar's
     egress hosts) adds cluster outbound|<port>||<host> and a route to it."""
 
+    # How the data plane behaves (Envoy reads these): as Istio's does, unless a broken mesh says otherwise.
+    block_all_counted = True
+    """block_all's 502 is the port-80 listener's own direct response, counted by it."""
+    catch_all_reached = True
+    """Connections to unknown destinations reach the sidecar's catch-all chain."""
+    mirrored_to_passthrough = False
+    """Requests to a registered host also leave through PassthroughCluster."""
+
     def __init__(self, server: ApiServer):
         self.server = server
 
@@ -345,6 +353,26 @@ class MeshThatKeepsDeletedClusters(IstioLikeMesh):
         return dataclasses.replace(wanted, clusters=wanted.clusters | (pushed.clusters if pushed else frozenset()))
 
 
+class MeshWhose502sComeFromElsewhere(IstioLikeMesh):
+    """Broken: an unknown host's 502 comes from something in the path, not the sidecar's block_all
+    route (its listener counts nothing)."""
+
+    block_all_counted = False
+
+
+class MeshWhoseTrafficBypassesTheSidecar(IstioLikeMesh):
+    """Broken: traffic to unknown destinations never reaches the sidecar (no catch-all capture); a
+    firewall outside the mesh cuts it, so it looks blocked while the sidecar counted nothing."""
+
+    catch_all_reached = False
+
+
+class MeshThatMirrorsToPassthrough(IstioLikeMesh):
+    """Broken: a request to a registered host also leaves through PassthroughCluster."""
+
+    mirrored_to_passthrough = True
+
+
 class MeshThatIgnoresNamespaceSidecars(IstioLikeMesh):
     """Broken: a namespace Sidecar's outboundTrafficPolicy has no effect; the mesh config rules."""
 
@@ -407,11 +435,15 @@ class Envoy:
         if not tls and port in xds.http_ports():
             if (port, host) in xds.http_hosts:
                 self._through(f"outbound|{port}||{host}", "upstream_rq_total", "upstream_cx_total")
+                if self.mesh.mirrored_to_passthrough:
+                    self._through(PASSTHROUGH, "upstream_rq_total", "upstream_cx_total")
                 return _Answer(status=200)
             if xds.policy == ALLOW_ANY:
                 self._through(PASSTHROUGH, "upstream_rq_total", "upstream_cx_total")
                 return _Answer(status=200)
-            return _Answer(status=502)  # block_all answers itself: no cluster takes the request
+            if self.mesh.block_all_counted:  # block_all answers itself: no cluster takes the request
+                self._count(f"http.outbound_0.0.0.0_{port};.rq_direct_response")
+            return _Answer(status=502)
         if tls and (port, host) in xds.tls_hosts:
             self._through(f"outbound|{port}||{host}", "upstream_cx_total")
             return self._tls_end_to_end(cacert, trusted_ca)
@@ -419,7 +451,8 @@ class Envoy:
             self._through(PASSTHROUGH, "upstream_cx_total")
             return self._tls_end_to_end(cacert, trusted_ca) if tls else _Answer(status=200)
         # BlackHoleCluster has no endpoints: the connection is accepted, then closed.
-        self._through(BLACKHOLE, "upstream_cx_none_healthy")
+        if self.mesh.catch_all_reached:
+            self._through(BLACKHOLE, "upstream_cx_none_healthy")
         if tls:
             return _Answer(35, 0, f"OpenSSL SSL_connect: SSL_ERROR_SYSCALL in connection to {host}:{port} ")
         return _Answer(52, 0, "Empty reply from server")

@@ -149,6 +149,15 @@ BROKEN = [
      "sidecar still has cluster outbound|443||httpbin.org"),
     (fakemesh.MeshThatKeepsDeletedClusters, "allow-list", "entries removed: the 5 listed hosts blocked again",
      "sidecar still has cluster outbound|443||api.github.com and 4 more"),
+    # Blocked by something, but not by the sidecar: its own counters must show each refusal.
+    (fakemesh.MeshWhose502sComeFromElsewhere, "core-egress", "3 allowed: other host still blocked",
+     "got a 502 that the port-80 listener's block_all route did not give (its counter did not move)"),
+    (fakemesh.MeshWhoseTrafficBypassesTheSidecar, "allow-list", "restricted: the 5 listed hosts blocked",
+     "5 requests cut off, but the sidecar refused 0 (BlackHoleCluster and listeners): something outside the "
+     "sidecar cut the others"),
+    # Reachable through the entry's cluster, and through another one too: not the entry alone.
+    (fakemesh.MeshThatMirrorsToPassthrough, "core-egress", "3 allowed: HTTP reachable",
+     "answered 200, but through PassthroughCluster, outbound|80||httpbin.org, not outbound|80||httpbin.org alone"),
 ]
 
 
