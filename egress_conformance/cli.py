@@ -4,8 +4,9 @@ interrupted run changed, and read saved reports.
 Every error is one line on stderr that says what to do. Exit codes (report.EXIT_CODES):
 0 success, 1 failure (an egress expectation failed; for other commands: the command
 failed), 2 usage error, 3 partial (something skipped or not supported; 0 with
---accept-partial), 4 not run (the mesh was never reached), 5 infrastructure error
-(the mesh broke under a test).
+--accept-partial), 4 not run (a test of the claim did not run: the mesh was never reached,
+the API refused the run, a suite bug; or the run crashed), 5 infrastructure error (the mesh
+broke under a test), 128 + the signal after Ctrl-C (130) or SIGTERM (143).
 """
 
 import argparse
@@ -17,6 +18,9 @@ import os
 import pathlib
 import sys
 import tempfile
+import traceback
+
+import pytest
 
 from egress_conformance import providers
 from egress_conformance.changes import cluster_journal, journal, lease
@@ -25,7 +29,7 @@ from egress_conformance.providers import options as provider_options
 from egress_conformance.providers.base import ProviderError
 from egress_conformance.reports import diff, render, report
 from egress_conformance.reports.model import Report, RunResult
-from egress_conformance.run import options, suite
+from egress_conformance.run import interrupts, options, suite
 
 POLICY_WORDS = {"allowed": meshconfig.ALLOW_ANY, "restricted": meshconfig.REGISTRY_ONLY}
 
@@ -55,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         return report.EXIT_CODES[RunResult.NOT_RUN] if isinstance(err, NotRun) else 1
     except KeyboardInterrupt:
         print("egress-conformance: interrupted", file=sys.stderr)
-        return 130
+        return interrupts.exit_code()
 
 
 def run(args) -> int:
@@ -63,28 +67,61 @@ def run(args) -> int:
     one object; pytest stays usable directly (it parses the same table itself)."""
     if args.report_dir is None:
         args.report_dir = f"results/{datetime.datetime.now():%Y%m%d-%H%M%S}"
+    interrupts.forget()
     try:
         chosen = options.parse(lambda dest: getattr(args, dest))
-        providers.get(chosen.provider).prepare(chosen.provider_options)
     except provider_options.OptionError as err:
         raise UsageError(str(err)) from None
-    except ProviderError as err:
-        raise NotRun(str(err)) from None
-    chosen = dataclasses.replace(chosen, prepared=True)
     if chosen.report_dir is None:  # never: args.report_dir got its default above
         raise RuntimeError("no report directory to read the run's report from")
     report_dir = chosen.report_dir
+    _remove_stale_report(report_dir)
+    with interrupts.handled():
+        try:
+            providers.get(chosen.provider).prepare(chosen.provider_options)
+        except provider_options.OptionError as err:
+            raise UsageError(str(err)) from None
+        except ProviderError as err:
+            raise NotRun(str(err)) from None
+        code = _run_pytest(dataclasses.replace(chosen, prepared=True), report_dir, args)
+    return _run_exit_code(code, report_dir, chosen.accept_partial)
+
+
+def _remove_stale_report(report_dir: pathlib.Path) -> None:
+    """An earlier run's report in the folder must never stand for this run's."""
+    for name in ("report.yaml", "report.json"):
+        (report_dir / name).unlink(missing_ok=True)
+
+
+def _run_pytest(chosen: options.RunOptions, report_dir: pathlib.Path, args) -> int:
+    """pytest's exit code for the suite; a crash of the suite's own plugins is "not run", its
+    traceback kept in the report folder."""
     pytest_args = suite.pytest_args()
     if args.junit_xml:
         pytest_args.append(f"--junitxml={pathlib.Path(args.junit_xml).resolve()}")
-    import pytest
+    try:
+        return pytest.main(pytest_args + args.pytest_args, plugins=[options.Given(chosen)])
+    except Exception as err:
+        report_dir.mkdir(parents=True, exist_ok=True)
+        (report_dir / "crash.txt").write_text(traceback.format_exc())
+        raise NotRun(f"the run crashed before its report was written ({type(err).__name__}: {_short(err)}); "
+                     f"traceback in {report_dir / 'crash.txt'}") from None
 
-    code = pytest.main(pytest_args + args.pytest_args, plugins=[options.Given(chosen)])
+
+def _run_exit_code(code: int, report_dir: pathlib.Path, accept_partial: bool) -> int:
+    """pytest's exit code combined with the report's: never 0 unless both are (the plugin already
+    set pytest's to the report's, or to what must win over it: an interruption, a crash, a failing
+    test outside the scenarios)."""
+    if code > 128:
+        return code  # interrupted: the run undid its changes, its report says which tests did not run
     try:
         document = report.load((report_dir / "report.yaml").read_text())
-    except (OSError, ValueError):  # no report: pytest stopped before the session (its own usage error)
-        return report.USAGE_ERROR_EXIT if code == pytest.ExitCode.USAGE_ERROR else report.EXIT_CODES[RunResult.NOT_RUN]
-    return report.exit_code(document.result, accept_partial=chosen.accept_partial)
+    except (OSError, ValueError):
+        if code == pytest.ExitCode.USAGE_ERROR:
+            return report.USAGE_ERROR_EXIT  # pytest refused its arguments and said why
+        raise NotRun(f"the run ended without writing its report (pytest exit code {code}); see the output "
+                     "above") from None
+    return code or report.exit_code(report.recomputed(document).result, accept_partial=accept_partial)
 
 
 def policy(args) -> int:
@@ -192,8 +229,13 @@ def _restore_one(entry: journal.Journal, api, force: bool) -> list[str]:
 
 
 def show_report(args) -> int:
-    """Print a saved report as a readable summary; exit with the code its result stands for."""
-    document = _load_report(args.path)
+    """Print a saved report as a readable summary; exit with the code of the result its tests give
+    (recomputed: the stored field is not trusted, and a disagreement is said in one line)."""
+    stored = _load_report(args.path)
+    document = report.recomputed(stored)
+    if document.result != stored.result:
+        print(f"egress-conformance: {args.path} says result '{stored.result}' but its tests give "
+              f"'{document.result}': using '{document.result}'", file=sys.stderr)
     print(render.as_text(document))
     return report.exit_code(document.result, accept_partial=args.accept_partial)
 

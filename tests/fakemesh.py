@@ -66,7 +66,9 @@ KINDS = (_Kind("v1", "ConfigMap", "configmaps"),
 """The only kinds the scenarios touch; the API answers 404 for any other, as for a missing CRD."""
 
 _OBJECT_PATH = re.compile(r"^/(?:api/(?P<core>v1)|apis/(?P<group>[^/]+)/(?P<version>[^/]+))"
-                          r"(?:/namespaces/(?P<namespace>[^/]+))?/(?P<plural>[^/]+)(?:/(?P<name>[^/]+))?$")
+                          r"/namespaces/(?P<namespace>[^/]+)/(?P<plural>[^/]+)(?:/(?P<name>[^/]+))?$")
+_EVERYWHERE_PATH = re.compile(r"^/(?:api/(?P<core>v1)|apis/(?P<group>[^/]+)/(?P<version>[^/]+))/(?P<plural>[^/]+)$")
+"""A kind's objects in every namespace (what a cluster-wide list asks for)."""
 
 
 class ApiServer:
@@ -112,9 +114,12 @@ class ApiServer:
         discovery = self._discovery(path)
         if discovery is not None and method == "GET":
             return 200, discovery
+        listed = _kind_of(_EVERYWHERE_PATH.match(path))
+        if listed is not None and method == "GET":
+            return 200, {"kind": f"{listed.kind}List", "apiVersion": listed.api_version, "metadata": {},
+                         "items": self.objects(listed.kind)}
         match = _OBJECT_PATH.match(path)
-        api_version = match and (match["core"] or f"{match['group']}/{match['version']}")
-        kind = next((k for k in KINDS if match and (k.api_version, k.plural) == (api_version, match["plural"])), None)
+        kind = _kind_of(match)
         if kind is None:
             return _status(404, "NotFound", f"the server could not find the requested resource ({method} {path})")
         namespace, name = match["namespace"], match["name"]
@@ -208,6 +213,14 @@ class ApiServer:
         return stored
 
 
+def _kind_of(match: re.Match | None) -> _Kind | None:
+    """The modelled kind a request path names, if any."""
+    if match is None:
+        return None
+    api_version = match["core"] or f"{match['group']}/{match['version']}"
+    return next((k for k in KINDS if (k.api_version, k.plural) == (api_version, match["plural"])), None)
+
+
 def _merged(live, patch):
     """RFC 7386: maps merge key by key, null removes, anything else replaces."""
     if not isinstance(patch, dict) or not isinstance(live, dict):
@@ -267,6 +280,14 @@ class IstioLikeMesh:
     """istiod as its documentation describes egress: the namespace's Sidecar, else the mesh
     config, sets the policy; a ServiceEntry visible to the namespace (exportTo, the Sidecar's
     egress hosts) adds cluster outbound|<port>||<host> and a route to it."""
+
+    # How the data plane behaves (Envoy reads these): as Istio's does, unless a broken mesh says otherwise.
+    block_all_counted = True
+    """block_all's 502 is the port-80 listener's own direct response, counted by it."""
+    catch_all_reached = True
+    """Connections to unknown destinations reach the sidecar's catch-all chain."""
+    mirrored_to_passthrough = False
+    """Requests to a registered host also leave through PassthroughCluster."""
 
     def __init__(self, server: ApiServer):
         self.server = server
@@ -338,6 +359,26 @@ class MeshThatKeepsDeletedClusters(IstioLikeMesh):
         return dataclasses.replace(wanted, clusters=wanted.clusters | (pushed.clusters if pushed else frozenset()))
 
 
+class MeshWhose502sComeFromElsewhere(IstioLikeMesh):
+    """Broken: an unknown host's 502 comes from something in the path, not the sidecar's block_all
+    route (its listener counts nothing)."""
+
+    block_all_counted = False
+
+
+class MeshWhoseTrafficBypassesTheSidecar(IstioLikeMesh):
+    """Broken: traffic to unknown destinations never reaches the sidecar (no catch-all capture); a
+    firewall outside the mesh cuts it, so it looks blocked while the sidecar counted nothing."""
+
+    catch_all_reached = False
+
+
+class MeshThatMirrorsToPassthrough(IstioLikeMesh):
+    """Broken: a request to a registered host also leaves through PassthroughCluster."""
+
+    mirrored_to_passthrough = True
+
+
 class MeshThatIgnoresNamespaceSidecars(IstioLikeMesh):
     """Broken: a namespace Sidecar's outboundTrafficPolicy has no effect; the mesh config rules."""
 
@@ -400,11 +441,15 @@ class Envoy:
         if not tls and port in xds.http_ports():
             if (port, host) in xds.http_hosts:
                 self._through(f"outbound|{port}||{host}", "upstream_rq_total", "upstream_cx_total")
+                if self.mesh.mirrored_to_passthrough:
+                    self._through(PASSTHROUGH, "upstream_rq_total", "upstream_cx_total")
                 return _Answer(status=200)
             if xds.policy == ALLOW_ANY:
                 self._through(PASSTHROUGH, "upstream_rq_total", "upstream_cx_total")
                 return _Answer(status=200)
-            return _Answer(status=502)  # block_all answers itself: no cluster takes the request
+            if self.mesh.block_all_counted:  # block_all answers itself: no cluster takes the request
+                self._count(f"http.outbound_0.0.0.0_{port};.rq_direct_response")
+            return _Answer(status=502)
         if tls and (port, host) in xds.tls_hosts:
             self._through(f"outbound|{port}||{host}", "upstream_cx_total")
             return self._tls_end_to_end(cacert, trusted_ca)
@@ -412,7 +457,8 @@ class Envoy:
             self._through(PASSTHROUGH, "upstream_cx_total")
             return self._tls_end_to_end(cacert, trusted_ca) if tls else _Answer(status=200)
         # BlackHoleCluster has no endpoints: the connection is accepted, then closed.
-        self._through(BLACKHOLE, "upstream_cx_none_healthy")
+        if self.mesh.catch_all_reached:
+            self._through(BLACKHOLE, "upstream_cx_none_healthy")
         if tls:
             return _Answer(35, 0, f"OpenSSL SSL_connect: SSL_ERROR_SYSCALL in connection to {host}:{port} ")
         return _Answer(52, 0, "Empty reply from server")

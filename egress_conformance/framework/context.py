@@ -148,7 +148,8 @@ class EgressTest:
             args = ["--cacert", self.workload.trusted_ca, *args]
         around = self._around(lambda: self.workload.curl(args, self.timing.request_timeout))
         return observe.Observation(request, *observe.classify(around.result),
-                                   envoy.clusters_used(around.before, around.after), around.sidecar, around.generation)
+                                   envoy.clusters_used(around.before, around.after), around.sidecar, around.generation,
+                                   block_all=envoy.block_all_answers(around.before, around.after))
 
     def probe_all(self, requests: list[observe.Request]) -> observe.Batch:
         """Make all ``requests`` at once from the workload (one curl, in parallel), with the
@@ -159,7 +160,8 @@ class EgressTest:
         answers = tuple(observe.Answer(request, *observe.classify(record))
                         for request, record in zip(requests, around.result, strict=True))
         return observe.Batch(answers, envoy.cluster_moves(around.before, around.after), around.sidecar,
-                             around.generation)
+                             around.generation, block_all=envoy.block_all_answers(around.before, around.after),
+                             unmatched=envoy.unmatched_connections(around.before, around.after))
 
     def _around(self, make_requests: Callable[[], T]) -> "_Around[T]":
         self.provider.ensure_healthy()

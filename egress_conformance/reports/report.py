@@ -3,6 +3,7 @@ their tests, the exit code each result stands for, and the report as YAML/JSON. 
 in (model.py), text out; the pytest plugin (fixtures/results.py) gathers the data.
 """
 
+import dataclasses
 import json
 
 import yaml
@@ -26,15 +27,16 @@ def exit_code(result: RunResult, *, accept_partial: bool = False) -> int:
 
 
 def profile_result(results: list[Result]) -> RunResult:
-    """success: all passed; failure: any failed; infrastructure-error: none failed but the mesh
-    broke under one; not run: nothing reached the mesh; partial: the rest (something skipped,
-    unsupported or not run). No result is never a pass."""
-    if not results or all(r == Result.NOT_RUN for r in results):
-        return RunResult.NOT_RUN
+    """failure: any failed; infrastructure-error: none failed but the mesh broke under one; not
+    run: a test did not run (nothing reached the mesh, a refusal, a suite bug, an interruption);
+    partial: the rest were skipped or not supported; success: all passed. No result is ever a pass."""
     if Result.FAILED in results:
         return RunResult.FAILURE
     if Result.INFRASTRUCTURE_ERROR in results:
         return RunResult.INFRASTRUCTURE_ERROR
+    # A test that did not run is no verdict at all: never "partial", which --accept-partial turns into 0.
+    if not results or Result.NOT_RUN in results:
+        return RunResult.NOT_RUN
     if all(r == Result.PASSED for r in results):
         return RunResult.SUCCESS
     return RunResult.PARTIAL
@@ -62,12 +64,23 @@ def build(*, date: str, mesh: MeshUnderTest | None, not_run_reason: str | None, 
     profiles = []
     for name in sorted({t.profile for t in tests}):
         members = tuple(t for t in tests if t.profile == name)
-        # Tests of reports older than scopes were all mesh-wide.
-        counted = [t.result for t in members if (t.scope or ALL_SCOPES[0]) in claimed]
         summary = {result: [t.result for t in members].count(result) for result in Result}
-        profiles.append(Profile(name, profile_result(counted), summary, members))
+        profiles.append(Profile(name, _claimed_result(members, claimed), summary, members))
     return Report(date, mesh or MeshUnderTest.never_reached(not_run_reason or "the mesh was never reached"), claimed,
                   overall_result([p.result for p in profiles]), evidence_dir, tuple(profiles), findings)
+
+
+def recomputed(report: Report) -> Report:
+    """``report`` with each profile's result and the run's decided again from its tests, by the
+    rules above: a stored result (edited by hand, or by an older version's rules) is not trusted."""
+    claimed = report.claimed_scopes or ALL_SCOPES
+    profiles = tuple(dataclasses.replace(p, result=_claimed_result(p.tests, claimed)) for p in report.profiles)
+    return dataclasses.replace(report, profiles=profiles, result=overall_result([p.result for p in profiles]))
+
+
+def _claimed_result(tests: tuple[TestResult, ...], claimed: tuple[str, ...]) -> RunResult:
+    # Tests of reports older than scopes were all mesh-wide.
+    return profile_result([t.result for t in tests if (t.scope or ALL_SCOPES[0]) in claimed])
 
 
 def dump_yaml(report: Report) -> str:

@@ -11,8 +11,8 @@ import pathlib
 from collections.abc import Callable
 from typing import Any
 
+import egress_conformance.scenarios as scenarios
 import pytest
-from egress_conformance.scenarios import allow_list
 
 from egress_conformance import providers
 from egress_conformance.framework.scenario import CORE, EXTENDED
@@ -22,12 +22,16 @@ from egress_conformance.providers import features
 from egress_conformance.providers import options as provider_options
 from egress_conformance.providers.options import OPTIONS as PROVIDER_OPTIONS
 from egress_conformance.providers.options import Option, OptionError
+from egress_conformance.reports.report import USAGE_ERROR_EXIT
 from egress_conformance.verdicts.timing import Timing
 
 _TIMING = Timing()
 
+PROFILES = (CORE, EXTENDED)
+
 SUITE_OPTIONS = (
-    Option("--profile", "profile to run (repeatable; default: core)", repeat=True, choices=(CORE, EXTENDED)),
+    Option("--profile", f"profile to run: {', '.join(PROFILES)} (repeatable; default: core)", repeat=True,
+           metavar="PROFILE"),
     Option("--run-test", "run only this scenario (repeatable)", repeat=True, metavar="NAME"),
     Option("--skip-test", "skip this scenario, reported as skipped (repeatable)", repeat=True, metavar="NAME"),
     Option("--skip-feature", f"skip scenarios needing FEATURE (repeatable; features: {', '.join(features.ALL)})",
@@ -87,9 +91,11 @@ def parse(value_of: Callable[[str], Any], default_allow_list: pathlib.Path | Non
     bad = features.unknown([*value_of("skip_feature"), *value_of("force_feature")])
     if bad:
         raise OptionError(f"unknown feature {', '.join(bad)}: choose from {', '.join(features.ALL)}")
+    _check_names("profile", value_of("profile") or [], PROFILES)
+    _check_names("test", [*value_of("run_test"), *value_of("skip_test")], [case.name for case in scenarios.ALL])
     values = provider_options.chosen(name, value_of)
     try:
-        chosen_targets = targets.from_options(values, default_allow_list or allow_list.DEFAULT_LIST)
+        chosen_targets = targets.from_options(values, default_allow_list or scenarios.allow_list.DEFAULT_LIST)
     except targets.TargetError as err:
         raise OptionError(str(err)) from None
     report_dir = value_of("report_dir")
@@ -109,6 +115,13 @@ def parse(value_of: Callable[[str], Any], default_allow_list: pathlib.Path | Non
                       convergence_timeout=float(value_of("convergence_timeout")),
                       request_timeout=float(value_of("request_timeout"))),
     )
+
+
+def _check_names(what: str, given: list[str], known: list[str] | tuple[str, ...]) -> None:
+    """Refuse a name the suite does not have, here: before any provider is prepared or mesh started."""
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        raise OptionError(f"unknown {what} {', '.join(unknown)}: choose from {', '.join(known)}")
 
 
 def defaults(timing: Timing = _TIMING, **given: object) -> RunOptions:
@@ -135,11 +148,12 @@ _RUN_OPTIONS = pytest.StashKey[RunOptions]()
 
 def of(config: pytest.Config) -> RunOptions:
     """The session's RunOptions: the CLI's (Given), else parsed once from pytest's own options
-    (plain ``pytest suites``); a bad value is pytest's usage error."""
+    (plain ``pytest suites``); a bad value ends pytest in one line with the usage error's code, 2."""
     if _RUN_OPTIONS not in config.stash:
         given = next((p for p in config.pluginmanager.get_plugins() if isinstance(p, Given)), None)
         try:
             config.stash[_RUN_OPTIONS] = given.options if given else parse(config.getoption)
         except OptionError as err:
-            raise pytest.UsageError(str(err)) from None
+            # Not pytest.UsageError: pytest exits 4 for it, the code the suite's table gives to "not run".
+            pytest.exit(str(err), returncode=USAGE_ERROR_EXIT)
     return config.stash[_RUN_OPTIONS]

@@ -5,7 +5,6 @@ failure, on Ctrl-C and on SIGTERM, turned into KeyboardInterrupt), unless the ru
 import contextlib
 import dataclasses
 import logging
-import signal
 from collections.abc import Iterator
 
 from egress_conformance import providers
@@ -13,6 +12,7 @@ from egress_conformance.changes import cleanup, journal
 from egress_conformance.framework import scope
 from egress_conformance.framework.context import EgressTest
 from egress_conformance.providers.base import Provider, ProviderError
+from egress_conformance.run import interrupts
 from egress_conformance.run.options import RunOptions
 from egress_conformance.verdicts.timing import Timing
 
@@ -45,7 +45,7 @@ def mesh(options: RunOptions) -> Iterator[Mesh]:
         raise NotRun("an earlier run left changes unrestored (" + journal.describe(unrestored[0]) + "); run "
                      "`egress-conformance restore` (or `egress-conformance restore --discard`) first")
     undo = cleanup.Stack()
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    previous = interrupts.install()
     started = None
     try:
         try:
@@ -73,7 +73,7 @@ def mesh(options: RunOptions) -> Iterator[Mesh]:
                 finally:
                     log.info("mesh torn down")
         finally:
-            signal.signal(signal.SIGTERM, previous)
+            interrupts.restore(previous)
 
 
 @contextlib.contextmanager
@@ -91,7 +91,3 @@ def test_context(held: Mesh, scope_name: str = scope.MESH_WIDE) -> Iterator[Egre
             undo.close()
     if not held.keep:
         assert t.mesh_config() == original, "mesh config differs from the original after restore"
-
-
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt(f"signal {signum}")

@@ -49,13 +49,13 @@ def _named(name, function):
 
 
 def reachable(*, via: str):
-    """The request got a 2xx answer, and the sidecar sent it to cluster ``via``."""
+    """The request got a 2xx answer, and the sidecar sent it to cluster ``via`` alone."""
 
     def check(obs):
         if obs.outcome != observe.REACHABLE:
             return f"expected reachable, got {obs.outcome}" + (f" {obs.status}" if obs.status else "")
-        if via not in obs.served_by:
-            return f"answered {obs.status}, but through {', '.join(obs.served_by) or 'no cluster'}, not {via}"
+        if obs.served_by != (via,):
+            return f"answered {obs.status}, but through {', '.join(obs.served_by) or 'no cluster'}, not {via} alone"
         return None
 
     return _named(f"reachable via {via}", check)
@@ -89,15 +89,18 @@ def blocked_http():
     """Plain HTTP to an unregistered host was refused by the sidecar, the way it should be.
 
     With an HTTP listener on the port, the route's catch-all ``block_all`` answers
-    502 itself and no cluster is used; without one, the catch-all TCP chain hands
-    the connection to BlackHoleCluster, which closes it. A timeout is neither.
+    502 itself, no cluster is used and the listener's own direct-response counter moves
+    (a 502 from anywhere else is not the sidecar's refusal); without one, the catch-all
+    TCP chain hands the connection to BlackHoleCluster, which closes it. A timeout is neither.
     """
 
     def check(obs):
         port80 = obs.sidecar.http_port_80 if obs.sidecar else None
         if port80 == "block_all":
-            if obs.outcome == observe.HTTP_ERROR and obs.status == 502 and not obs.served_by:
+            if obs.outcome == observe.HTTP_ERROR and obs.status == 502 and not obs.served_by and obs.block_all:
                 return None
+            if obs.status == 502 and not obs.served_by:
+                return "got a 502 that the port-80 listener's block_all route did not give (its counter did not move)"
             return f"expected 502 from the block_all route, got {_outcome(obs)}"
         if obs.outcome == observe.RESET and envoy.BLACKHOLE in obs.served_by:
             return None
@@ -154,7 +157,7 @@ def sidecar_has_clusters(clusters, present: bool = True):
 
 def each_answered(expected: dict[str, str]):
     """Every request of the batch was answered by its host, and each listed cluster took
-    exactly the requests meant for it (``expected``: URL -> cluster), none went to a catch-all.
+    exactly the requests meant for it (``expected``: URL -> cluster), no other cluster any.
 
     An answer counts when TLS ran end to end (curl verified the host's certificate,
     which Envoy cannot forge) or, over plain HTTP, when the status is not one Envoy
@@ -173,6 +176,9 @@ def each_answered(expected: dict[str, str]):
         for cluster, count in sorted(wanted.items()):
             if batch.moves.get(cluster, 0) != count:
                 return f"cluster {cluster} took {batch.moves.get(cluster, 0)}, expected {count}"
+        others = sorted(set(batch.moves) - set(wanted))
+        if others:
+            return f"cluster {others[0]} took {batch.moves[others[0]]}: not one the list opens"
         return None
 
     return _named(f"each of {len(expected)} answered via its cluster", check)
@@ -181,23 +187,40 @@ def each_answered(expected: dict[str, str]):
 def each_blocked(clusters):
     """No request of the batch got through: each was cut off (reset, failed handshake) or
     answered 502 by the port-80 route's ``block_all``; none of ``clusters`` and not the
-    PassthroughCluster took any of them."""
+    PassthroughCluster took any of them, and the sidecar counted each refusal as its own:
+    a BlackHoleCluster connection or a listener's refusal per cut-off request, a block_all
+    answer per 502."""
     listed = set(clusters) | {envoy.PASSTHROUGH}
 
     def check(batch):
         port80 = batch.sidecar.http_port_80 if batch.sidecar else None
+        cut, block_all = 0, 0
         for answer in batch.answers:
-            refused = answer.outcome in (observe.RESET, observe.TLS_FAILURE)
-            block_all = (port80 == "block_all" and _plain_port_80(answer.request.url)
-                         and answer.outcome == observe.HTTP_ERROR and answer.status == 502)
-            if not (refused or block_all):
+            if answer.outcome in (observe.RESET, observe.TLS_FAILURE):
+                cut += 1
+            elif (port80 == "block_all" and _plain_port_80(answer.request.url)
+                  and answer.outcome == observe.HTTP_ERROR and answer.status == 502):
+                block_all += 1
+            else:
                 return f"{answer.summary()}, expected it blocked"
         through = sorted(c for c in batch.moves if c in listed)
         if through:
             return f"{through[0]} took {batch.moves[through[0]]}: a request got through"
-        return None
+        return _refusals_counted(batch, cut, block_all)
 
     return _named(f"each of the {len(listed) - 1} listed blocked", check)
+
+
+def _refusals_counted(batch, cut: int, block_all: int) -> str | None:
+    """Each refusal the answers show has its count in the sidecar, else something else refused them."""
+    refused = batch.moves.get(envoy.BLACKHOLE, 0) + batch.unmatched
+    if refused < cut:
+        return (f"{cut} requests cut off, but the sidecar refused {refused} ({envoy.BLACKHOLE} and listeners): "
+                "something outside the sidecar cut the others")
+    if batch.block_all < block_all:
+        return (f"{block_all} answered 502, but the port-80 listener's block_all answered {batch.block_all}: "
+                "the others came from elsewhere")
+    return None
 
 
 def _plain_port_80(url: str) -> bool:

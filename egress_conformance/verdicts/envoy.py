@@ -15,9 +15,16 @@ PASSTHROUGH = "PassthroughCluster"
 
 STATS_PATH = ("/stats?usedonly&filter=^(cluster%5C.(outbound|BlackHoleCluster|PassthroughCluster)"
               "|cluster_manager%5C.cds%5C.update_success|listener_manager%5C.lds%5C.update_success"
-              "|http%5C..*%5C.rds%5C..*%5C.update_success)")
-"""Only touched cluster counters (a request's path) and the xDS update counters (the
+              "|http%5C..*%5C.rds%5C..*%5C.update_success"
+              "|http%5C.outbound_0%5C.0%5C.0%5C.0_80.?%5C.rq_direct_response|listener%5C..*%5C.no_filter_chain_match)")
+"""Only touched cluster counters (a request's path), the sidecar's own refusals (block_all's
+direct responses, connections no listener chain took) and the xDS update counters (the
 sidecar's config generation): about 1 KB, where the whole /stats is hundreds."""
+
+STATS_INCLUSION_PREFIXES = ("cluster.outbound", "cluster.BlackHoleCluster", "cluster.PassthroughCluster",
+                            f"http.outbound_{PORT_80_LISTENER}", "listener.0.0.0.0_")
+"""What a sidecar must keep of its stats for these verdicts (Istio's bootstrap keeps only a few):
+the clusters' counters, and the port-80 HTTP listener's and the outbound listeners' own."""
 
 CONFIG_PATHS = (
     "/config_dump?resource=dynamic_listeners&name_regex=^(virtualOutbound|0.0.0.0_80)$",
@@ -36,6 +43,12 @@ _GENERATION = re.compile(r"^(cluster_manager\.cds|listener_manager\.lds|http\..*
 _PATH_COUNTERS = re.compile(
     r"^cluster\.(?P<cluster>[^;]+?);?\.(upstream_rq_total|upstream_cx_total|upstream_cx_none_healthy)$"
 )
+
+# The port-80 route's block_all answers 502 itself, a direct response its HTTP connection
+# manager counts (Istio's stat prefix ends with ';'); a listener whose filter chains match no
+# connection (e.g. no SNI of the port's TLS entries) closes it and counts no_filter_chain_match.
+_BLOCK_ALL_ANSWERS = re.compile(rf"^http\.outbound_{re.escape(PORT_80_LISTENER)};?\.rq_direct_response$")
+_UNMATCHED_CONNECTIONS = re.compile(r"^listener\..+\.no_filter_chain_match$")
 
 
 def parse_counters(stats_text: str) -> dict[str, int]:
@@ -68,6 +81,20 @@ def cluster_moves(before: dict[str, int], after: dict[str, int]) -> dict[str, in
             cluster = match["cluster"]
             moves[cluster] = max(moves.get(cluster, 0), value - before.get(name, 0))
     return moves
+
+
+def block_all_answers(before: dict[str, int], after: dict[str, int]) -> int:
+    """Requests the port-80 listener's route answered itself (block_all's 502) between two snapshots."""
+    return _growth(before, after, _BLOCK_ALL_ANSWERS)
+
+
+def unmatched_connections(before: dict[str, int], after: dict[str, int]) -> int:
+    """Connections a listener refused for want of a matching filter chain between two snapshots."""
+    return _growth(before, after, _UNMATCHED_CONNECTIONS)
+
+
+def _growth(before: dict[str, int], after: dict[str, int], counters: re.Pattern) -> int:
+    return sum(value - before.get(name, 0) for name, value in after.items() if counters.match(name))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -18,8 +18,13 @@ from egress_conformance.reports.model import Step, Verdict
 ISTIO_KINDS = (("networking.istio.io/v1", "ServiceEntry"), ("networking.istio.io/v1", "Sidecar"))
 
 
+MISSING = "not-collected.txt"
+"""One line per piece of evidence that could not be collected, and why."""
+
+
 def collect(t, directory: pathlib.Path) -> list[str]:
-    """Write every piece of evidence into ``directory``; return the files written."""
+    """Write every piece of evidence into ``directory``, each on its own (one that fails is a line
+    in MISSING, never the end of the others); return the files written."""
     directory.mkdir(parents=True, exist_ok=True)
     pieces: dict[str, Callable[[], str]] = {
         "config_dump.json": lambda: t.workload.envoy_admin("/config_dump"),
@@ -33,8 +38,13 @@ def collect(t, directory: pathlib.Path) -> list[str]:
         "events.txt": lambda: _events(t.api, t.namespace),
         "steps.json": lambda: json.dumps([step.to_dict() for step in t.steps], indent=2),
     }
+    missing: list[str] = []
     failed = [step for step in t.steps if step.verdict == Verdict.FAILED and step.started]
-    logs = _flushed_logs(t.provider, failed[-1] if failed else None)
+    try:
+        logs = _flushed_logs(t.provider, failed[-1] if failed else None)
+    except Exception as err:  # a dead component must not mask the test's own failure
+        logs = {}
+        missing.append(_could_not("the provider's logs", err))
     for name, text in logs.items():
         pieces[name] = _collected(text)
     if failed and "access-log.jsonl" in logs:
@@ -43,16 +53,25 @@ def collect(t, directory: pathlib.Path) -> list[str]:
     for name, produce in pieces.items():
         try:
             content = produce()
-        except Exception as err:  # a dead component must not mask the test's own failure
-            content = f"could not collect {name}: {type(err).__name__}: {err}\n"
+        except Exception as err:
+            missing.append(_could_not(name, err))
+            content = missing[-1] + "\n"
         (directory / name).write_text(content)
         written.append(name)
+    if missing:
+        (directory / MISSING).write_text("\n".join(missing) + "\n")
+        written.append(MISSING)
     return written
 
 
 def _collected(text: str) -> Callable[[], str]:
     """A piece already in hand (one of the provider's logs), produced as it is."""
     return lambda: text
+
+
+def _could_not(what: str, err: Exception) -> str:
+    lines = str(err).strip().splitlines()
+    return f"could not collect {what}: {type(err).__name__}: {lines[0] if lines else 'no message'}"
 
 
 ACCESS_LOG_FLUSH_SECONDS = 3.0

@@ -55,11 +55,14 @@ class Observation:
     generation: tuple | None = None
     """The sidecar's config generation (envoy.config_generation) before and after the request;
     None when the sidecar does not show it. Equal generations: the same configuration answered."""
+    block_all: int = 0
+    """Requests the port-80 route's block_all answered itself during the request (envoy.block_all_answers)."""
 
     def summary(self) -> str:
         """One line: outcome, status, serving cluster and sidecar state."""
         status = f" {self.status}" if self.status else ""
         via = f" via {', '.join(self.served_by)}" if self.served_by else " via no cluster"
+        via += f" (block_all answered {self.block_all})" if self.block_all else ""
         error = f" ({self.error})" if self.error and self.outcome != REACHABLE else ""
         state = f"; sidecar: {self.sidecar.summary()}" if self.sidecar else ""
         return f"{self.request} -> {self.outcome}{status}{via}{error}{state}"
@@ -96,6 +99,10 @@ class Batch:
     sidecar: envoy.SidecarState | None = None
     generation: tuple | None = None
     """As Observation.generation, around the whole batch."""
+    block_all: int = 0
+    """Requests the port-80 route's block_all answered itself during the batch."""
+    unmatched: int = 0
+    """Connections a listener refused for want of a matching filter chain during the batch."""
 
     def outcomes(self) -> str:
         """How the answers came out, e.g. '498 reachable, 2 timeout'."""
@@ -107,12 +114,15 @@ class Batch:
         more = f" and {len(self.moves) - 5} more" if len(self.moves) > 5 else ""
         state = f"; sidecar: {self.sidecar.policy or '?'} policy, {len(self.sidecar.clusters)} outbound clusters" \
             if self.sidecar else ""
+        refused = f"; block_all answered {self.block_all}" if self.block_all else ""
+        refused += f"; listeners refused {self.unmatched}" if self.unmatched else ""
         return (f"{len(self.answers)} requests -> {self.outcomes()}; clusters moved: {moved or 'none'}{more}"
-                f"{state}")
+                f"{refused}{state}")
 
     def record(self) -> dict:
         """The batch as report data: outcome and clusters in the fields a single observation has."""
         return {"outcome": self.outcomes(), "served_by": sorted(self.moves), "moves": dict(sorted(self.moves.items())),
+                "block_all": self.block_all, "unmatched": self.unmatched,
                 "answers": [answer.summary() for answer in self.answers],
                 "generation": self.generation}
 

@@ -63,15 +63,21 @@ def clean_machine():
     assert traces.leftovers() == []
 
 
-class SuiteRun:
-    """The core suite running as a separate pytest process, its output collected line by line."""
+SUITE = [sys.executable, "-m", "pytest", "suites"]
+"""The suite through pytest directly."""
+CLI_RUN = [sys.executable, "-m", "egress_conformance.cli", "run"]
+"""The suite through `egress-conformance run`."""
 
-    def __init__(self, *extra: str):
+
+class SuiteRun:
+    """The core suite running as a separate process (pytest, or ``command``), its output collected line by line."""
+
+    def __init__(self, *extra: str, command: list[str] = SUITE):
         self.lines: list[str] = []
         # Unbuffered: a step's line must reach us when the step happens, not with a later block
         # of output (a signal sent "at" a step that was read late lands after the run's end).
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "pytest", "suites", *extra],
+            [*command, *extra],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
             # A job started in the background (nohup, `&`, some CI runners) inherits SIGINT
@@ -107,8 +113,8 @@ def suite_run():
     """Start the core suite in a subprocess; killed at teardown if still running."""
     runs = []
 
-    def start(*extra: str) -> SuiteRun:
-        run = SuiteRun(*extra)
+    def start(*extra: str, command: list[str] = SUITE) -> SuiteRun:
+        run = SuiteRun(*extra, command=command)
         runs.append(run)
         return run
 

@@ -195,6 +195,24 @@ def test_an_api_server_restarted_mid_run_is_api_unavailable_and_the_mesh_is_rest
     # clean_machine: the mesh config was restored (no journal left) and no process is left.
 
 
+def test_a_failed_expectation_stays_failed_when_the_clean_up_then_loses_the_api(clean_machine, suite_run, tmp_path):
+    # 1000 agreeing observations cannot happen within 5 s: the baseline fails for real, then the API server dies.
+    run = suite_run(f"--report-dir={tmp_path}", "--run-test=core-egress", "--consecutive=1000",
+                    "--convergence-timeout=5")
+    run.wait_for_line("FAIL 0 baseline")
+    [pid] = [p for p, cmd in proctable.marked().items() if pathlib.Path(cmd.split(" ")[0]).name == "kube-apiserver"]
+    os.kill(pid, signal.SIGKILL)
+    code = run.finish(timeout=180)
+    document = yaml.safe_load((tmp_path / "report.yaml").read_text())
+    [test] = document["profiles"][0]["tests"]
+    assert (code, document["result"], test["result"]) == (1, "failure", "failed"), run.output[-3000:]
+    assert "0 baseline" in test["reason"] and f"; clean-up then: {faults.API}" in test["reason"], test["reason"]
+    # Its evidence is there all the same (what the dead API could not give is a line in not-collected.txt).
+    assert (pathlib.Path(test["evidence"]) / "config_dump.json").stat().st_size > 0
+    assert "mesh torn down" in run.output
+    # clean_machine: no process or journal is left.
+
+
 def _restart(pid: int, log: pathlib.Path) -> subprocess.Popen:
     """Kill a process and start it again as it was: same argv, environment and directory."""
     proc = pathlib.Path(f"/proc/{pid}")

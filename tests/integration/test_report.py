@@ -48,6 +48,9 @@ def test_a_passing_run_reports_success_with_evidence_per_step(clean_machine, tmp
     observed = [s for s in test["steps"] if "observation" in s]
     assert observed and all(s["verdict"] in ("passed", "observed") for s in test["steps"])
     assert any("via outbound|80||httpbin.org" in s["evidence"] for s in observed)
+    # The real sidecar counts block_all's own 502 on its port-80 listener: the blocked verdict rests on it.
+    blocked_by_route = {s["step"]: s for s in observed}["3 allowed: other host still blocked"]["observation"]
+    assert (blocked_by_route["status"], blocked_by_route["block_all"]) == (502, 1)
     assert json.loads((report_dir / "report.json").read_text()) == document
     junit = ET.parse(report_dir / "junit.xml").getroot().find("testsuite")
     assert (junit.get("tests"), junit.get("failures"), junit.get("errors")) == ("1", "0", "0")

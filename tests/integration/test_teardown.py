@@ -11,8 +11,11 @@ import yaml
 
 from egress_conformance.cluster import kube, meshconfig
 from tests.integration import traces
+from tests.integration.conftest import CLI_RUN
 
 RESTRICTED = "mesh wide outbound traffic policy is set to 'REGISTRY_ONLY'"
+POINTS = {"bring-up": "bringing up the local mesh", "teardown": "tearing down the local mesh"}
+"""Lines the run prints as it starts the mesh and as it undoes it at the end (RESTRICTED: inside the test)."""
 
 
 def test_a_passing_run_leaves_no_trace(clean_machine, suite_run):
@@ -22,16 +25,39 @@ def test_a_passing_run_leaves_no_trace(clean_machine, suite_run):
     assert "mesh wide outbound traffic policy is set to 'ALLOW_ANY'" in run.output
 
 
+def assert_interrupted(run, code: int, report_dir, signum: int) -> None:
+    """Interrupted is "not run" with the reason "interrupted" for the test it cut, 128 + the signal
+    after the undo, never an infrastructure error because an exec or a request died with it."""
+    assert code == 128 + signum, run.output[-3000:]
+    assert "mesh torn down" in run.output, run.output
+    document = yaml.safe_load((report_dir / "report.yaml").read_text())
+    tests = [test for profile in document["profiles"] for test in profile["tests"]]
+    assert document["result"] == "not run" and tests, document
+    assert [(t["result"], t["reason"]) for t in tests] == [("not-run", "interrupted")] * len(tests)
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_an_interrupted_run_tears_down(clean_machine, suite_run, signum, tmp_path):
     run = suite_run(f"--report-dir={tmp_path}")
     run.wait_for_line(RESTRICTED)
     run.process.send_signal(signum)
-    code = run.finish()
-    assert code != 0, "an interrupted run must not report success"
-    assert "mesh torn down" in run.output, run.output
-    document = yaml.safe_load((tmp_path / "report.yaml").read_text())
-    assert document["result"] != "success" and document["profiles"][0]["tests"][0]["result"] != "passed"
+    assert_interrupted(run, run.finish(), tmp_path, signum)
+
+
+@pytest.mark.parametrize("point", ["bring-up", "teardown"])
+def test_ctrl_c_at_any_point_is_not_run_interrupted_and_exits_130_after_the_undo(clean_machine, suite_run, tmp_path,
+                                                                                 point):
+    run = suite_run(f"--report-dir={tmp_path}", "--run-test=core-egress")
+    run.wait_for_line(POINTS[point])
+    run.process.send_signal(signal.SIGINT)
+    assert_interrupted(run, run.finish(), tmp_path, signal.SIGINT)
+
+
+def test_ctrl_c_under_the_command_exits_130_with_the_report_saying_interrupted(clean_machine, suite_run, tmp_path):
+    run = suite_run(f"--report-dir={tmp_path}", "--run-test=core-egress", command=CLI_RUN)
+    run.wait_for_line(RESTRICTED)
+    run.process.send_signal(signal.SIGINT)
+    assert_interrupted(run, run.finish(), tmp_path, signal.SIGINT)
 
 
 def test_a_killed_run_is_undone_by_restore(clean_machine, suite_run):

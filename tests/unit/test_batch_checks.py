@@ -8,10 +8,11 @@ A, B = "http://a.example.org/get", "https://b.example.org/get"
 CLUSTERS = {A: "outbound|80||a.example.org", B: "outbound|443||b.example.org"}
 
 
-def batch(answers, moves, port80=None):
+def batch(answers, moves, port80=None, block_all=0, unmatched=0):
     state = envoy.SidecarState("BlackHoleCluster", port80, (), tuple(sorted(CLUSTERS.values())))
     return observe.Batch(tuple(observe.Answer(observe.Request(url), outcome, status, "")
-                               for url, outcome, status in answers), moves, state)
+                               for url, outcome, status in answers), moves, state, block_all=block_all,
+                         unmatched=unmatched)
 
 
 def test_each_answered_needs_every_host_and_exactly_its_own_cluster_count():
@@ -25,16 +26,32 @@ def test_each_answered_needs_every_host_and_exactly_its_own_cluster_count():
     # Envoy's own 503 for an unreachable upstream is not the host's answer.
     gateway = [(A, observe.HTTP_ERROR, 503), (B, observe.REACHABLE, 200)]
     assert "expected an answer from the host" in check(batch(gateway, dict.fromkeys(CLUSTERS.values(), 1)))
+    # Answered via its cluster alone: a cluster the list does not open took nothing.
+    stray = {**dict.fromkeys(CLUSTERS.values(), 1), "outbound|80||c.example.org": 1}
+    assert check(batch(ok, stray)) == "cluster outbound|80||c.example.org took 1: not one the list opens"
 
 
 def test_each_blocked_accepts_resets_and_block_all_on_port_80_only():
     check = checks.each_blocked(CLUSTERS.values())
     refused = [(A, observe.HTTP_ERROR, 502), (B, observe.TLS_FAILURE, None)]
-    assert check(batch(refused, {envoy.BLACKHOLE: 1}, port80="block_all")) is None
+    assert check(batch(refused, {envoy.BLACKHOLE: 1}, port80="block_all", block_all=1)) is None
     assert "expected it blocked" in check(batch(refused, {envoy.BLACKHOLE: 1}, port80=None))
-    assert "got through" in check(batch(refused, {CLUSTERS[A]: 1}, port80="block_all"))
+    assert "got through" in check(batch(refused, {CLUSTERS[A]: 1}, port80="block_all", block_all=1))
     on_8080 = [("http://a.example.org:8080/get", observe.HTTP_ERROR, 502)]
     assert "expected it blocked" in check(batch(on_8080, {}, port80="block_all"))
+
+
+def test_each_blocked_needs_the_sidecar_to_have_counted_every_refusal():
+    check = checks.each_blocked(CLUSTERS.values())
+    cut = [(A, observe.RESET, None), (B, observe.TLS_FAILURE, None)]
+    assert check(batch(cut, {envoy.BLACKHOLE: 2})) is None
+    assert check(batch(cut, {envoy.BLACKHOLE: 1}, unmatched=1)) is None  # a listener with no chain for B's SNI
+    assert check(batch(cut, {envoy.BLACKHOLE: 1})) == (
+        "2 requests cut off, but the sidecar refused 1 (BlackHoleCluster and listeners): something outside the "
+        "sidecar cut the others")
+    answered_502 = [(A, observe.HTTP_ERROR, 502), ("http://c.example.org/get", observe.HTTP_ERROR, 502)]
+    assert check(batch(answered_502, {}, port80="block_all", block_all=1)) == (
+        "2 answered 502, but the port-80 listener's block_all answered 1: the others came from elsewhere")
 
 
 def test_sidecar_has_clusters_names_the_first_missing_one():

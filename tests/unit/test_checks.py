@@ -5,8 +5,8 @@ NO_HTTP_LISTENER = envoy.SidecarState(envoy.BLACKHOLE, None, (), ())
 BLOCK_ALL = envoy.SidecarState(envoy.BLACKHOLE, "block_all", ("httpbin.org:80",), ("outbound|80||httpbin.org",))
 
 
-def obs(outcome, status=None, served_by=(), sidecar=NO_HTTP_LISTENER):
-    return observe.Observation(REQUEST, outcome, status, "", tuple(served_by), sidecar)
+def obs(outcome, status=None, served_by=(), sidecar=NO_HTTP_LISTENER, block_all=0):
+    return observe.Observation(REQUEST, outcome, status, "", tuple(served_by), sidecar, block_all=block_all)
 
 
 def ok(_):
@@ -25,11 +25,14 @@ def test_all_of_needs_every_check_and_any_of_needs_one():
     assert checks.any_of(bad, bad)(None) == "none matched: bad; bad"
 
 
-def test_reachable_requires_the_named_cluster():
+def test_reachable_requires_the_named_cluster_alone():
     check = checks.reachable(via=envoy.PASSTHROUGH)
     assert check(obs(observe.REACHABLE, 200, [envoy.PASSTHROUGH])) is None
     assert "not PassthroughCluster" in check(obs(observe.REACHABLE, 200, ["outbound|80||httpbin.org"]))
     assert "expected reachable" in check(obs(observe.RESET, None, [envoy.BLACKHOLE]))
+    both = obs(observe.REACHABLE, 200, [envoy.PASSTHROUGH, "outbound|80||httpbin.org"])
+    assert check(both) == ("answered 200, but through PassthroughCluster, outbound|80||httpbin.org, not "
+                           "PassthroughCluster alone")
 
 
 def test_blocked_http_without_listener_means_blackhole_reset():
@@ -41,8 +44,11 @@ def test_blocked_http_without_listener_means_blackhole_reset():
 
 def test_blocked_http_with_listener_means_502_from_block_all():
     check = checks.blocked_http()
-    assert check(obs(observe.HTTP_ERROR, 502, sidecar=BLOCK_ALL)) is None
+    assert check(obs(observe.HTTP_ERROR, 502, sidecar=BLOCK_ALL, block_all=1)) is None
     assert "block_all" in check(obs(observe.RESET, None, [envoy.BLACKHOLE], sidecar=BLOCK_ALL))
+    # A 502 the port-80 listener did not count is not block_all's (a proxy in the path, say).
+    assert check(obs(observe.HTTP_ERROR, 502, sidecar=BLOCK_ALL)) == (
+        "got a 502 that the port-80 listener's block_all route did not give (its counter did not move)")
     # A 502 produced by an upstream (a cluster was used) is not the sidecar's refusal.
     assert check(obs(observe.HTTP_ERROR, 502, ["outbound|80||httpbin.org"], sidecar=BLOCK_ALL)) is not None
 

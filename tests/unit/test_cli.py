@@ -1,8 +1,12 @@
 """Bad input to the command line: one line on stderr that says what to do, exit 1 or 2."""
 
+import dataclasses
+
 import pytest
 
-from egress_conformance import cli
+from egress_conformance import cli, providers
+from egress_conformance.reports import report
+from egress_conformance.reports.model import Result, RunResult, TestResult
 
 
 def run(capsys, *argv):
@@ -73,14 +77,99 @@ def test_a_truncated_report_is_not_a_report(capsys, tmp_path):
     assert code == 1 and err.count("\n") == 0 and "is not a conformance report" in err
 
 
-@pytest.mark.parametrize("result, code", [("success", 0), ("failure", 1), ("partial", 3), ("not run", 4),
-                                          ("infrastructure-error", 5)])
-def test_report_exits_with_the_code_of_its_result(capsys, tmp_path, result, code):
-    path = tmp_path / "report.yaml"
-    path.write_text(f"apiVersion: egress-conformance.dev/v1alpha1\nkind: ConformanceReport\ndate: x\n"
-                    f"mesh: {{notRun: x}}\nresult: {result}\nprofiles: []\n")
-    assert run(capsys, "report", str(path))[0] == code
-    assert run(capsys, "report", "--accept-partial", str(path))[0] == (0 if result == "partial" else code)
+def a_report(path, *results, stored=None):
+    """A saved report of one test per result; its stored result is the one they give unless ``stored``."""
+    tests = [TestResult(f"t{index}", "", "core", "mesh-wide", (), (), result) for index, result in enumerate(results)]
+    document = report.build(date="x", mesh=None, not_run_reason="x", tests=tests, evidence_dir="e")
+    if stored is not None:
+        document = dataclasses.replace(document, result=stored)
+    path.write_text(report.dump_yaml(document))
+    return path
+
+
+@pytest.mark.parametrize("results, code", [
+    ([Result.PASSED], 0), ([Result.PASSED, Result.FAILED], 1), ([Result.PASSED, Result.SKIPPED], 3),
+    ([Result.NOT_RUN], 4), ([Result.PASSED, Result.INFRASTRUCTURE_ERROR], 5),
+])
+def test_report_exits_with_the_code_of_its_result(capsys, tmp_path, results, code):
+    path = a_report(tmp_path / "report.yaml", *results)
+    assert run(capsys, "report", str(path)) == (code, "")
+    assert run(capsys, "report", "--accept-partial", str(path))[0] == (0 if code == 3 else code)
+
+
+@pytest.mark.parametrize("results, stored, code", [
+    ([Result.PASSED, Result.FAILED], RunResult.SUCCESS, 1),
+    ([], RunResult.SUCCESS, 4),  # no test at all is no success
+    ([Result.PASSED, Result.NOT_RUN], RunResult.PARTIAL, 4),  # what the old rules stored for a test not run
+])
+def test_report_recomputes_the_result_from_the_tests_and_says_when_the_stored_one_disagrees(
+        capsys, tmp_path, results, stored, code):
+    path = a_report(tmp_path / "report.yaml", *results, stored=stored)
+    exit_code, err = run(capsys, "report", "--accept-partial", str(path))
+    assert exit_code == code and err.count("\n") == 0
+    assert f"says result '{stored}' but its tests give" in err
+
+
+@pytest.fixture
+def prepare_refused(monkeypatch):
+    """Preparing any provider fails the test: a usage error must come before it."""
+    for name in providers.PROVIDERS:
+        monkeypatch.setattr(providers.get(name), "prepare",
+                            classmethod(lambda cls, options: pytest.fail("a provider was prepared")))
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--run-test", "core-egres"], "unknown test core-egres: choose from core-egress, core-egress-in-namespace"),
+    (["--skip-test", "nope"], "unknown test nope: choose from "),
+    (["--profile", "extnded"], "unknown profile extnded: choose from core, extended"),
+])
+def test_an_unknown_test_or_profile_is_a_usage_error_before_any_provider_is_prepared(capsys, prepare_refused, argv,
+                                                                                     message):
+    code, err = run(capsys, "run", *argv)
+    assert code == 2 and message in err and err.count("\n") == 0
+
+
+@pytest.fixture
+def suite_run(monkeypatch, tmp_path):
+    """`run` with the local provider's prepare a no-op and pytest.main replaced by ``pytest_main``."""
+    monkeypatch.setattr(providers.get("local"), "prepare", classmethod(lambda cls, options: None))
+
+    def start(capsys, pytest_main):
+        monkeypatch.setattr(pytest, "main", pytest_main)
+        return run(capsys, "run", f"--report-dir={tmp_path}")
+
+    return start
+
+
+def test_run_removes_a_stale_report_and_a_pytest_that_wrote_none_is_not_run(capsys, suite_run, tmp_path):
+    a_report(tmp_path / "report.yaml", Result.PASSED)
+    (tmp_path / "report.json").write_text("{}")
+    code, err = suite_run(capsys, lambda args, plugins: pytest.ExitCode.INTERNAL_ERROR)
+    assert code == 4 and err.count("\n") == 0 and "without writing its report (pytest exit code 3)" in err
+    assert not (tmp_path / "report.yaml").exists() and not (tmp_path / "report.json").exists()
+
+
+def test_a_run_that_crashes_before_its_report_is_not_run_with_the_reason(capsys, suite_run, tmp_path):
+    def crash(args, plugins):
+        raise RuntimeError("a plugin fell over")
+
+    code, err = suite_run(capsys, crash)
+    assert code == 4 and err.count("\n") == 0 and "RuntimeError: a plugin fell over" in err
+    assert "a plugin fell over" in (tmp_path / "crash.txt").read_text()
+
+
+@pytest.mark.parametrize("pytest_code, results, code", [
+    (0, [Result.PASSED, Result.FAILED], 1),  # a report that fails is never exit 0
+    (1, [Result.PASSED], 1),  # pytest's failure outside the scenarios is not hidden by the report
+    (130, [Result.PASSED, Result.NOT_RUN], 130),  # interrupted: the signal's code, after the undo
+    (0, [Result.PASSED], 0),
+])
+def test_run_combines_pytests_exit_code_with_the_reports(capsys, suite_run, tmp_path, pytest_code, results, code):
+    def pytest_main(args, plugins):
+        a_report(tmp_path / "report.yaml", *results)
+        return pytest_code
+
+    assert suite_run(capsys, pytest_main)[0] == code
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -7,12 +7,14 @@ from egress_conformance.scenarios import allow_list
 from egress_conformance.framework import scope
 from egress_conformance.hosts import targets
 from egress_conformance.providers.existing import clientpod, external_target
+from egress_conformance.verdicts import envoy
 
 
 def test_the_client_pod_asks_for_the_counters_the_evidence_needs_and_maps_the_external_names():
     aliases = [{"ip": "198.19.0.9", "hostnames": list(targets.from_options({}, allow_list.DEFAULT_LIST).names())}]
     pod = clientpod.manifest("ns", "curl:1", aliases, external_target.CA_CONFIG_MAP)
     config = json.loads(pod["metadata"]["annotations"]["proxy.istio.io/config"])
+    assert config["proxyStatsMatcher"]["inclusionPrefixes"] == list(envoy.STATS_INCLUSION_PREFIXES)
     assert "cluster.BlackHoleCluster" in config["proxyStatsMatcher"]["inclusionPrefixes"]
     assert pod["spec"]["hostAliases"] == aliases
     [app] = pod["spec"]["containers"]

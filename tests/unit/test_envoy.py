@@ -3,6 +3,7 @@ local-mesh run (trimmed to the listeners, clusters and routes that matter)."""
 
 import json
 import pathlib
+import re
 
 from egress_conformance.verdicts import envoy
 
@@ -85,3 +86,23 @@ def test_a_draining_port_80_listener_no_longer_counts_as_an_http_listener():
                 item["draining_state"] = item.pop("active_state")
     state = envoy.sidecar_state(json.dumps(dump))
     assert state.http_port_80 is None and state.virtual_hosts_80 == ()
+
+
+def test_the_sidecars_own_refusals_are_counted_from_real_stats():
+    # Captured from Envoy 1.40 (the local mesh's) with Istio's port-80 HTTP listener (stat prefix
+    # "outbound_0.0.0.0_80;", route 80 with block_all's direct 502) and a TLS listener whose only
+    # chain is for one SNI, through STATS_PATH, before and after one request to each.
+    before, after = (envoy.parse_counters((DATA / f"stats_refusals_{when}.txt").read_text())
+                     for when in ("before", "after"))
+    assert envoy.block_all_answers(before, after) == 1 and envoy.unmatched_connections(before, after) == 1
+    assert envoy.block_all_answers(after, after) == envoy.unmatched_connections(after, after) == 0
+
+
+def test_the_stats_asked_for_are_the_ones_the_sidecar_is_told_to_keep():
+    import urllib.parse
+
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(envoy.STATS_PATH).query, keep_blank_values=True)
+    asked = re.compile(query["filter"][0])
+    for name in ("http.outbound_0.0.0.0_80;.rq_direct_response", "listener.0.0.0.0_443.no_filter_chain_match",
+                 "cluster.BlackHoleCluster;.upstream_cx_none_healthy", "cluster.outbound|80||a.org;.upstream_rq_total"):
+        assert asked.search(name) and name.startswith(envoy.STATS_INCLUSION_PREFIXES), name

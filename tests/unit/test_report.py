@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 
 from egress_conformance.reports import render
@@ -11,8 +13,10 @@ from egress_conformance.reports.model import Result, RunResult, Step, TestResult
     ([Result.PASSED, Result.SKIPPED], RunResult.PARTIAL),
     ([Result.PASSED, Result.NOT_SUPPORTED], RunResult.PARTIAL),
     ([Result.SKIPPED], RunResult.PARTIAL),
-    ([Result.PASSED, Result.NOT_RUN], RunResult.PARTIAL),
+    ([Result.PASSED, Result.NOT_RUN], RunResult.NOT_RUN),  # a test that did not run is never partial
+    ([Result.SKIPPED, Result.NOT_RUN], RunResult.NOT_RUN),
     ([Result.NOT_RUN, Result.NOT_RUN], RunResult.NOT_RUN),
+    ([Result.NOT_RUN, Result.INFRASTRUCTURE_ERROR], RunResult.INFRASTRUCTURE_ERROR),
     ([Result.FAILED, Result.NOT_RUN], RunResult.FAILURE),
     ([Result.PASSED, Result.INFRASTRUCTURE_ERROR], RunResult.INFRASTRUCTURE_ERROR),
     ([Result.INFRASTRUCTURE_ERROR, Result.SKIPPED], RunResult.INFRASTRUCTURE_ERROR),
@@ -26,7 +30,8 @@ def test_profile_result_never_counts_a_missing_result_as_a_pass(results, expecte
 @pytest.mark.parametrize("profiles, expected", [
     ([RunResult.SUCCESS, RunResult.SUCCESS], RunResult.SUCCESS),
     ([RunResult.SUCCESS, RunResult.PARTIAL], RunResult.PARTIAL),
-    ([RunResult.SUCCESS, RunResult.NOT_RUN], RunResult.PARTIAL),
+    ([RunResult.SUCCESS, RunResult.NOT_RUN], RunResult.NOT_RUN),
+    ([RunResult.PARTIAL, RunResult.NOT_RUN], RunResult.NOT_RUN),
     ([RunResult.PARTIAL, RunResult.FAILURE], RunResult.FAILURE),
     ([RunResult.SUCCESS, RunResult.INFRASTRUCTURE_ERROR], RunResult.INFRASTRUCTURE_ERROR),
     ([RunResult.NOT_RUN], RunResult.NOT_RUN),
@@ -84,3 +89,19 @@ def test_exit_codes_are_distinct_and_only_success_is_zero():
     assert r.USAGE_ERROR_EXIT not in codes.values()
     assert r.exit_code(RunResult.PARTIAL, accept_partial=True) == 0
     assert r.exit_code(RunResult.FAILURE, accept_partial=True) == 1
+
+
+def test_a_run_that_did_not_run_a_test_it_claims_never_exits_0_even_when_partial_is_accepted():
+    tests = [a_test("a", "core", Result.PASSED), a_test("b", "core", Result.NOT_RUN, "interrupted"),
+             a_test("c", "core", Result.SKIPPED, "--skip-test c")]
+    doc = r.build(date="x", mesh=None, not_run_reason=None, tests=tests, evidence_dir="/e")
+    assert doc.result == RunResult.NOT_RUN and r.exit_code(doc.result, accept_partial=True) == 4
+
+
+def test_recomputed_decides_profiles_and_the_run_from_the_tests_of_the_claim():
+    tests = [a_test("a", "core", Result.PASSED, scope="namespace"), a_test("b", "core", Result.FAILED)]
+    doc = r.build(date="x", mesh=None, not_run_reason=None, tests=tests, evidence_dir="/e",
+                  claimed_scopes=["namespace"])
+    edited = dataclasses.replace(doc, result=RunResult.FAILURE,
+                                 profiles=tuple(dataclasses.replace(p, result=RunResult.FAILURE) for p in doc.profiles))
+    assert r.recomputed(edited) == doc and doc.result == RunResult.SUCCESS  # b is mesh-wide: not claimed

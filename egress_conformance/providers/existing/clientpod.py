@@ -11,13 +11,15 @@ from kubernetes.stream import stream
 
 from egress_conformance.providers import base
 from egress_conformance.providers.base import ExecResult, ProviderError, Workload
+from egress_conformance.verdicts import envoy
 
 NAME = "client"
 READY_TIMEOUT_SECONDS = 180.0
 
-STATS_MATCHER = {"inclusionPrefixes": ["cluster.outbound", "cluster.BlackHoleCluster", "cluster.PassthroughCluster"]}
-"""Envoy's stock stats matcher hides cluster counters; they are the evidence of which
-path a request took, so the pod asks for them (pod-scoped: the mesh config is untouched)."""
+STATS_MATCHER = {"inclusionPrefixes": list(envoy.STATS_INCLUSION_PREFIXES)}
+"""Envoy's stock stats matcher hides cluster and listener counters; they are the evidence of
+which path a request took and who refused it, so the pod asks for them (pod-scoped: the mesh
+config is untouched)."""
 
 
 def manifest(namespace: str, image: str, host_aliases: list[dict] | None = None,

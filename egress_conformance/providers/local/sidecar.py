@@ -16,6 +16,7 @@ from egress_conformance.changes import cleanup
 from egress_conformance.install.layout import Layout
 from egress_conformance.providers.local import netns, processes
 from egress_conformance.providers.local.errors import LocalMeshError
+from egress_conformance.verdicts import envoy
 
 PROXY_UID = 1337
 """Envoy's uid: the capture rules let this uid's traffic out untouched."""
@@ -129,9 +130,8 @@ def _proxy_config(directory: pathlib.Path, discovery_address: str) -> str:
         "terminationDrainDuration: 1s",
         f"proxyAdminPort: {ADMIN_PORT}",
         "statusPort: 15020",
-        # Istio's bootstrap keeps only a few stats; these clusters' counters are the
-        # evidence of which path a request took (the annotation
-        # sidecar.istio.io/statsInclusionPrefixes does the same on a real pod).
+        # Istio's bootstrap keeps only a few stats; these counters are the evidence of which path
+        # a request took and who refused it (the existing provider's client pod asks for the same).
         "proxyStatsMatcher:",
-        "  inclusionPrefixes: [cluster.outbound, cluster.BlackHoleCluster, cluster.PassthroughCluster]",
+        f"  inclusionPrefixes: [{', '.join(envoy.STATS_INCLUSION_PREFIXES)}]",
     ]) + "\n"
