@@ -1,7 +1,10 @@
 """What a run could change on a cluster it did not create, read through the API: every
-namespace, every ConfigMap's data, every Istio config object and every webhook."""
+namespace, every ConfigMap's data and the run's mark on it, every Istio config object, every
+webhook and every Lease."""
 
 from kubernetes import client, dynamic
+
+from egress_conformance.cluster import meshconfig
 
 ISTIO_KINDS = (("networking.istio.io/v1", "ServiceEntry"), ("networking.istio.io/v1", "Sidecar"),
                ("telemetry.istio.io/v1", "Telemetry"))
@@ -10,8 +13,12 @@ ISTIO_KINDS = (("networking.istio.io/v1", "ServiceEntry"), ("networking.istio.io
 def take(api: client.ApiClient) -> dict:
     core = client.CoreV1Api(api)
     namespaces = sorted(n.metadata.name for n in core.list_namespace().items)
-    config_maps = {(c.metadata.namespace, c.metadata.name): (c.data or {})
-                   for c in core.list_config_map_for_all_namespaces().items}
+    listed = core.list_config_map_for_all_namespaces().items
+    config_maps = {(c.metadata.namespace, c.metadata.name): (c.data or {}) for c in listed}
+    marks = {(c.metadata.namespace, c.metadata.name): (c.metadata.annotations or {})[meshconfig.CHANGED_BY]
+             for c in listed if meshconfig.CHANGED_BY in (c.metadata.annotations or {})}
+    leases = sorted(f"{lease.metadata.namespace}/{lease.metadata.name}"
+                    for lease in client.CoordinationV1Api(api).list_lease_for_all_namespaces().items)
     dyn = dynamic.DynamicClient(api)
     objects = {}
     for api_version, kind in ISTIO_KINDS:
@@ -19,7 +26,8 @@ def take(api: client.ApiClient) -> dict:
             objects[(kind, item.metadata.namespace, item.metadata.name)] = item.to_dict().get("spec")
     webhooks = sorted(w.metadata.name for w in
                       client.AdmissionregistrationV1Api(api).list_mutating_webhook_configuration().items)
-    return {"namespaces": namespaces, "config_maps": config_maps, "istio_objects": objects, "webhooks": webhooks}
+    return {"namespaces": namespaces, "config_maps": config_maps, "marks": marks, "istio_objects": objects,
+            "webhooks": webhooks, "leases": leases}
 
 
 def differences(before: dict, after: dict) -> list[str]:
