@@ -633,6 +633,9 @@ class Provider(base.Provider):
     def ensure_healthy(self):
         """Never crashes."""
 
+    def check_target(self):
+        """The fake internet always answers."""
+
 
 def provider(run_targets, mesh: type[IstioLikeMesh] = IstioLikeMesh, mesh_text: str = MESH_TEXT) -> Provider:
     """A fake mesh of kind ``mesh`` whose mesh config starts as ``mesh_text``."""

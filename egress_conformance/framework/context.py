@@ -189,6 +189,9 @@ class EgressTest:
         try:
             done = waits.until_consistent(probe, check, self.timing, what=f"{step}: {check.__name__}")
         except waits.NotConverged as err:
+            # A step that wanted an answer may have failed only because the target is down: it is
+            # asked again from outside the mesh before the mesh is blamed (then: target down).
+            self.provider.check_target()
             log.info("FAIL %s: %s\n       last seen: %s\n       mismatch: %s", step, check.__name__,
                      err.observation.summary() if err.observation else "nothing", err.reason)
             served = err.observation.record().get("served_by", []) if err.observation else []

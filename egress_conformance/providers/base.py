@@ -196,6 +196,11 @@ class Provider(abc.ABC):
         """File name -> recent log text of the mesh's components, for evidence."""
 
     @abc.abstractmethod
+    def check_target(self) -> None:
+        """Ask the external target from outside the mesh; raise ProviderError("target down: ...")
+        if it does not answer. Asked again before a failed step is blamed on the mesh."""
+
+    @abc.abstractmethod
     def ensure_healthy(self) -> None:
         """Raise ProviderError if the mesh can no longer answer (e.g. istiod crashed)."""
 

@@ -19,8 +19,9 @@ from egress_conformance.framework import scope
 from egress_conformance.framework.context import EgressTest
 from egress_conformance.hosts import targets
 from egress_conformance.providers import base
+from egress_conformance.providers.base import ProviderError
 from egress_conformance.run import session
-from egress_conformance.verdicts import envoy, waits
+from egress_conformance.verdicts import envoy, faults, waits
 from egress_conformance.verdicts.timing import Timing
 from tests import fakemesh
 
@@ -272,3 +273,13 @@ def test_a_blocked_step_that_failed_names_the_service_entry_behind_the_cluster_t
     assert failed.name == "0 baseline" and failed.verdict == "failed"
     assert failed.detail == ("answered 200, but through outbound|80||httpbin.org, not PassthroughCluster alone "
                              "(outbound|80||httpbin.org: ServiceEntry other-team/httpbin)")
+
+
+def test_a_failed_step_is_not_blamed_on_the_mesh_while_the_target_is_down(tmp_path, monkeypatch):
+    def down(provider):
+        raise ProviderError("target down: httpbin.org does not answer from outside the mesh either")
+
+    monkeypatch.setattr(fakemesh.Provider, "check_target", down)
+    with pytest.raises(ProviderError, match="^target down: "):
+        run("core-egress", tmp_path, fakemesh.MeshThatIgnoresRegistryOnly)
+    assert faults.infrastructure_fault(ProviderError("target down: x")) == "target down: x"

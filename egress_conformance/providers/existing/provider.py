@@ -255,6 +255,9 @@ class ExistingProvider(Provider):
             logs["access-log.txt"] = "\n".join(access) + "\n"
         return logs
 
+    def check_target(self) -> None:
+        self.target.check(self._api, self.test_namespace)
+
     def ensure_healthy(self) -> None:
         try:
             found = istiodiscovery.detect(self._api, self.options.revision)

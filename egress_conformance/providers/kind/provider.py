@@ -214,6 +214,9 @@ class KindProvider(Provider):
     def ensure_healthy(self):
         self._inner.ensure_healthy()
 
+    def check_target(self):
+        self._inner.check_target()
+
     def mesh_config_map(self):
         return self._inner.mesh_config_map()
 

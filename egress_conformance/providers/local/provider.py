@@ -246,6 +246,12 @@ class LocalProvider(Provider):
             "istiod.log": "\n".join(self.istiod.process.log.read_text(errors="replace").splitlines()[-300:]) + "\n",
         }
 
+    def check_target(self) -> None:
+        try:
+            self._external.process.ensure_running()
+        except LocalMeshError as err:
+            raise ProviderError(f"{faults.TARGET}: {err}") from err
+
     def ensure_healthy(self) -> None:
         for fault, check in ((faults.API, self.control.ensure_running),
                              (faults.CONTROL_PLANE, self.istiod.process.ensure_running),
