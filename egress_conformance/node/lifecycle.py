@@ -179,7 +179,12 @@ def _wait_node_ready(api) -> None:
             node = core.read_node(layout.NAME)
             ready = next((c for c in node.status.conditions or [] if c.type == "Ready"), None)
             last = f"Ready={ready.status} ({ready.reason}: {ready.message})" if ready else "no Ready condition yet"
-            streak = streak + 1 if ready is not None and ready.status == "True" else 0
+            # A pod can be created only once its namespace's service account exists (admission
+            # refuses it before): the controller-manager makes default/default a moment after start.
+            accounts = {a.metadata.name for a in core.list_namespaced_service_account("default").items}
+            if "default" not in accounts:
+                last += "; service account default/default not created yet"
+            streak = streak + 1 if ready is not None and ready.status == "True" and "default" in accounts else 0
         except client.ApiException as err:
             streak, last = 0, f"API answered {err.status} {err.reason}"
         if time.monotonic() > deadline:
