@@ -168,6 +168,6 @@ def test_a_missing_namespace_is_refused_and_not_created(kubeconfig, api, images,
     name = f"ec-missing-{secrets.token_hex(3)}"
     result = cli(*run_args(kubeconfig, images, tmp_path / "report", name))
     assert result.returncode == 4, result.stdout[-4000:] + result.stderr[-2000:]
-    assert (f"--test-namespace {name}: no such namespace; create it and label it istio-injection=enabled first"
-            in result.stdout + result.stderr)
+    assert (f"--test-namespace {name}: no such namespace; create it and label it istio-injection=enabled (or "
+            "istio.io/rev=<revision>) first") in result.stdout + result.stderr
     assert name not in [n.metadata.name for n in client.CoreV1Api(api).list_namespace().items]
