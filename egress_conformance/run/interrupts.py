@@ -39,6 +39,25 @@ def handled() -> Iterator[None]:
         restore(previous)
 
 
+def _remember(signum, frame):
+    _received.append(signum)
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    """While the block undoes the run's changes, a signal is remembered, not raised: an undo cut
+    half-way would leave what it was undoing (seen: Ctrl-C as the local mesh was torn down left
+    its processes). After the block, a signal received in it ends the run as interrupted."""
+    before = len(_received)
+    previous = {signum: signal.signal(signum, _remember) for signum in SIGNALS}
+    try:
+        yield
+    finally:
+        restore(previous)
+    if len(_received) > before:
+        raise KeyboardInterrupt(f"signal {_received[before]}")
+
+
 def note(signum: int = signal.SIGINT) -> None:
     """Remember an interruption that reached us without our handler (a KeyboardInterrupt pytest saw)."""
     if not _received:

@@ -66,12 +66,13 @@ def mesh(options: RunOptions) -> Iterator[Mesh]:
                          "what the run changed (and stops a local mesh)", options.provider,
                          started.provider.cluster()["kubeconfig"])
             else:
-                if started:
-                    log.info("tearing down the %s mesh ...", options.provider)
-                try:
-                    undo.close()
-                finally:
-                    log.info("mesh torn down")
+                with interrupts.deferred():
+                    if started:
+                        log.info("tearing down the %s mesh ...", options.provider)
+                    try:
+                        undo.close()
+                    finally:
+                        log.info("mesh torn down")
         finally:
             interrupts.restore(previous)
 
@@ -88,6 +89,7 @@ def test_context(held: Mesh, scope_name: str = scope.MESH_WIDE) -> Iterator[Egre
         yield t
     finally:
         if not held.keep:
-            undo.close()
+            with interrupts.deferred():
+                undo.close()
     if not held.keep:
         assert t.mesh_config() == original, "mesh config differs from the original after restore"
