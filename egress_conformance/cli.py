@@ -17,14 +17,13 @@ import logging
 import os
 import pathlib
 import sys
-import tempfile
 import traceback
 
 import pytest
 
 from egress_conformance import providers
 from egress_conformance.changes import cluster_journal, journal, lease
-from egress_conformance.cluster import istiodiscovery, kube, kubeconfigs, meshconfig
+from egress_conformance.cluster import istiodiscovery, kubeconfigs, meshconfig
 from egress_conformance.providers import options as provider_options
 from egress_conformance.providers.base import ProviderError
 from egress_conformance.reports import diff, render, report
@@ -72,9 +71,7 @@ def run(args) -> int:
         chosen = options.parse(lambda dest: getattr(args, dest))
     except provider_options.OptionError as err:
         raise UsageError(str(err)) from None
-    if chosen.report_dir is None:  # never: args.report_dir got its default above
-        raise RuntimeError("no report directory to read the run's report from")
-    report_dir = chosen.report_dir
+    report_dir = chosen.report_dir or pathlib.Path(args.report_dir).resolve()
     _remove_stale_report(report_dir)
     with interrupts.handled():
         try:
@@ -267,9 +264,7 @@ def _connect(kubeconfig: str | None, context: str | None):
     if not path.exists():
         raise CliError(f"no kubeconfig at {path}: pass --kubeconfig FILE")
     try:
-        flat, _, _ = kubeconfigs.flattened(path, context)
-        with tempfile.TemporaryDirectory(prefix="egress-conformance-") as scratch:
-            return kube.connect(kubeconfigs.write_copy(flat, pathlib.Path(scratch)))  # holds what it needs
+        return kubeconfigs.connect_through_copy(path, context)
     except kubeconfigs.KubeconfigError as err:
         raise CliError(str(err)) from None
     except Exception as err:

@@ -4,8 +4,11 @@ copy that holds one context, with every referenced file inlined."""
 import base64
 import os
 import pathlib
+import tempfile
 
 import yaml
+
+from egress_conformance.cluster import kube
 
 FILE_KEYS = {
     "certificate-authority": "certificate-authority-data",
@@ -42,6 +45,14 @@ def flattened(path: pathlib.Path, context: str | None) -> tuple[dict, str, str]:
         "users": [{"name": user["name"], "user": _inline(user.get("user") or {}, base)}] if user else [],
     }
     return flat, name, cluster["cluster"].get("server", "")
+
+
+def connect_through_copy(path: pathlib.Path, context: str | None):
+    """An API client on a flattened copy of ``path`` (a token refresh writes the copy, never the
+    user's file); raises KubeconfigError for a file that cannot be used."""
+    flat, _, _ = flattened(path, context)
+    with tempfile.TemporaryDirectory(prefix="egress-conformance-") as scratch:
+        return kube.connect(write_copy(flat, pathlib.Path(scratch)))  # the client holds what it needs
 
 
 def write_copy(config: dict, directory: pathlib.Path) -> pathlib.Path:

@@ -9,7 +9,6 @@ import abc
 import dataclasses
 import json
 import pathlib
-import tempfile
 
 from kubernetes import client
 
@@ -158,9 +157,7 @@ class Provider(abc.ABC):
         kubeconfig = cluster.get("kubeconfig")
         if not kubeconfig:
             return kube.connect(None)
-        flat, _, _ = kubeconfigs.flattened(pathlib.Path(kubeconfig), cluster.get("context"))
-        with tempfile.TemporaryDirectory(prefix="egress-conformance-") as scratch:
-            return kube.connect(kubeconfigs.write_copy(flat, pathlib.Path(scratch)))  # holds what it needs
+        return kubeconfigs.connect_through_copy(pathlib.Path(kubeconfig), cluster.get("context"))
 
     @classmethod
     def journal_entry_types(cls) -> dict[str, "journal.EntryType"]:

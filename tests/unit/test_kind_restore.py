@@ -18,6 +18,7 @@ import pytest
 
 from egress_conformance import cli, providers
 from egress_conformance.changes import cleanup, journal
+from egress_conformance.cluster import kube
 from egress_conformance.hosts import targets
 from egress_conformance.providers.existing import provider as existing
 from egress_conformance.providers.kind import cluster, commands, runner
@@ -240,7 +241,7 @@ def test_restore_from_the_command_line_issues_the_same_commands(world, monkeypat
     killed_run(world, monkeypatch, "namespace created")
     issued_by_run = len(world.issued)
     monkeypatch.setattr(runner, "run", world.run)
-    monkeypatch.setattr(cli.kube, "connect", lambda *args: no_api())
+    monkeypatch.setattr(kube, "connect", lambda *args: no_api())
     monkeypatch.setattr(providers, "PROVIDERS", {"kind": providers.PROVIDERS["kind"]})  # no local-mesh sweep here
     assert cli.main(["restore"]) == 0
     assert world.issued[issued_by_run:] == [DELETE_CLUSTER]
@@ -309,7 +310,7 @@ def test_restore_asks_kind_for_the_kubeconfig_when_the_runs_copy_is_gone(world, 
     issued_by_run = len(world.issued)
     monkeypatch.setattr(runner, "run", world.run)
     connected, deleted = [], []
-    monkeypatch.setattr(cli.kube, "connect", lambda path, context=None: connected.append(path.read_text()) or "api")
+    monkeypatch.setattr(kube, "connect", lambda path, context=None: connected.append(path.read_text()) or "api")
     monkeypatch.setattr(journal.undoing, "delete_created", lambda api, obj, spec, uid=None, force=False: deleted.append(
         (api, obj["kind"], obj["metadata"]["name"])) or f"deleted {obj['kind']} {obj['metadata']['name']}")
     assert cli.main(["restore", "--no-sweep"]) == 0, capsys.readouterr().err
