@@ -170,14 +170,16 @@ def test_the_job_may_create_and_delete_what_a_run_creates_in_its_test_namespace_
         assert not allowed(verb, "", "namespaces", namespace, name=namespace)
 
 
-def test_cluster_wide_the_job_only_reads_what_finds_istiod_and_what_already_opens_a_host():
+def test_cluster_wide_the_job_only_reads_what_finds_istiod_and_what_decides_a_namespaces_egress():
     permissions = Permissions("job.yaml")
     cluster_wide = permissions.rules(None)
     assert all(set(rule["verbs"]) <= READ for rule in cluster_wide), cluster_wide
     assert {(g, r) for rule in cluster_wide if "resources" in rule for g in rule["apiGroups"]
             for r in rule["resources"]} == {("apps", "deployments"),
                                             ("admissionregistration.k8s.io", "mutatingwebhookconfigurations"),
-                                            ("networking.istio.io", "serviceentries")}
+                                            *(("networking.istio.io", kind) for kind in (
+                                                "serviceentries", "sidecars", "destinationrules", "virtualservices",
+                                                "envoyfilters"))}
     assert [rule["nonResourceURLs"] for rule in cluster_wide if "nonResourceURLs" in rule] == [["/version"]]
     istiod_namespace = permissions.rules("istio-system")
     assert all(set(rule["verbs"]) <= READ for rule in istiod_namespace), istiod_namespace
