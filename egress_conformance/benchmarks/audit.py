@@ -54,8 +54,9 @@ def measure(kubeconfig: pathlib.Path, size: int, directory: pathlib.Path) -> tup
 
 def main(argv: list[str]) -> int:
     kubeconfig, sizes = pathlib.Path(argv[0]), [int(n) for n in argv[1:]] or [10, 100]
-    print(f"audit of a namespace whose allow-list has N generated hosts ({', '.join(f'{p}/{n}' for p, n in scale.MIXES)}"
-          " in turn), on the cluster of " + str(kubeconfig))
+    mixes = ", ".join(f"{protocol}/{port}" for protocol, port in scale.MIXES)
+    print(f"audit of a namespace whose allow-list has N generated hosts ({mixes} in turn), on the cluster of "
+          f"{kubeconfig}")
     print(f"{'N':>5} {'exit':>4} {'wall s':>7}  steps (s)")
     with tempfile.TemporaryDirectory() as directory:
         for size in sizes:
