@@ -76,7 +76,7 @@ class Step:
 
     def to_dict(self) -> dict:
         if not self.waited:
-            fields = {"step": self.name, "verdict": self.verdict.value, "detail": self.detail}
+            fields: dict[str, object] = {"step": self.name, "verdict": self.verdict.value, "detail": self.detail}
             if self.started is not None:
                 fields["started"] = self.started  # when the API was read (reports before it have none)
             return fields | {"evidence": self.evidence}
@@ -157,9 +157,9 @@ class Profile:
                    tuple(TestResult.from_dict(t) for t in fields["tests"]))
 
 
-_MESH_KEYS = {"provider": "provider", "cluster": "cluster", "kubernetes_version": "kubernetesVersion", "istio_version": "istioVersion",
-              "revision": "revision", "mesh_config": "meshConfig", "starting_policy": "startingPolicy",
-              "mesh_wide_changes": "meshWideChanges"}
+_MESH_KEYS = {"provider": "provider", "cluster": "cluster", "kubernetes_version": "kubernetesVersion",
+              "istio_version": "istioVersion", "revision": "revision", "mesh_config": "meshConfig",
+              "starting_policy": "startingPolicy", "mesh_wide_changes": "meshWideChanges"}
 """The saved name of each field of a reached mesh, in the saved order."""
 
 
