@@ -6,6 +6,7 @@ refuses on Python 3.11). Messages are JSON, each ended by a NUL byte: fd 3 into 
 fd 4 out of it (https://chromedevtools.github.io/devtools-protocol/)."""
 
 import base64
+import fcntl
 import json
 import os
 import pathlib
@@ -29,14 +30,18 @@ class Chromium:
     """One headless Chromium and its protocol connection; close() ends it."""
 
     def __init__(self, profile: pathlib.Path, executable: pathlib.Path = CHROMIUM):
+        self.log = profile.with_name(profile.name + ".log")
+        """Chromium's own output: its last lines are in the error when it goes away."""
         into_read, self._into = os.pipe()
         self._out, out_write = os.pipe()
-        # The shell puts our pipe ends where Chromium expects them (fd 3 in, fd 4 out), then becomes Chromium.
+        # Above 4, so that the shell's redirections below cannot overwrite one end with the other.
+        into_read, out_write = (_above_four(fd) for fd in (into_read, out_write))
+        # bash (dash takes no fd above 9) puts our pipe ends where Chromium expects them (fd 3 in, fd 4 out), then becomes Chromium.
         self.process = subprocess.Popen(
-            ["sh", "-c", f'exec "$@" 3<&{into_read} 4>&{out_write}', "sh", str(executable), *FLAGS,
+            ["bash", "-c", f'exec "$@" 3<&{into_read} 4>&{out_write}', "bash", str(executable), *FLAGS,
              f"--user-data-dir={profile}", "about:blank"],
             pass_fds=(into_read, out_write), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, start_new_session=True)
+            stderr=self.log.open("wb"), start_new_session=True)
         os.close(into_read)
         os.close(out_write)
         self._next = 0
@@ -68,7 +73,12 @@ class Chromium:
         message = {"id": ident, "method": method, "params": params or {}}
         if session:
             message["sessionId"] = session
-        os.write(self._into, json.dumps(message).encode() + b"\0")
+        try:
+            os.write(self._into, json.dumps(message).encode() + b"\0")
+        except BrokenPipeError:
+            tail = self.log.read_text(errors="replace").strip().splitlines()[-5:]
+            raise AssertionError(f"Chromium is gone (exit code {self.process.poll()}); its log {self.log} ends: "
+                                 + " | ".join(tail)) from None
         try:
             reply = self._replies[ident].get(timeout=timeout)
         except queue.Empty:
@@ -111,6 +121,12 @@ class Chromium:
         os.close(self._into)
 
 
+def _above_four(fd: int) -> int:
+    moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
+    os.close(fd)
+    return moved
+
+
 class Page:
     """One tab, through its flattened session."""
 
@@ -150,7 +166,8 @@ class Page:
             quad = self.send("DOM.getBoxModel", {"nodeId": node})["model"]["content"]
         except ProtocolError:
             return False
-        folded = f"details:not([open]) > :not(summary) {selector}, details:not([open]) > {selector}:not(summary)"
+        # Its subject inside a closed <details>, outside that one's <summary> (``selector`` is one complex selector).
+        folded = f"{selector}:is(details:not([open]) > :not(summary), details:not([open]) > :not(summary) *)"
         hidden = self.send("DOM.querySelectorAll", {"nodeId": root, "selector": folded})["nodeIds"]
         return node not in hidden and max(quad[0::2]) > min(quad[0::2]) and max(quad[1::2]) > min(quad[1::2])
 
