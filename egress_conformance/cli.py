@@ -1,5 +1,6 @@
-"""``egress-conformance``: run the suite, change the mesh-wide policy, restore what an
-interrupted run changed, and read saved reports (one, two side by side, many in a table).
+"""``egress-conformance``: run the suite, audit a namespace's egress read-only, run the
+broken-mesh matrix, change the mesh-wide policy, restore what an interrupted run changed,
+and read saved reports (one, two side by side, many in a table).
 
 Every error is one line on stderr that says what to do. Exit codes (report.EXIT_CODES):
 0 success, 1 failure (an egress expectation failed; for other commands: the command
@@ -24,6 +25,7 @@ import pytest
 from egress_conformance import providers
 from egress_conformance.changes import cluster_journal, journal, lease
 from egress_conformance.cluster import istiodiscovery, kubeconfigs, meshconfig
+from egress_conformance.framework.scenario import AUDIT, MATRIX
 from egress_conformance.providers import options as provider_options
 from egress_conformance.providers.base import ProviderError
 from egress_conformance.reports import diff, markdown, pages, render, report, runs
@@ -84,6 +86,17 @@ def run(args) -> int:
             raise NotRun(str(err)) from None
         code = _run_pytest(dataclasses.replace(chosen, prepared=True), report_dir, args)
     return _run_exit_code(code, report_dir, chosen.accept_partial)
+
+
+def profile_command(profile: str):
+    """``audit`` and ``matrix``: ``run`` with one profile, named by the command."""
+
+    def command(args) -> int:
+        args.profile = [profile]
+        return run(args)
+
+    command.__name__ = profile
+    return command
 
 
 def _remove_stale_report(report_dir: pathlib.Path) -> None:
@@ -331,6 +344,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--junit-xml", help="JUnit XML path (default: in the report folder)")
     p.add_argument("pytest_args", nargs="*", help="after --: passed to pytest as they are")
     p.set_defaults(command=run)
+
+    for name, profile, says in (
+        ("audit", AUDIT, "read-only: from the test namespace, does every host of --allow-list answer and nothing "
+                         "else leave? (exit 0: exactly the list; 1: a leak or a missing host, the object named)"),
+        ("matrix", MATRIX, "the broken-mesh matrix: every shape of scenarios/broken_meshes/catalogue.yaml must make "
+                           "the audit fail with the right diagnosis; prints the kill rate")):
+        p = sub.add_parser(name, help=says)
+        options.add_to(p.add_argument, profiles=False)
+        p.add_argument("--junit-xml", help="JUnit XML path (default: in the report folder)")
+        p.add_argument("pytest_args", nargs="*", help="after --: passed to pytest as they are")
+        p.set_defaults(command=profile_command(profile))
 
     p = sub.add_parser("policy", help="set the mesh-wide outbound traffic policy of a cluster")
     p.add_argument("setting", choices=sorted(POLICY_WORDS), help="allowed = ALLOW_ANY, restricted = REGISTRY_ONLY")

@@ -1,6 +1,13 @@
 """Every scenario of the suite, registered in one place, expanded into one test case per scope."""
 
-from egress_conformance.scenarios import allow_list, core_egress, https_service_entry, sidecar_scoped_policy
+from egress_conformance.scenarios import (
+    allow_list,
+    audit,
+    broken_meshes,
+    core_egress,
+    https_service_entry,
+    sidecar_scoped_policy,
+)
 
 from egress_conformance.framework.scenario import Scenario
 
@@ -9,6 +16,8 @@ DECLARED: tuple[Scenario, ...] = (
     https_service_entry.SCENARIO,
     sidecar_scoped_policy.SCENARIO,
     allow_list.SCENARIO,
+    audit.SCENARIO,
+    *broken_meshes.SCENARIOS,
 )
 
 ALL: tuple[Scenario, ...] = tuple(case for scenario in DECLARED for case in scenario.variants())

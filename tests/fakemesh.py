@@ -62,8 +62,13 @@ class _Kind:
 
 KINDS = (_Kind("v1", "ConfigMap", "configmaps"),
          _Kind("networking.istio.io/v1", "ServiceEntry", "serviceentries"),
-         _Kind("networking.istio.io/v1", "Sidecar", "sidecars"))
-"""The only kinds the scenarios touch; the API answers 404 for any other, as for a missing CRD."""
+         _Kind("networking.istio.io/v1", "Sidecar", "sidecars"),
+         _Kind("networking.istio.io/v1", "DestinationRule", "destinationrules"),
+         _Kind("networking.istio.io/v1", "VirtualService", "virtualservices"),
+         _Kind("networking.istio.io/v1alpha3", "EnvoyFilter", "envoyfilters"))
+"""The only kinds the scenarios touch; the API answers 404 for any other, as for a missing CRD.
+DestinationRules, VirtualServices and EnvoyFilters are only listed (a failure's explanation
+reads them); the fake's sidecar does not model what they do, and none is ever created."""
 
 _OBJECT_PATH = re.compile(r"^/(?:api/(?P<core>v1)|apis/(?P<group>[^/]+)/(?P<version>[^/]+))"
                           r"/namespaces/(?P<namespace>[^/]+)/(?P<plural>[^/]+)(?:/(?P<name>[^/]+))?$")
@@ -143,10 +148,12 @@ class ApiServer:
             return {"major": "1", "minor": "33", "gitVersion": "v1.33.0-fake", "platform": "linux/amd64"}
         groups = sorted({k.api_version for k in KINDS if "/" in k.api_version})
         if path == "/apis":
-            listed = []
+            by_group: dict[str, list[dict]] = {}
             for group_version in groups:
-                version = {"groupVersion": group_version, "version": group_version.split("/")[1]}
-                listed.append({"name": group_version.split("/")[0], "versions": [version], "preferredVersion": version})
+                by_group.setdefault(group_version.split("/")[0], []).append(
+                    {"groupVersion": group_version, "version": group_version.split("/")[1]})
+            listed = [{"name": name, "versions": versions, "preferredVersion": versions[0]}
+                      for name, versions in by_group.items()]
             return {"kind": "APIGroupList", "apiVersion": "v1", "groups": listed}
         for group_version in ["v1", *groups]:
             if path == ("/api/v1" if group_version == "v1" else f"/apis/{group_version}"):

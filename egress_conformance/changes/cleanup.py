@@ -64,6 +64,8 @@ class Stack:
     def _run_all(self, entries: list[Undo], what: str) -> dict[Undo, BaseException]:
         failures: dict[Undo, BaseException] = {}
         for entry in entries:
+            if entry.done:
+                continue  # an undo that runs others (apply_objects' "delete all") already ran it
             try:
                 entry.action()
             except BaseException as err:  # keep undoing even after Ctrl-C inside one undo

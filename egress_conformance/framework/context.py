@@ -8,16 +8,17 @@ state and of a real request from the meshed workload.
 import dataclasses
 import datetime
 import logging
+import secrets
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from egress_conformance.changes import cleanup, objects
 from egress_conformance.changes.journal import Journal
 from egress_conformance.cluster import kube, meshconfig
-from egress_conformance.framework import preexisting, scope
+from egress_conformance.framework import effective, scope
 from egress_conformance.providers.base import Provider
 from egress_conformance.reports.model import Step, Verdict
-from egress_conformance.verdicts import envoy, observe, waits
+from egress_conformance.verdicts import checks, envoy, observe, waits
 from egress_conformance.verdicts.timing import Timing
 
 log = logging.getLogger("egress")
@@ -45,6 +46,8 @@ class EgressTest:
         """Where policy changes land (scope.MeshWide or scope.Namespace)."""
         self.steps: list[Step] = []
         """What the scenario did and saw, step by step, for the report."""
+        self.findings: list[str] = []
+        """What the scenario found about the mesh beyond its verdicts (an audit's leaks), for the report."""
 
     # -- changes, each with its undo registered at once
 
@@ -94,6 +97,16 @@ class EgressTest:
                                started=_now()))
         assert actual == policy, f"API read-back: {where} sets {actual}, expected {policy}"
 
+    def egress(self) -> effective.Egress:
+        """The test namespace's egress as the API holds it (policy and who sets it, the ServiceEntries
+        it sees, EnvoyFilters), recorded as a step of its own."""
+        found = effective.read(self.api, self.namespace, self.provider.mesh_config_map())
+        lines = found.lines()
+        self.steps.append(Step(f"API: egress of namespace {self.namespace}", Verdict.OBSERVED,
+                               detail=lines[0], evidence="\n".join(lines)))
+        log.info("egress of namespace %s:\n       %s", self.namespace, "\n       ".join(lines))
+        return found
+
     def mesh_config(self) -> str:
         """The current ``mesh`` text of the mesh ConfigMap."""
         return meshconfig.read(self.api, self.provider.mesh_config_map())
@@ -141,6 +154,29 @@ class EgressTest:
             obj["metadata"]["namespace"] = self.namespace
             assert kube.get(self.api, obj) is None, f"{obj['kind']} {obj['metadata']['name']} still exists"
 
+    def sync(self) -> None:
+        """Return once the sidecar's config holds every change made to the API so far, whether or
+        not those changes touch it: istiod applies config events in order, so a marker
+        ServiceEntry created now, seen in the sidecar, deleted, and seen gone, comes after them."""
+        host = f"sync-{secrets.token_hex(4)}.egress-conformance.invalid"
+        cluster = f"outbound|80||{host}"
+        marker = self.create({"apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry",
+                              "metadata": {"name": host.split(".")[0], "namespace": self.namespace},
+                              "spec": {"hosts": [host], "exportTo": ["."], "location": "MESH_EXTERNAL",
+                                       "resolution": "NONE", "ports": [{"number": 80, "name": "http",
+                                                                        "protocol": "HTTP"}]}})
+        for present in (True, False):
+            waits.until_consistent(self._sidecar_only, checks.sidecar_has_cluster(cluster, present), self.timing,
+                                   what=f"sync: marker {cluster} {'in' if present else 'gone from'} the sidecar")
+            if present:
+                marker.run()
+
+    def _sidecar_only(self) -> observe.Observation:
+        """The sidecar's config alone, as an observation with no request."""
+        self.provider.ensure_healthy()
+        state = envoy.sidecar_state(*self.workload.envoy_admin_many(list(envoy.CONFIG_PATHS)))
+        return observe.Observation(observe.Request("(sidecar config only)"), "observed", None, "", sidecar=state)
+
     # -- observations
 
     def probe(self, request: observe.Request) -> observe.Observation:
@@ -163,7 +199,8 @@ class EgressTest:
                         for request, record in zip(requests, around.result, strict=True))
         return observe.Batch(answers, envoy.cluster_moves(around.before, around.after), around.sidecar,
                              around.generation, block_all=envoy.block_all_answers(around.before, around.after),
-                             unmatched=envoy.unmatched_connections(around.before, around.after))
+                             unmatched=envoy.unmatched_connections(around.before, around.after),
+                             no_cluster=envoy.no_cluster_answers(around.before, around.after))
 
     def _around(self, make_requests: Callable[[], T]) -> "_Around[T]":
         self.provider.ensure_healthy()
@@ -186,10 +223,16 @@ class EgressTest:
         __tracebackhide__ = True
         return self._expect(step, lambda: self.probe_all(requests), check)
 
-    def _expect(self, step: str, probe, check):
+    def verify_all(self, step: str, requests: list[observe.Request], check) -> observe.Batch:
+        """The verdict of the mesh as it is (nobody changing it): batches of ``requests`` until
+        several in a row agree, either way; a settled mismatch fails at once (waits.until_settled)."""
+        __tracebackhide__ = True
+        return self._expect(step, lambda: self.probe_all(requests), check, waits.until_settled)
+
+    def _expect(self, step: str, probe, check, wait=waits.until_consistent):
         __tracebackhide__ = True
         try:
-            done = waits.until_consistent(probe, check, self.timing, what=f"{step}: {check.__name__}")
+            done = wait(probe, check, self.timing, what=f"{step}: {check.__name__}")
         except waits.NotConverged as err:
             # A step that wanted an answer may have failed only because the target is down: it is
             # asked again from outside the mesh before the mesh is blamed (then: target down).
@@ -197,15 +240,21 @@ class EgressTest:
             log.info("FAIL %s: %s\n       last seen: %s\n       mismatch: %s", step, check.__name__,
                      err.observation.summary() if err.observation else "nothing", err.reason)
             served = err.observation.record().get("served_by", []) if err.observation else []
-            self._record(step, check.__name__, Verdict.FAILED,
-                         (err.reason or "not consistent long enough (streak too short)")
-                         + preexisting.behind(self.api, self.namespace, served),
+            reason = err.reason or "not consistent long enough (streak too short)"
+            self._record(step, check.__name__, Verdict.FAILED, reason + self._behind(reason, tuple(served)),
                          err.observation, err.attempts, err.elapsed)
             raise
         log.info("PASS %s: %s (%d in a row, %d attempts, %.1fs)\n       evidence: %s", step, check.__name__,
                  self.timing.consecutive, done.attempts, done.elapsed, done.observation.summary())
         self._record(step, check.__name__, Verdict.PASSED, "", done.observation, done.attempts, done.elapsed)
         return done.observation
+
+    def _behind(self, reason: str, served: tuple[str, ...]) -> str:
+        """The Istio objects behind the clusters a failure names or a request used, " (...)"."""
+        try:
+            return effective.read(self.api, self.namespace, self.provider.mesh_config_map()).explain(reason, served)
+        except Exception:  # evidence, not a verdict: a refused read leaves the clusters' names alone
+            return ""
 
     def _record(self, step: str, check: str, verdict: Verdict, detail: str, observation, attempts: int,
                 elapsed: float) -> None:

@@ -52,25 +52,6 @@ def _opens(entry: dict, host: str) -> bool:
     return any(covers(pattern, host) for pattern in (entry.get("spec") or {}).get("hosts") or [])
 
 
-def behind(api: client.ApiClient, namespace: str, clusters) -> str:
-    """What opened the outbound clusters that served a request that should have been blocked,
-    as " (cluster: ServiceEntry ns/name, ...)"; "" when none served or the API cannot say."""
-    by_host = {cluster.split("|")[3]: cluster for cluster in clusters
-               if cluster.startswith("outbound|") and cluster.count("|") == 3}
-    if not by_host:
-        return ""
-    try:
-        entries = kube.list_everywhere(api, *SERVICE_ENTRY)
-    except Exception:  # evidence, not a verdict: a refused list leaves the cluster's name alone
-        return ""
-    named = []
-    for host, cluster in sorted(by_host.items()):
-        owners = [f"ServiceEntry {e['metadata']['namespace']}/{e['metadata']['name']}" for e in entries
-                  if visible_to(e, namespace) and _opens(e, host)]
-        named.append(f"{cluster}: {', '.join(owners) if owners else 'no ServiceEntry visible here'}")
-    return f" ({'; '.join(named)})"
-
-
 def already_open(api: client.ApiClient, namespace: str, hosts: tuple[str, ...]) -> tuple[list[str], str | None]:
     """(what opens ``hosts`` to ``namespace`` already, why that could not be checked or None).
     Reading every namespace's ServiceEntries needs a cluster-wide list right; without it the

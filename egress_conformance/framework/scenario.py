@@ -10,6 +10,10 @@ from egress_conformance.providers import features
 
 CORE = "core"
 EXTENDED = "extended"
+AUDIT = "audit"
+"""Read-only: the mesh as it is, against the team's allow-list (egress-conformance audit)."""
+MATRIX = "matrix"
+"""The broken-mesh matrix: every shape of the catalogue must make the audit fail with the right diagnosis."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,6 +14,8 @@ import json
 import pathlib
 import re
 
+import yaml
+
 from egress_conformance.hosts import allowlist
 
 HTTPBIN = "httpbin.org"
@@ -63,6 +65,25 @@ class Targets:
         return tuple(sorted(plain)), tuple(sorted(tls))
 
 
+def _probe_hosts(given) -> list[str]:
+    """The names of a --probe-hosts file: one per line (# comments), or a YAML list."""
+    if not given:
+        return []
+    try:
+        text = pathlib.Path(given).read_text()
+    except OSError as err:
+        raise TargetError(f"--probe-hosts: cannot read {given}: {err.strerror}") from None
+    loaded = yaml.safe_load(text) if text.lstrip().startswith("-") else None
+    names = [str(n) for n in loaded] if isinstance(loaded, list) else [
+        line.split("#", 1)[0].strip() for line in text.splitlines()]
+    names = [n.strip().lower() for n in names if n.strip()]
+    bad = [n for n in names if not _HOSTNAME.match(n)]
+    if bad or not names:
+        raise TargetError(f"--probe-hosts: {bad[0] + ' is not a DNS host name' if bad else 'no host in ' + str(given)}"
+                          ": list one name per line, e.g. example.io")
+    return names
+
+
 def from_options(options: dict, default_allow_list: pathlib.Path | None = None) -> Targets:
     """The run's targets from the options ``external_host``, ``external_path``, ``allow_list``
     (a file; ``default_allow_list`` when not given, else none). Raises TargetError with one line."""
@@ -83,7 +104,9 @@ def from_options(options: dict, default_allow_list: pathlib.Path | None = None) 
         raise TargetError(f"--allow-list: {bad[0]} is not a DNS host name (wildcards and addresses are not "
                           "checked by this suite): list the names the workloads call")
     aliases = (HTTPBIN_WWW,) if host == HTTPBIN else ()
-    unlisted = tuple(u for u in UNLISTED if u not in {host, *aliases} and u not in {e.host for e in entries})
+    probes = (*UNLISTED, *_probe_hosts(options.get("probe_hosts")))
+    opened = {host, *aliases, *(e.host for e in entries)}
+    unlisted = tuple(u for u in dict.fromkeys(probes) if u not in opened)
     if not unlisted:
         raise TargetError(f"--allow-list lists every negative control ({', '.join(UNLISTED)}): "
                           "keep at least one of them off the list")

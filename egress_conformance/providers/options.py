@@ -90,6 +90,8 @@ OPTIONS = (
            metavar="PATH"),
     Option("--allow-list", "the allow-list scenario's hosts: CSV rows host,port,protocol, a YAML list of them, or "
            "ServiceEntries (default: scenarios/allow_list/allow-list.yaml)", ALL, metavar="FILE"),
+    Option("--probe-hosts", "hosts the audit expects blocked, besides example.com, example.org and example.net: "
+           "one name per line, or a YAML list", ALL, metavar="FILE"),
     Option("--keep-cluster", "reuse the kind cluster across runs instead of deleting it", frozenset({KIND}),
            switch=True),
 )

@@ -15,7 +15,7 @@ import egress_conformance.scenarios as scenarios
 import pytest
 
 from egress_conformance import providers
-from egress_conformance.framework.scenario import CORE, EXTENDED
+from egress_conformance.framework.scenario import AUDIT, CORE, EXTENDED, MATRIX
 from egress_conformance.hosts import targets
 from egress_conformance.hosts.targets import Targets
 from egress_conformance.providers import features
@@ -27,7 +27,7 @@ from egress_conformance.verdicts.timing import Timing
 
 _TIMING = Timing()
 
-PROFILES = (CORE, EXTENDED)
+PROFILES = (CORE, EXTENDED, AUDIT, MATRIX)
 
 SUITE_OPTIONS = (
     Option("--profile", f"profile to run: {', '.join(PROFILES)} (repeatable; default: core)", repeat=True,
@@ -75,13 +75,15 @@ class RunOptions:
     """The provider's prepare() already ran (the CLI runs it before pytest, with its output visible)."""
 
 
-def add_to(add_option: Callable[..., object]) -> None:
-    """Declare every option of a run with ``add_option`` (argparse's add_argument or pytest's addoption)."""
+def add_to(add_option: Callable[..., object], profiles: bool = True) -> None:
+    """Declare every option of a run with ``add_option`` (argparse's add_argument or pytest's addoption);
+    without --profile for the commands that name their profile."""
     add_option("--provider", choices=sorted(providers.PROVIDERS), default=None,
                help=f"where the mesh under test comes from (default: {providers.DEFAULT}; an existing cluster is "
                     "never used unless chosen)")
     for option in (*SUITE_OPTIONS, *PROVIDER_OPTIONS):
-        add_option(option.flag, **option.argparse_kwargs())
+        if profiles or option.flag != "--profile":
+            add_option(option.flag, **option.argparse_kwargs())
 
 
 def parse(value_of: Callable[[str], Any], default_allow_list: pathlib.Path | None = None) -> RunOptions:

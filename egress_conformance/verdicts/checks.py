@@ -67,7 +67,8 @@ def sidecar_policy(policy: str):
     def check(obs):
         actual = obs.sidecar.policy if obs.sidecar else None
         if actual != policy:
-            return f"sidecar still enforces {actual or 'unknown'}, not {policy}"
+            catch_all = f" (catch-all -> {obs.sidecar.unknown_tcp})" if obs.sidecar and obs.sidecar.unknown_tcp else ""
+            return f"sidecar still enforces {actual or 'unknown'}{catch_all}, not {policy}"
         return None
 
     return _named(f"sidecar enforces {policy}", check)
@@ -185,27 +186,33 @@ def each_answered(expected: dict[str, str]):
 
 
 def each_blocked(clusters):
-    """No request of the batch got through: each was cut off (reset, failed handshake) or
-    answered 502 by the port-80 route's ``block_all``; none of ``clusters`` and not the
+    """No request of the batch got through: each was cut off (reset, failed handshake),
+    answered 502 by the port-80 route's ``block_all``, or answered 503 by the port-80 router for
+    a route whose cluster the sidecar lacks (a VirtualService with no ServiceEntry); none of ``clusters`` and not the
     PassthroughCluster took any of them, and the sidecar counted each refusal as its own:
     a BlackHoleCluster connection or a listener's refusal per cut-off request, a block_all
-    answer per 502."""
+    answer per 502, a no_cluster answer per 503."""
     listed = set(clusters) | {envoy.PASSTHROUGH}
 
     def check(batch):
         port80 = batch.sidecar.http_port_80 if batch.sidecar else None
-        cut, block_all = 0, 0
+        cut, block_all, no_cluster = 0, 0, 0
         for answer in batch.answers:
             if answer.outcome in (observe.RESET, observe.TLS_FAILURE):
                 cut += 1
             elif (port80 == "block_all" and _plain_port_80(answer.request.url)
                   and answer.outcome == observe.HTTP_ERROR and answer.status == 502):
                 block_all += 1
+            elif _plain_port_80(answer.request.url) and answer.outcome == observe.HTTP_ERROR and answer.status == 503:
+                no_cluster += 1  # a route to a cluster the sidecar lacks: counted below, or not the sidecar's
             else:
                 return f"{answer.summary()}, expected it blocked"
         through = sorted(c for c in batch.moves if c in listed)
         if through:
             return f"{through[0]} took {batch.moves[through[0]]}: a request got through"
+        if batch.no_cluster < no_cluster:
+            return (f"{no_cluster} answered 503, but the port-80 router counted {batch.no_cluster} routes without "
+                    "their cluster: the others came from elsewhere")
         return _refusals_counted(batch, cut, block_all)
 
     return _named(f"each of the {len(listed) - 1} listed blocked", check)
@@ -226,3 +233,48 @@ def _refusals_counted(batch, cut: int, block_all: int) -> str | None:
 def _plain_port_80(url: str) -> bool:
     parts = urllib.parse.urlsplit(url)
     return parts.scheme == "http" and (parts.port or 80) == 80
+
+
+def no_unlisted_external_clusters(listed):
+    """The sidecar has no outbound cluster for a host outside the cluster that ``listed`` does not
+    name: each would carry requests for that host out of the mesh (a Service's own host,
+    name.namespace.svc.<domain>, is inside it)."""
+    allowed = set(listed)
+
+    def check(obs):
+        have = obs.sidecar.clusters if obs.sidecar else ()
+        extra = [c for c in have if c not in allowed and not _in_cluster(c)]
+        if extra:
+            more = f" and {len(extra) - 1} more" if len(extra) > 1 else ""
+            return f"sidecar has cluster {extra[0]}{more}, for a host the list does not name"
+        return None
+
+    return _named("no cluster for an unlisted external host", check)
+
+
+def _in_cluster(cluster: str) -> bool:
+    host = cluster.split("|")[-1]
+    return ".svc." in host and not host.startswith("*")
+
+
+def each_contained(clusters):
+    """No request of the batch left for its own (unlisted) host: each was blocked as each_blocked
+    says, or carried by one of ``clusters`` (a TCP entry without addresses takes every
+    connection on its port, to the listed host, never to the one asked for)."""
+    kept = set(clusters)
+
+    def check(batch):
+        for answer in batch.answers:
+            if answer.outcome not in (observe.RESET, observe.TLS_FAILURE, observe.REACHABLE, observe.HTTP_ERROR):
+                return f"{answer.summary()}, expected it blocked or kept to the port's listed host"
+        if batch.moves.get(envoy.PASSTHROUGH):
+            return f"{envoy.PASSTHROUGH} took {batch.moves[envoy.PASSTHROUGH]}: a request left for its own host"
+        others = sorted(c for c in batch.moves if c not in kept and c != envoy.BLACKHOLE)
+        if others:
+            return f"cluster {others[0]} took {batch.moves[others[0]]}: not the port's listed host"
+        answered = sum(1 for a in batch.answers if a.outcome in (observe.REACHABLE, observe.HTTP_ERROR))
+        if answered > sum(batch.moves.get(c, 0) for c in kept):
+            return f"{answered} answered, more than the listed clusters took: something outside the sidecar answered"
+        return None
+
+    return _named(f"each kept to the {len(kept)} listed TCP clusters", check)

@@ -16,7 +16,8 @@ PASSTHROUGH = "PassthroughCluster"
 STATS_PATH = ("/stats?usedonly&filter=^(cluster%5C.(outbound|BlackHoleCluster|PassthroughCluster)"
               "|cluster_manager%5C.cds%5C.update_success|listener_manager%5C.lds%5C.update_success"
               "|http%5C..*%5C.rds%5C..*%5C.update_success"
-              "|http%5C.outbound_0%5C.0%5C.0%5C.0_80.?%5C.rq_direct_response|listener%5C..*%5C.no_filter_chain_match)")
+              "|http%5C.outbound_0%5C.0%5C.0%5C.0_80.?%5C.(rq_direct_response|no_cluster)"
+              "|listener%5C..*%5C.no_filter_chain_match)")
 """Only touched cluster counters (a request's path), the sidecar's own refusals (block_all's
 direct responses, connections no listener chain took) and the xDS update counters (the
 sidecar's config generation): about 1 KB, where the whole /stats is hundreds."""
@@ -48,6 +49,9 @@ _PATH_COUNTERS = re.compile(
 # manager counts (Istio's stat prefix ends with ';'); a listener whose filter chains match no
 # connection (e.g. no SNI of the port's TLS entries) closes it and counts no_filter_chain_match.
 _BLOCK_ALL_ANSWERS = re.compile(rf"^http\.outbound_{re.escape(PORT_80_LISTENER)};?\.rq_direct_response$")
+# A route whose cluster the sidecar lacks (a VirtualService for a host no ServiceEntry opens)
+# makes the router answer 503 itself and count no_cluster: refused in the sidecar, not sent out.
+_NO_CLUSTER_ANSWERS = re.compile(rf"^http\.outbound_{re.escape(PORT_80_LISTENER)};?\.no_cluster$")
 _UNMATCHED_CONNECTIONS = re.compile(r"^listener\..+\.no_filter_chain_match$")
 
 
@@ -86,6 +90,11 @@ def cluster_moves(before: dict[str, int], after: dict[str, int]) -> dict[str, in
 def block_all_answers(before: dict[str, int], after: dict[str, int]) -> int:
     """Requests the port-80 listener's route answered itself (block_all's 502) between two snapshots."""
     return _growth(before, after, _BLOCK_ALL_ANSWERS)
+
+
+def no_cluster_answers(before: dict[str, int], after: dict[str, int]) -> int:
+    """Requests the port-80 listener's router answered 503 itself, its route's cluster missing."""
+    return _growth(before, after, _NO_CLUSTER_ANSWERS)
 
 
 def unmatched_connections(before: dict[str, int], after: dict[str, int]) -> int:

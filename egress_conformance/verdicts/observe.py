@@ -103,6 +103,8 @@ class Batch:
     """Requests the port-80 route's block_all answered itself during the batch."""
     unmatched: int = 0
     """Connections a listener refused for want of a matching filter chain during the batch."""
+    no_cluster: int = 0
+    """Requests the port-80 router answered 503 itself, the cluster of their route missing."""
 
     def outcomes(self) -> str:
         """How the answers came out, e.g. '498 reachable, 2 timeout'."""
@@ -116,13 +118,14 @@ class Batch:
             if self.sidecar else ""
         refused = f"; block_all answered {self.block_all}" if self.block_all else ""
         refused += f"; listeners refused {self.unmatched}" if self.unmatched else ""
+        refused += f"; no cluster for {self.no_cluster}" if self.no_cluster else ""
         return (f"{len(self.answers)} requests -> {self.outcomes()}; clusters moved: {moved or 'none'}{more}"
                 f"{refused}{state}")
 
     def record(self) -> dict:
         """The batch as report data: outcome and clusters in the fields a single observation has."""
         return {"outcome": self.outcomes(), "served_by": sorted(self.moves), "moves": dict(sorted(self.moves.items())),
-                "block_all": self.block_all, "unmatched": self.unmatched,
+                "block_all": self.block_all, "unmatched": self.unmatched, "no_cluster": self.no_cluster,
                 "answers": [answer.summary() for answer in self.answers],
                 "generation": self.generation}
 

@@ -81,3 +81,43 @@ def pause(timing: Timing, *, matched: bool, has_generation: bool) -> float:
     if not has_generation:
         return timing.interval
     return timing.settled_interval if matched else timing.retry_interval
+
+
+class Refuted(NotConverged):
+    """The state was observed consistently *not* to hold: a settled verdict, not a timeout."""
+
+
+def until_settled(probe: Callable[[], T], check, timing: Timing, *, what: str, clock=time.monotonic,
+                  sleep=time.sleep) -> Converged[T]:
+    """Call ``probe()`` until ``timing.consecutive`` observations in a row agree on the verdict,
+    either way: for a mesh nobody is changing (an audit), a leak seen that many times under one
+    configuration is as settled as a match, and waiting for it to go away proves nothing.
+
+    Agreeing observations follow the rules of until_consistent (one unchanged config generation
+    when the sidecar shows it). Returns on a settled match; raises Refuted on a settled mismatch
+    (the last mismatch's reason), NotConverged when the answers still disagree at the timeout.
+    """
+    __tracebackhide__ = True
+    started = clock()
+    attempts, streak, matched, streak_generation = 0, 0, None, None
+    while True:
+        last = probe()
+        attempts += 1
+        reason = check(last)
+        generation = getattr(last, "generation", None)
+        same = streak and (reason is None) == matched and generation == streak_generation
+        streak = streak + 1 if same else 1
+        matched, streak_generation = reason is None, generation
+        elapsed = clock() - started
+        if streak >= timing.consecutive:
+            if matched:
+                return Converged(last, attempts, elapsed)
+            summary = last.summary() if hasattr(last, "summary") else repr(last)
+            raise Refuted(f"{what}: consistently false in {streak} observations ({attempts} attempts, "
+                          f"{elapsed:.1f}s); last seen: {summary}; mismatch: {reason}", last, reason, attempts,
+                          elapsed)
+        if elapsed > timing.convergence_timeout:
+            summary = last.summary() if hasattr(last, "summary") else repr(last)
+            raise NotConverged(f"{what}: the answers kept changing for {elapsed:.1f}s ({attempts} attempts); "
+                               f"last seen: {summary}; mismatch: {reason or 'none'}", last, reason, attempts, elapsed)
+        sleep(pause(timing, matched=True, has_generation=generation is not None))

@@ -61,6 +61,6 @@ def test_blocked_tls_and_timeout_differ():
 
 def test_sidecar_checks_read_the_sidecar_state():
     assert checks.sidecar_policy("REGISTRY_ONLY")(obs(observe.RESET)) is None
-    assert checks.sidecar_policy("ALLOW_ANY")(obs(observe.RESET)) == "sidecar still enforces REGISTRY_ONLY, not ALLOW_ANY"
+    assert checks.sidecar_policy("ALLOW_ANY")(obs(observe.RESET)) == "sidecar still enforces REGISTRY_ONLY (catch-all -> BlackHoleCluster), not ALLOW_ANY"
     assert checks.sidecar_has_cluster("outbound|80||httpbin.org")(obs(observe.RESET, sidecar=BLOCK_ALL)) is None
     assert checks.sidecar_has_cluster("outbound|80||httpbin.org", present=False)(obs(observe.RESET, sidecar=BLOCK_ALL))

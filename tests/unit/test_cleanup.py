@@ -50,6 +50,17 @@ def test_an_undo_run_early_is_not_repeated():
     assert calls == ["x"]
 
 
+def test_an_undo_that_runs_earlier_ones_leaves_close_nothing_to_repeat():
+    # apply_objects: one undo per object, and one "delete all" that runs them; a test that
+    # fails before its own clean-up leaves all of them for close().
+    calls = []
+    stack = cleanup.Stack()
+    parts = [stack.push(name, lambda name=name: calls.append(name)) for name in ("a", "b")]
+    stack.push("delete all", lambda: [part.run() for part in reversed(parts)])
+    stack.close()
+    assert calls == ["b", "a"] and stack.pending() == []
+
+
 def test_fields_the_api_adds_are_no_edit_but_a_changed_one_is():
     from egress_conformance.changes import undoing
 

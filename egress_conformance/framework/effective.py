@@ -1,0 +1,141 @@
+"""A namespace's egress as Istio configures it, read through the API, and the objects behind
+the paths its sidecar uses: what a failed "blocked" or a missing host names, so that a failed
+run on someone's cluster says what to fix.
+
+Read, never written: the mesh config that counts, the Sidecars that set the namespace's
+policy (its own, else the root namespace's, else the mesh config), every ServiceEntry it can
+see (exportTo), and the EnvoyFilters that apply to it (they can rewrite anything).
+"""
+
+import dataclasses
+import re
+
+from kubernetes import client
+
+from egress_conformance.cluster import kube, meshconfig
+from egress_conformance.framework import preexisting
+from egress_conformance.verdicts import envoy
+
+SIDECAR = ("networking.istio.io/v1", "Sidecar")
+ENVOY_FILTER = ("networking.istio.io/v1alpha3", "EnvoyFilter")
+ROUTING = (("networking.istio.io/v1", "DestinationRule"), ("networking.istio.io/v1", "VirtualService"))
+"""Objects that change what a host's cluster does (TLS, routing) without opening it."""
+
+_URL_HOSTS = re.compile(r"https?://([^/:\s]+)")
+_CLUSTER_NAMES = re.compile(r"outbound\|\d+\|[^|]*\|[^\s,;)]+|" + envoy.PASSTHROUGH)
+_PASSTHROUGH_USED = re.compile(rf"-> {envoy.PASSTHROUGH}|{envoy.PASSTHROUGH} took")
+
+
+@dataclasses.dataclass(frozen=True)
+class Egress:
+    """What decides a namespace's egress, each part named by the object it comes from."""
+
+    namespace: str
+    policy: str
+    """The outbound traffic policy that counts for the namespace's workloads."""
+    policy_source: str
+    """The object that sets it: a Sidecar (the namespace's, else the root namespace's), else the mesh config."""
+    service_entries: tuple[str, ...]
+    """Every ServiceEntry the namespace sees, one line each: name, hosts, ports, resolution, audience."""
+    envoy_filters: tuple[str, ...]
+    """EnvoyFilters that apply to the namespace (its own, and the root namespace's)."""
+    entries: tuple[dict, ...] = dataclasses.field(default=(), repr=False)
+    routing: tuple[dict, ...] = dataclasses.field(default=(), repr=False)
+    """DestinationRules and VirtualServices the namespace sees."""
+
+    def lines(self) -> list[str]:
+        """The egress in words, for the report and the console."""
+        lines = [f"policy {self.policy}, set by {self.policy_source}"]
+        lines += [f"sees {line}" for line in self.service_entries] or ["sees no ServiceEntry"]
+        lines += [f"EnvoyFilter {name} applies here" for name in self.envoy_filters]
+        return lines
+
+    def behind(self, cluster: str) -> str:
+        """The objects that opened ``cluster`` for this namespace, in words."""
+        if cluster == envoy.PASSTHROUGH:
+            if self.policy == meshconfig.ALLOW_ANY:
+                return f"{self.policy_source} sets ALLOW_ANY"
+            changed = (f"EnvoyFilter {', '.join(self.envoy_filters)} may have changed it" if self.envoy_filters
+                       else "no EnvoyFilter explains it (istiod or the proxy is at fault)")
+            return f"{self.policy_source} sets {self.policy}, yet the sidecar passes unknown hosts through: {changed}"
+        if not cluster.startswith("outbound|") or cluster.count("|") != 3:
+            return "not an outbound service cluster"
+        host = cluster.split("|")[3]
+        owners = [f"ServiceEntry {_name(e)}{_resolution(e)}" for e in self.entries if _covers(e, host)]
+        service = _service_of(host)
+        owners = owners or [f"Service {service}" if service else "no ServiceEntry or Service visible here"]
+        owners += [f"{o['kind']} {_name(o)}" for o in self.routing if _covers(o, host)]
+        return ", ".join(owners)
+
+    def explain(self, text: str, served: tuple[str, ...] = ()) -> str:
+        """" (cluster: object, ...)" for the clusters a reason names or a request used; "" for none."""
+        # A batch's served clusters are every listed host's: only those of the hosts the reason names.
+        hosts = set(_URL_HOSTS.findall(text))
+        served = tuple(c for c in served if not hosts or c.split("|")[-1] in hosts)
+        named = [c for c in _CLUSTER_NAMES.findall(text) if c != envoy.PASSTHROUGH]
+        if _PASSTHROUGH_USED.search(text):  # not where the reason names it as what was expected
+            named.append(envoy.PASSTHROUGH)
+        clusters = dict.fromkeys([*named, *served])
+        clusters.pop(envoy.BLACKHOLE, None)
+        named = [f"{cluster}: {self.behind(cluster)}" for cluster in clusters]
+        return f" ({'; '.join(named)})" if named else ""
+
+
+def read(api: client.ApiClient, namespace: str, mesh_config_map: tuple[str, str]) -> Egress:
+    """The namespace's egress as the API holds it now."""
+    mesh_text = meshconfig.read(api, mesh_config_map)
+    root = meshconfig.root_namespace(mesh_text)
+    sidecars = _default_sidecars(kube.list_everywhere(api, *SIDECAR), namespace, root)
+    policy, source = meshconfig.policy_of(mesh_text), f"mesh config {mesh_config_map[0]}/{mesh_config_map[1]}"
+    for sidecar in sidecars:  # the namespace's own first: it overrides the root namespace's
+        mode = ((sidecar.get("spec") or {}).get("outboundTrafficPolicy") or {}).get("mode")
+        if mode:
+            policy, source = mode, f"Sidecar {sidecar['metadata']['namespace']}/{sidecar['metadata']['name']}"
+            break
+        if sidecar["metadata"]["namespace"] == namespace:
+            break  # the namespace's own Sidecar without a mode still shadows the root one
+    entries = tuple(e for e in kube.list_everywhere(api, *preexisting.SERVICE_ENTRY)
+                    if preexisting.visible_to(e, namespace))
+    filters = tuple(f"{f['metadata']['namespace']}/{f['metadata']['name']}"
+                    for f in kube.list_everywhere(api, *ENVOY_FILTER)
+                    if f["metadata"]["namespace"] in (namespace, root))
+    routing = tuple(o for kind in ROUTING for o in kube.list_everywhere(api, *kind)
+                    if preexisting.visible_to(o, namespace))
+    return Egress(namespace, policy, source, tuple(_describe(e) for e in entries), filters, entries, routing)
+
+
+def _name(obj: dict) -> str:
+    return f"{obj['metadata']['namespace']}/{obj['metadata']['name']}"
+
+
+def _covers(obj: dict, host: str) -> bool:
+    spec = obj.get("spec") or {}
+    patterns = spec.get("hosts") or ([spec["host"]] if spec.get("host") else [])
+    return any(preexisting.covers(pattern, host) for pattern in patterns)
+
+
+def _default_sidecars(sidecars: list[dict], namespace: str, root: str) -> list[dict]:
+    """The Sidecars without a workloadSelector that apply to every pod of ``namespace``: its own
+    first, then the root namespace's (Istio's precedence)."""
+    chosen = [s for s in sidecars if not (s.get("spec") or {}).get("workloadSelector")]
+    return sorted((s for s in chosen if s["metadata"]["namespace"] in (namespace, root)),
+                  key=lambda s: s["metadata"]["namespace"] != namespace)
+
+
+def _describe(entry: dict) -> str:
+    spec = entry.get("spec") or {}
+    ports = ", ".join(f"{p.get('number')}/{p.get('protocol', 'TCP')}" for p in spec.get("ports") or [])
+    export = spec.get("exportTo") or ["*"]
+    return (f"ServiceEntry {entry['metadata']['namespace']}/{entry['metadata']['name']}: "
+            f"{', '.join(spec.get('hosts') or [])} on {ports or 'no port'}{_resolution(entry)}, exported to "
+            f"{'every namespace' if '*' in export else ', '.join(export)}")
+
+
+def _resolution(entry: dict) -> str:
+    return f" (resolution {(entry.get('spec') or {}).get('resolution') or 'NONE'})"
+
+
+def _service_of(host: str) -> str | None:
+    """``name/namespace`` of a Kubernetes Service host (name.namespace.svc.<domain>), else None."""
+    parts = host.split(".")
+    return f"{parts[1]}/{parts[0]}" if len(parts) > 3 and parts[2] == "svc" else None

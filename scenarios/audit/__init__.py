@@ -1,0 +1,65 @@
+"""The audit: a namespace's egress as it is, read-only. From this namespace, does every
+host of the team's list answer, and can anything reach a host the list does not name?
+
+Nothing is changed: no policy, no ServiceEntry. The API says what configures the
+namespace's egress (recorded first); the sidecar's own config is compared with the list
+both ways (a listed host without its cluster: missing; a cluster for an unlisted external
+host: a leak); then requests, one batch per observation: every listed host through its own
+cluster, the probe hosts (--probe-hosts, else example.com and friends) blocked over HTTP and
+HTTPS, TLS with an unlisted SNI blocked on every TLS port of the list, and a connection on
+every TCP port of the list kept to that port's listed host. A "blocked" verdict needs the
+sidecar's own refusal (BlackHoleCluster, or block_all's direct response), never just a
+failed request. Each check runs whatever the others found, and each failure is a finding
+naming the path and the Istio object behind it.
+"""
+
+from egress_conformance.cluster.meshconfig import REGISTRY_ONLY
+from egress_conformance.framework import scope
+from egress_conformance.framework.scenario import AUDIT, Scenario
+from egress_conformance.hosts import allowlist
+from egress_conformance.verdicts import checks, waits
+from egress_conformance.verdicts.observe import Request
+
+
+def run(t):
+    t.egress()
+    entries = t.targets.allow_list
+    listed = {t.targets.url("https" if allowlist.is_tls(e) else "http", e.host, e.port): allowlist.cluster(e)
+              for e in entries}
+    tcp = [e for e in entries if e.protocol == "TCP"]
+    tls_ports = sorted({443} | {e.port for e in entries if allowlist.is_tls(e)})
+    probes = t.targets.unlisted
+    unlisted = [Request(t.targets.url("http", host)) for host in probes]
+    unlisted += [Request(t.targets.url("https", host, port)) for host in probes for port in tls_ports]
+    closed = checks.all_of(checks.sidecar_policy(REGISTRY_ONLY),
+                           checks.no_unlisted_external_clusters(listed.values()),
+                           checks.each_blocked(listed.values()))
+
+    leaks = []
+    for step, requests, check in (
+        (f"each of the {len(entries)} listed hosts answers via its own cluster", [Request(u) for u in listed],
+         checks.all_of(checks.sidecar_has_clusters(listed.values()), checks.each_answered(listed))),
+        (f"{len(probes)} unlisted hosts blocked over HTTP and TLS on ports {', '.join(map(str, tls_ports))}",
+         unlisted, closed),
+        *([(f"TCP ports {', '.join(str(e.port) for e in tcp)}: unlisted hosts kept to the listed one",
+            [Request(t.targets.url("http", host, e.port)) for host in probes for e in tcp],
+            checks.each_contained(allowlist.cluster(e) for e in tcp))] if tcp else []),
+    ):
+        try:
+            t.verify_all(step, requests, check)
+        except waits.NotConverged:
+            leaks.append(f"{step}: {t.steps[-1].detail}")
+    t.findings.extend(f"audit of namespace {t.namespace}: {leak}" for leak in leaks)
+    assert not leaks, f"{len(leaks)} audit checks failed: " + " | ".join(leaks)
+
+
+SCENARIO = Scenario(
+    name="audit",
+    description="Read-only: every listed host answers through its own cluster, and nothing unlisted leaves the "
+                "namespace (HTTP, TLS by SNI, TCP ports), each leak named with the Istio object behind it.",
+    profile=AUDIT,
+    features=frozenset(),
+    run=run,
+    scopes=(scope.NAMESPACE,),
+    hosts=lambda targets: (),
+)

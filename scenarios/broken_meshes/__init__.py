@@ -1,0 +1,113 @@
+"""The broken-mesh matrix: meshes that leak (or look as if they might) and what the audit
+must say about each. The catalogue (catalogue.yaml) is data; ``run`` is the one function:
+the team's clean egress, the shape's objects outside the team's namespace, a sync until the
+sidecar holds them, then the audit, judged against what the shape expects.
+
+A shape the audit misses, or catches with a diagnosis lacking its words, fails its test; so
+does a false failure on a shape the mesh survives, and on the clean mesh before and after.
+"""
+
+import dataclasses
+import functools
+import pathlib
+import secrets
+import string
+
+import yaml
+from egress_conformance.scenarios import audit
+
+from egress_conformance.cluster import meshconfig
+from egress_conformance.cluster.meshconfig import REGISTRY_ONLY
+from egress_conformance.framework import scope
+from egress_conformance.framework.scenario import MATRIX, Scenario
+from egress_conformance.hosts import allowlist
+from egress_conformance.providers import features
+from egress_conformance.reports.model import Step, Verdict
+
+CATALOGUE = pathlib.Path(__file__).parent / "catalogue.yaml"
+CAUGHT, PASSES = "caught", "passes"
+
+
+@dataclasses.dataclass(frozen=True)
+class Shape:
+    """One broken (or harmless-looking) mesh: the objects that make it, and the audit's due verdict."""
+
+    name: str
+    what: str
+    expect: str
+    objects: str
+    """The objects as YAML text, ${shared} and ${root} still to fill in."""
+    diagnosis: tuple[str, ...] = ()
+    reported: str = ""
+
+    def manifests(self, **where: str) -> list[dict]:
+        return yaml.safe_load(string.Template(self.objects).substitute(where)) or []
+
+    def words(self, **where: str) -> list[str]:
+        return [string.Template(word).substitute(where) for word in self.diagnosis]
+
+    def judge(self, failed: bool, said: str, **where: str) -> str | None:
+        """None when the audit did what this shape demands, else what went wrong, in words."""
+        if self.expect == PASSES:
+            return f"false failure: the mesh is sound here, but the audit said: {said}" if failed else None
+        if not failed:
+            return "missed: the audit passed a mesh that leaks"
+        missing = [word for word in self.words(**where) if word not in said]
+        return f"caught with the wrong diagnosis (lacks {missing}): {said}" if missing else None
+
+
+def load(path: pathlib.Path = CATALOGUE) -> list[Shape]:
+    shapes = []
+    for entry in yaml.safe_load(path.read_text()):
+        if entry["expect"] not in (CAUGHT, PASSES) or (entry["expect"] == CAUGHT) != bool(entry.get("diagnosis")):
+            raise ValueError(f"{path}: shape {entry['name']}: expect is {CAUGHT} (with a diagnosis) or {PASSES}")
+        shapes.append(Shape(entry["name"], entry["what"], entry["expect"], yaml.safe_dump(entry["objects"]),
+                            tuple(entry.get("diagnosis") or ()), entry.get("reported", "")))
+    return shapes
+
+
+def run(shape: Shape, t) -> None:
+    where = {"root": meshconfig.root_namespace(t.mesh_config()),
+             "shared": f"egress-conformance-shared-{secrets.token_hex(3)}"}
+    # The team's egress as a platform team keeps it: restricted by its namespace's Sidecar, its
+    # list's ServiceEntries exported to its namespace alone (the scope adapts them).
+    t.set_outbound_policy(REGISTRY_ONLY)
+    t.apply_objects([allowlist.service_entry(e, f"team-{i:04d}") for i, e in enumerate(t.targets.allow_list)],
+                    "the team's allow-list")
+    objects = shape.manifests(**where)
+    if any(o["metadata"].get("namespace") == where["shared"] for o in objects):
+        t.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": where["shared"]}})
+    for obj in objects:
+        t.create(obj)
+    t.sync()
+    failed, said = _audit(t)
+    wrong = shape.judge(failed, said, **where)
+    t.steps.append(Step(f"matrix: {shape.name} ({shape.expect})", Verdict.FAILED if wrong else Verdict.PASSED,
+                        detail=wrong or (f"caught: {said}" if failed else "the audit passed, as it should")))
+    assert wrong is None, wrong
+
+
+def _audit(t) -> tuple[bool, str]:
+    """Run the audit; (did it fail, what it said). Its failed steps are what the shape asked for:
+    kept in the report as observations, its findings as this test's words, not the run's."""
+    first = len(t.steps)
+    try:
+        audit.run(t)
+        return False, ""
+    except AssertionError:
+        said = " | ".join(t.findings)
+        t.findings.clear()
+        t.steps[first:] = [dataclasses.replace(s, verdict=Verdict.OBSERVED) if s.verdict == Verdict.FAILED else s
+                           for s in t.steps[first:]]
+        return True, said
+
+
+SCENARIOS = tuple(Scenario(
+    name=f"matrix-{shape.name}",
+    description=f"{shape.what} ({shape.expect}{', reported in ' + shape.reported if shape.reported else ''})",
+    profile=MATRIX,
+    features=frozenset({features.SIDECAR_SCOPED_POLICY}),
+    run=functools.partial(run, shape),
+    scopes=(scope.NAMESPACE,),
+    hosts=lambda targets: (),
+) for shape in load())

@@ -1,0 +1,191 @@
+"""The audit and the broken-mesh matrix: their pure logic, and the audit's wiring on the fake
+API server (the matrix itself runs on real meshes: tests/integration, tests/cluster)."""
+
+import pathlib
+import tempfile
+
+import pytest
+from egress_conformance.scenarios import audit, broken_meshes
+
+from egress_conformance import scenarios
+from egress_conformance.changes.journal import Journal
+from egress_conformance.cluster import kube
+from egress_conformance.framework import effective, scope
+from egress_conformance.hosts import allowlist, targets
+from egress_conformance.reports.model import Result, Step, TestResult, Verdict
+from egress_conformance.run import session
+from egress_conformance.verdicts import checks, envoy, observe, waits
+from egress_conformance.verdicts.timing import Timing
+from fixtures import matrix
+from tests import fakemesh
+
+TARGETS = targets.from_options({}, scenarios.allow_list.DEFAULT_LIST)
+TIMING = Timing(convergence_timeout=0.3, retry_interval=0.01)
+
+
+@pytest.fixture(autouse=True)
+def discovery_cache_in_the_tests_own_directory(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
+
+def audited(tmp_path, mesh_text, objects=()):
+    """(the audit's failure or None, its t) on a fake mesh holding ``objects``."""
+    provider = fakemesh.provider(TARGETS, mesh_text=mesh_text)
+    for obj in objects:
+        provider.server.namespaces.add(obj["metadata"]["namespace"])
+        kube.create(provider.api(), obj)
+    journal = Journal(provider.cluster(), tmp_path / "journal.json")
+    with session.test_context(session.Mesh(provider, journal, TIMING), scope.NAMESPACE) as t:
+        try:
+            audit.run(t)
+        except AssertionError as err:
+            return err, t, provider
+    return None, t, provider
+
+
+def team_entries(namespace=fakemesh.TEST_NAMESPACE):
+    entries = [allowlist.service_entry(e, f"team-{i}") for i, e in enumerate(TARGETS.allow_list)]
+    for entry in entries:
+        entry["metadata"]["namespace"] = namespace
+        entry["spec"]["exportTo"] = ["."]
+    return entries
+
+
+def test_the_audit_passes_a_restricted_namespace_that_sees_exactly_its_list_and_changes_nothing(tmp_path):
+    failure, t, provider = audited(tmp_path, fakemesh.RESTRICTED_MESH_TEXT, team_entries())
+    assert failure is None and t.findings == []
+    assert [s.verdict for s in t.steps] == ["observed", "passed", "passed"]
+    assert [change for change in provider.server.history if change[0] != "create"] == []
+    assert len([c for c in provider.server.history if c[0] == "create"]) == len(TARGETS.allow_list)  # the set-up's
+
+
+def test_the_audit_of_an_allow_any_mesh_names_the_mesh_config_and_the_missing_hosts(tmp_path):
+    failure, t, _ = audited(tmp_path, fakemesh.MESH_TEXT)
+    assert failure is not None and len(t.findings) == 2
+    missing, leak = t.findings
+    assert "sidecar lacks cluster outbound|443||api.github.com and 4 more" in missing
+    assert ("sidecar still enforces ALLOW_ANY (catch-all -> PassthroughCluster), not REGISTRY_ONLY "
+            "(PassthroughCluster: mesh config istio-system/istio sets ALLOW_ANY)") in leak
+
+
+def test_the_audit_names_another_teams_entry_that_opens_an_unlisted_host(tmp_path):
+    theirs = {"apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry",
+              "metadata": {"name": "example", "namespace": "other-team"},
+              "spec": {"hosts": ["example.com"], "location": "MESH_EXTERNAL", "resolution": "DNS",
+                       "ports": [{"number": 80, "name": "http", "protocol": "HTTP"}]}}
+    failure, t, _ = audited(tmp_path, fakemesh.RESTRICTED_MESH_TEXT, [*team_entries(), theirs])
+    assert failure is not None
+    [leak] = t.findings
+    assert ("sidecar has cluster outbound|80||example.com, for a host the list does not name "
+            "(outbound|80||example.com: ServiceEntry other-team/example (resolution DNS))") in leak
+
+
+def sidecar(clusters, unknown=envoy.BLACKHOLE):
+    return envoy.SidecarState(unknown, "block_all", (), tuple(clusters))
+
+
+def test_clusters_of_the_clusters_own_services_are_not_unlisted_external_hosts():
+    check = checks.no_unlisted_external_clusters(["outbound|80||httpbin.org"])
+    inside = observe.Batch((), {}, sidecar(["outbound|80||httpbin.org", "outbound|443||kubernetes.default.svc.cluster.local"]))
+    assert check(inside) is None
+    wildcard = observe.Batch((), {}, sidecar(["outbound|443||*.svc.example.com"]))
+    assert check(wildcard) == ("sidecar has cluster outbound|443||*.svc.example.com, for a host the list does not "
+                               "name")
+
+
+def answer(url, outcome, status=None):
+    return observe.Answer(observe.Request(url), outcome, status, "")
+
+
+def test_a_503_is_blocked_only_when_the_sidecars_router_counted_a_missing_cluster():
+    check = checks.each_blocked(["outbound|80||httpbin.org"])
+    answers = (answer("http://example.net/get", observe.HTTP_ERROR, 503),)
+    assert check(observe.Batch(answers, {}, sidecar([]), no_cluster=1)) is None
+    assert "the others came from elsewhere" in check(observe.Batch(answers, {}, sidecar([])))
+
+
+def test_a_tcp_port_keeps_connections_to_its_listed_host_or_blocks_them():
+    check = checks.each_contained(["outbound|5432||db.example.org"])
+    kept = observe.Batch((answer("http://example.com:5432/get", observe.RESET),), {"outbound|5432||db.example.org": 1})
+    assert check(kept) is None
+    out = observe.Batch((answer("http://example.com:5432/get", observe.REACHABLE, 200),), {envoy.PASSTHROUGH: 1})
+    assert check(out) == "PassthroughCluster took 1: a request left for its own host"
+    elsewhere = observe.Batch((answer("http://example.com:5432/get", observe.REACHABLE, 200),), {})
+    assert "something outside the sidecar answered" in check(elsewhere)
+
+
+class Seen:
+    def __init__(self, matched):
+        self.matched, self.generation = matched, (("cds", 1),)
+
+    def summary(self):
+        return f"matched={self.matched}"
+
+
+def settle(sequence, consecutive=3):
+    seen = iter(sequence)
+    clock = iter(range(1000))
+    return waits.until_settled(lambda: Seen(next(seen)), lambda o: None if o.matched else "no",
+                               Timing(consecutive=consecutive, convergence_timeout=10), what="w",
+                               clock=lambda: next(clock), sleep=lambda _: None)
+
+
+def test_a_settled_verdict_either_way_ends_the_wait():
+    assert settle([False, True, True, True]).attempts == 4
+    with pytest.raises(waits.Refuted, match="consistently false in 3 observations"):
+        settle([True, False, False, False])
+    with pytest.raises(waits.NotConverged, match="kept changing"):
+        settle([True, False] * 20)
+
+
+def test_the_catalogue_loads_and_each_leaking_shape_says_what_must_be_named():
+    shapes = broken_meshes.load()
+    assert shapes[0].name == "clean-before" and shapes[-1].name == "clean-after"
+    assert all(s.diagnosis for s in shapes if s.expect == broken_meshes.CAUGHT)
+    assert {s.expect for s in shapes} == {broken_meshes.CAUGHT, broken_meshes.PASSES}
+    wildcard = next(s for s in shapes if s.name == "wildcard-resolution-none")
+    [entry] = wildcard.manifests(shared="team-b", root="istio-system")
+    assert entry["metadata"]["namespace"] == "team-b"
+    said = "sidecar has cluster outbound|443||*.com (outbound|443||*.com: ServiceEntry team-b/wildcard-com (resolution NONE))"
+    assert wildcard.judge(True, said, shared="team-b", root="r") is None
+    assert wildcard.judge(False, "", shared="team-b", root="r") == "missed: the audit passed a mesh that leaks"
+    assert "wrong diagnosis" in wildcard.judge(True, "something else", shared="team-b", root="r")
+    assert "false failure" in shapes[0].judge(True, "a leak")
+
+
+def test_a_catalogue_entry_that_leaks_without_a_diagnosis_is_refused(tmp_path):
+    bad = tmp_path / "catalogue.yaml"
+    bad.write_text("- {name: x, what: y, expect: caught, objects: []}\n")
+    with pytest.raises(ValueError, match="shape x"):
+        broken_meshes.load(bad)
+
+
+def test_the_kill_rate_counts_caught_leaks_and_false_failures():
+    def result(name, outcome):
+        return TestResult(f"matrix-{name}", "", "matrix", "namespace", (), (), outcome, "why",
+                          (Step("matrix: x", Verdict.PASSED, detail="said"),))
+    tests = [result("clean-before", Result.PASSED), result("wildcard-resolution-none", Result.PASSED),
+             result("exported-to-every-namespace", Result.FAILED), result("clean-after", Result.FAILED)]
+    lines, markdown = matrix.table(tests)
+    assert lines[0] == "kill rate: 1/2 leaking meshes caught with the right diagnosis"
+    assert lines[1].startswith("false failures: 1/2 sound meshes")
+    assert markdown.count("\n") == 2 + len(tests)
+
+
+def test_probe_hosts_come_from_a_file_and_a_bad_name_is_refused(tmp_path):
+    given = tmp_path / "probes.txt"
+    given.write_text("# ours\nmirror.example.io\n")
+    assert targets.from_options({"probe_hosts": str(given)}).unlisted[-1] == "mirror.example.io"
+    given.write_text("not a host!\n")
+    with pytest.raises(targets.TargetError, match="--probe-hosts: not a host! is not a DNS host name"):
+        targets.from_options({"probe_hosts": str(given)})
+
+
+def test_the_explanation_names_only_the_clusters_of_the_hosts_a_reason_names():
+    egress = effective.Egress("team-a", "REGISTRY_ONLY", "Sidecar team-a/p", (), ())
+    text = "GET http://httpbin.org/get -> http-error 503, expected an answer from the host"
+    served = ("outbound|80||httpbin.org", "outbound|443||pypi.org")
+    assert egress.explain(text, served) == " (outbound|80||httpbin.org: no ServiceEntry or Service visible here)"
+    assert egress.explain("expected reachable via PassthroughCluster", ()) == ""
+    assert "yet the sidecar passes unknown hosts through" in egress.explain("PassthroughCluster took 2", ())
+    assert pathlib.Path(broken_meshes.CATALOGUE).exists()
