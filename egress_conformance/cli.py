@@ -1,6 +1,6 @@
 """``egress-conformance``: run the suite, audit a namespace's egress read-only, run the
-broken-mesh matrix, change the mesh-wide policy, restore what an
-interrupted run changed, and read saved reports.
+broken-mesh matrix, change the mesh-wide policy, restore what an interrupted run changed,
+and read saved reports (one, two side by side, many in a table).
 
 Every error is one line on stderr that says what to do. Exit codes (report.EXIT_CODES):
 0 success, 1 failure (an egress expectation failed; for other commands: the command
@@ -28,11 +28,13 @@ from egress_conformance.cluster import istiodiscovery, kubeconfigs, meshconfig
 from egress_conformance.framework.scenario import AUDIT, MATRIX
 from egress_conformance.providers import options as provider_options
 from egress_conformance.providers.base import ProviderError
-from egress_conformance.reports import diff, render, report
+from egress_conformance.reports import diff, markdown, pages, render, report, runs
 from egress_conformance.reports.model import Report, RunResult
 from egress_conformance.run import interrupts, options, suite
 
 POLICY_WORDS = {"allowed": meshconfig.ALLOW_ANY, "restricted": meshconfig.REGISTRY_ONLY}
+FORMATS = ("text", "markdown", "html")
+"""Output formats of `report` and `summary`."""
 
 
 class CliError(Exception):
@@ -99,7 +101,7 @@ def profile_command(profile: str):
 
 def _remove_stale_report(report_dir: pathlib.Path) -> None:
     """An earlier run's report in the folder must never stand for this run's."""
-    for name in ("report.yaml", "report.json"):
+    for name in ("report.yaml", "report.json", pages.PAGE):
         (report_dir / name).unlink(missing_ok=True)
 
 
@@ -246,16 +248,60 @@ def show_report(args) -> int:
     if document.result != stored.result:
         print(f"egress-conformance: {args.path} says result '{stored.result}' but its tests give "
               f"'{document.result}': using '{document.result}'", file=sys.stderr)
-    print(render.as_text(document))
+    if args.format == "markdown":
+        print(markdown.report_summary(document), end="")
+    elif args.format == "html":
+        print(pages.report_page(document, _folder_of(args.path)), end="")
+    else:
+        print(render.as_text(document))
     return report.exit_code(document.result, accept_partial=args.accept_partial)
 
 
 def diff_reports(args) -> int:
-    """What changed between two saved reports; exit 1 on any regression (for CI after an upgrade)."""
+    """What changed between two saved reports; exit 1 on any regression (for CI after an upgrade).
+    With --html, also the two runs side by side as a page."""
     before, after = (_load_report(path) for path in (args.before, args.after))
     changes = diff.compare(before, after, args.timing_threshold)
     print(diff.render(changes))
+    if args.html:
+        out = pathlib.Path(args.html)
+        links = (_page_link(args.before, out.parent), _page_link(args.after, out.parent))
+        try:
+            out.write_text(pages.diff_page(before, after, (args.before, args.after), links, args.timing_threshold))
+        except OSError as err:
+            raise CliError(f"cannot write {out}: {err.strerror}") from None
     return 1 if changes.regressions else 0
+
+
+def summary(args) -> int:
+    """One table over many runs; exits with the worst of their results' codes."""
+    rows = []
+    for given in args.paths:
+        try:
+            rows.append(runs.row(given, runs.load(given)))
+        except OSError:
+            raise CliError(f"no report at {given}: pass run folders or their report.yaml/report.json") from None
+        except ValueError as err:
+            raise CliError(f"{given} is not a conformance report: {err}") from None
+    rows.sort(key=lambda row: row.date)
+    if args.format == "markdown":
+        print(markdown.runs_table(rows), end="")
+    elif args.format == "html":
+        print(pages.summary_page(rows), end="")
+    else:
+        print(runs.table(rows))
+    return report.exit_code(runs.overall(rows), accept_partial=args.accept_partial)
+
+
+def _folder_of(given: str) -> pathlib.Path:
+    path = pathlib.Path(given)
+    return path if path.is_dir() else path.parent
+
+
+def _page_link(given: str, page_folder: pathlib.Path) -> str | None:
+    """An href from the diff page to a run's own report.html, if it has one."""
+    page = _folder_of(given) / pages.PAGE
+    return pages.relative_link(page, page_folder) if page.exists() else None
 
 
 def _load_report(given: str) -> Report:
@@ -335,7 +381,15 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="print a saved report as a summary")
     p.add_argument("path", help="report.yaml, report.json, or a run's report folder")
     p.add_argument("--accept-partial", action="store_true", help="exit 0 for a partial result instead of 3")
+    p.add_argument("--format", choices=FORMATS, default="text",
+                   help="text (default), markdown (a short summary for CI job pages), html (the run's page)")
     p.set_defaults(command=show_report)
+
+    p = sub.add_parser("summary", help="one table over many runs' reports")
+    p.add_argument("paths", nargs="+", metavar="DIR", help="run folders (or their report.yaml/report.json)")
+    p.add_argument("--format", choices=FORMATS, default="text", help="text (default), markdown, html")
+    p.add_argument("--accept-partial", action="store_true", help="a partial run counts as success for the exit code")
+    p.set_defaults(command=summary)
 
     p = sub.add_parser("diff", help="what changed between two saved reports; exit 1 on any regression")
     p.add_argument("before", help="the earlier report (report.yaml/json or its run folder)")
@@ -343,6 +397,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--timing-threshold", type=float, default=diff.TIMING_THRESHOLD, metavar="SECONDS",
                    help=f"list a step's duration change only from this many seconds (default "
                         f"{diff.TIMING_THRESHOLD})")
+    p.add_argument("--html", metavar="FILE", help="also write the two runs side by side as a page, regressions first")
     p.set_defaults(command=diff_reports)
     return parser
 

@@ -64,7 +64,8 @@ class EgressTest:
         owners' choice, which is a fact to record, not a failure."""
         policy = self.scope.configured_policy()
         self.steps.append(Step(f"API: starting policy in {self.scope.where()}", Verdict.OBSERVED,
-                               detail=f"read {policy}", evidence=f"outboundTrafficPolicy.mode: {policy}"))
+                               detail=f"read {policy}", evidence=f"outboundTrafficPolicy.mode: {policy}",
+                               started=_now()))
         log.info("starting policy (%s): %s", self.scope.where(), policy)
         return policy
 
@@ -92,7 +93,8 @@ class EgressTest:
         __tracebackhide__ = True
         verdict = Verdict.PASSED if actual == policy else Verdict.FAILED
         self.steps.append(Step(f"API: {where} sets {policy}", verdict,
-                               detail=f"read back {actual}", evidence=f"outboundTrafficPolicy.mode: {actual}"))
+                               detail=f"read back {actual}", evidence=f"outboundTrafficPolicy.mode: {actual}",
+                               started=_now()))
         assert actual == policy, f"API read-back: {where} sets {actual}, expected {policy}"
 
     def egress(self) -> effective.Egress:
@@ -264,6 +266,11 @@ class EgressTest:
             ended=ended.isoformat(timespec="milliseconds"),
             observation=observation.record() if observation else None,
         ))
+
+
+def _now() -> str:
+    """The time an API step read the API back, as waited steps' times are written (the report's timeline)."""
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds")
 
 
 @dataclasses.dataclass(frozen=True)

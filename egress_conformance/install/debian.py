@@ -1,4 +1,5 @@
-"""Debian packages the local mesh needs: installed with apt only when a command is missing."""
+"""Debian packages the local mesh and the project's own tests need: installed with apt only
+when a command is missing."""
 
 import os
 import shutil
@@ -9,12 +10,17 @@ from egress_conformance.install.errors import InstallError
 COMMANDS = {"iptables": "iptables", "ip": "iproute2", "setpriv": "util-linux", "curl": "curl"}
 """Command the local mesh runs -> the Debian package that provides it."""
 
+TEST_COMMANDS = {"chromium": "chromium"}
+"""Command the project's own tests run -> its package: the report pages' browser test
+(tests/integration/test_report_browser.py) drives Debian's Chromium, never a browser a tool downloads."""
+
 
 def ensure_commands() -> None:
     """Install the Debian package of every missing command (needs root and apt)."""
-    missing = sorted({pkg for cmd, pkg in COMMANDS.items() if shutil.which(cmd) is None})
+    wanted = COMMANDS | TEST_COMMANDS
+    missing = sorted({pkg for cmd, pkg in wanted.items() if shutil.which(cmd) is None})
     if not missing:
-        progress.say(f"debian packages: {', '.join(sorted(set(COMMANDS.values())))} present")
+        progress.say(f"debian packages: {', '.join(sorted(set(wanted.values())))} present")
         return
     apt_install(missing)
 

@@ -53,11 +53,62 @@ def compare(before: Report, after: Report, timing_threshold: float = TIMING_THRE
         result_a = a.result if a else None
         result_b = b.result if b else None
         step_lines, step_regressed = _step_changes(a, b, timing_threshold, aliases) if a and b else ((), False)
-        regression = (result_a == Result.PASSED and result_b != Result.PASSED) or \
-            (result_b == Result.FAILED and result_a != Result.FAILED) or step_regressed
+        regression = _result_regressed(result_a, result_b) or step_regressed
         if result_a != result_b or step_lines:
             changes.append(TestChange(key, result_a, result_b, step_lines, regression))
     return Diff(_mesh_changes(before.mesh, after.mesh), (before.result, after.result), tuple(changes))
+
+
+def _result_regressed(before: Result | None, after: Result | None) -> bool:
+    return (before == Result.PASSED and after != Result.PASSED) or (after == Result.FAILED and before != Result.FAILED)
+
+
+@dataclasses.dataclass(frozen=True)
+class StepPair:
+    """One step in both runs (None where a run lacks it), matched by name as compare matches them."""
+
+    key: str
+    before: Step | None
+    after: Step | None
+    regression: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class TestPair:
+    """One test in both runs, every step side by side: what a page shows whole."""
+
+    __test__ = False  # a record, not a pytest test class
+
+    key: str
+    before: TestResult | None
+    after: TestResult | None
+    regression: bool
+    steps: tuple[StepPair, ...]
+
+
+def side_by_side(before: Report, after: Report) -> list[TestPair]:
+    """Every test of either report with all its steps paired, regressions first (then by name),
+    by the same rules as compare."""
+    old, new = _tests_by_key(before), _tests_by_key(after)
+    names = [before.mesh.mesh_config, after.mesh.mesh_config]
+    aliases: list[str | None] = names if names[0] != names[1] else [None, None]
+    pairs = []
+    for key in sorted(old.keys() | new.keys()):
+        a, b = old.get(key), new.get(key)
+        steps_a = _steps_by_key(a, aliases[0]) if a else {}
+        steps_b = _steps_by_key(b, aliases[1]) if b else {}
+        steps = tuple(StepPair(name, steps_a.get(name), steps_b.get(name), _step_regressed(steps_a.get(name),
+                                                                                            steps_b.get(name)))
+                      for name in list(steps_a) + [n for n in steps_b if n not in steps_a])
+        regression = _result_regressed(a.result if a else None, b.result if b else None) or \
+            (a is not None and b is not None and any(step.regression for step in steps))
+        pairs.append(TestPair(key, a, b, regression, steps))
+    return sorted(pairs, key=lambda pair: not pair.regression)
+
+
+def _step_regressed(before: Step | None, after: Step | None) -> bool:
+    return before is not None and after is not None and before.verdict in (Verdict.PASSED, Verdict.OBSERVED) \
+        and after.verdict == Verdict.FAILED
 
 
 def render(diff: Diff) -> str:
@@ -136,7 +187,7 @@ def _step_changes(a: TestResult, b: TestResult, timing_threshold: float,
         parts = [p for p in parts if p]
         if parts:
             lines.append(f"step {name!r}: " + "; ".join(parts))
-        regressed |= x.verdict in (Verdict.PASSED, Verdict.OBSERVED) and y.verdict == Verdict.FAILED
+        regressed |= _step_regressed(x, y)
     return tuple(lines), regressed
 
 

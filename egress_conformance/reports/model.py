@@ -65,7 +65,8 @@ class Step:
     attempts: int | None = None
     seconds: float | None = None
     started: str | None = None
-    """ISO time; reports written before the access-log evidence have none (nor ``ended``)."""
+    """ISO time a waited step began (reports written before the access-log evidence have none,
+    nor ``ended``), or the time an API step read the API back (none in reports before that)."""
     ended: str | None = None
     observation: dict | None = None
 
@@ -75,7 +76,10 @@ class Step:
 
     def to_dict(self) -> dict:
         if not self.waited:
-            return {"step": self.name, "verdict": self.verdict.value, "detail": self.detail, "evidence": self.evidence}
+            fields: dict[str, object] = {"step": self.name, "verdict": self.verdict.value, "detail": self.detail}
+            if self.started is not None:
+                fields["started"] = self.started  # when the API was read (reports before it have none)
+            return fields | {"evidence": self.evidence}
         fields = {"step": self.name, "check": self.check, "verdict": self.verdict.value, "detail": self.detail,
                   "attempts": self.attempts, "seconds": self.seconds}
         if self.started is not None:
@@ -153,9 +157,9 @@ class Profile:
                    tuple(TestResult.from_dict(t) for t in fields["tests"]))
 
 
-_MESH_KEYS = {"provider": "provider", "kubernetes_version": "kubernetesVersion", "istio_version": "istioVersion",
-              "revision": "revision", "mesh_config": "meshConfig", "starting_policy": "startingPolicy",
-              "mesh_wide_changes": "meshWideChanges"}
+_MESH_KEYS = {"provider": "provider", "cluster": "cluster", "kubernetes_version": "kubernetesVersion",
+              "istio_version": "istioVersion", "revision": "revision", "mesh_config": "meshConfig",
+              "starting_policy": "startingPolicy", "mesh_wide_changes": "meshWideChanges"}
 """The saved name of each field of a reached mesh, in the saved order."""
 
 
@@ -173,6 +177,8 @@ class MeshUnderTest:
     starting_policy: str | None = None
     mesh_wide_changes: MeshWideChanges | None = None
     not_run: str | None = None
+    cluster: str | None = None
+    """Which cluster: the kind cluster, the kubeconfig's context, or the API server's address."""
 
     @classmethod
     def never_reached(cls, reason: str) -> "MeshUnderTest":

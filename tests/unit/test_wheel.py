@@ -29,7 +29,9 @@ def test_the_wheel_carries_suites_fixtures_scenarios_and_their_manifests_inside_
     names = set(zipfile.ZipFile(wheel).namelist())
     for expected in ("suites/core/test_core.py", "suites/extended/test_extended.py", "fixtures/mesh.py",
                      "scenarios/core_egress/__init__.py", "scenarios/core_egress/httpbin-service-entry.yaml",
-                     "scenarios/allow_list/allow-list.yaml", "run/suite.py", "providers/local/httpbin_server.py"):
+                     "scenarios/allow_list/allow-list.yaml", "run/suite.py", "providers/local/httpbin_server.py",
+                     "reports/templates/report.html.j2", "reports/templates/diff.html.j2",
+                     "reports/templates/summary.html.j2", "reports/templates/style.css.j2"):
         assert f"egress_conformance/{expected}" in names, expected
     assert {name.split("/")[0] for name in names} == {"egress_conformance", wheel.name.split("-py3")[0] + ".dist-info"}
 
