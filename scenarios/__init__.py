@@ -5,6 +5,7 @@ from egress_conformance.scenarios import (
     audit,
     broken_meshes,
     core_egress,
+    egress_gateway,
     https_service_entry,
     sidecar_scoped_policy,
 )
@@ -16,6 +17,7 @@ DECLARED: tuple[Scenario, ...] = (
     https_service_entry.SCENARIO,
     sidecar_scoped_policy.SCENARIO,
     allow_list.SCENARIO,
+    *egress_gateway.SCENARIOS,
     audit.SCENARIO,
     *broken_meshes.SCENARIOS,
 )

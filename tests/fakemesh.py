@@ -65,9 +65,10 @@ KINDS = (_Kind("v1", "ConfigMap", "configmaps"),
          _Kind("networking.istio.io/v1", "Sidecar", "sidecars"),
          _Kind("networking.istio.io/v1", "DestinationRule", "destinationrules"),
          _Kind("networking.istio.io/v1", "VirtualService", "virtualservices"),
-         _Kind("networking.istio.io/v1alpha3", "EnvoyFilter", "envoyfilters"))
+         _Kind("networking.istio.io/v1alpha3", "EnvoyFilter", "envoyfilters"),
+         _Kind("security.istio.io/v1", "AuthorizationPolicy", "authorizationpolicies"))
 """The only kinds the scenarios touch; the API answers 404 for any other, as for a missing CRD.
-DestinationRules, VirtualServices and EnvoyFilters are only listed (a failure's explanation
+DestinationRules, VirtualServices, EnvoyFilters and AuthorizationPolicies are only listed (a failure's explanation
 reads them); the fake's sidecar does not model what they do, and none is ever created."""
 
 _OBJECT_PATH = re.compile(r"^/(?:api/(?P<core>v1)|apis/(?P<group>[^/]+)/(?P<version>[^/]+))"

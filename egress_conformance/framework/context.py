@@ -16,7 +16,7 @@ from egress_conformance.changes import cleanup, objects
 from egress_conformance.changes.journal import Journal
 from egress_conformance.cluster import kube, meshconfig
 from egress_conformance.framework import effective, scope
-from egress_conformance.providers.base import Provider
+from egress_conformance.providers.base import EgressGateway, Provider
 from egress_conformance.reports.model import Step, Verdict
 from egress_conformance.verdicts import checks, envoy, observe, waits
 from egress_conformance.verdicts.timing import Timing
@@ -46,6 +46,8 @@ class EgressTest:
         """Where policy changes land (scope.MeshWide or scope.Namespace)."""
         self.steps: list[Step] = []
         """What the scenario did and saw, step by step, for the report."""
+        self.gateway: EgressGateway | None = None
+        """The egress gateway whose Envoy each observation also reads (egress_gateway())."""
         self.findings: list[str] = []
         """What the scenario found about the mesh beyond its verdicts (an audit's leaks), for the report."""
 
@@ -141,7 +143,7 @@ class EgressTest:
     def _load(self, manifest, **substitutions: str) -> list[dict]:
         # Every manifest may name the run's hosts: ${host}, ${hosts} (hosts/targets.py).
         return kube.load_manifests(manifest, namespace=self.namespace,
-                                   **{**self.targets.substitutions(), **substitutions})
+                                   **{**self.targets.substitutions(), **self.provider.substitutions(), **substitutions})
 
     def create(self, obj: dict) -> cleanup.Undo:
         """Create one object, journaled, with its undo registered."""
@@ -179,15 +181,37 @@ class EgressTest:
 
     # -- observations
 
+    def egress_gateway(self) -> EgressGateway:
+        """The mesh's egress gateway; from now on each observation also reads which of its
+        clusters took the request (the scenario needs feature egress-gateway)."""
+        found = self.provider.egress_gateway()
+        assert found is not None, f"the {self.provider.name} provider declares feature egress-gateway but has none"
+        self.gateway = found
+        return found
+
     def probe(self, request: observe.Request) -> observe.Observation:
-        """Make ``request`` once from the workload, with the sidecar's state and counters around it."""
+        """Make ``request`` once from the workload, with the sidecar's state and counters around it
+        (and the egress gateway's, once the scenario uses it)."""
         args = [request.url]
         if request.url.startswith("https://") and self.workload.trusted_ca:
             args = ["--cacert", self.workload.trusted_ca, *args]
+        gateway_before = self._gateway_counters()
         around = self._around(lambda: self.workload.curl(args, self.timing.request_timeout))
+        gateway_served = None
+        if gateway_before is not None:
+            # Only the paths out: the gateway's own clusters (xDS, its agent) move on their own.
+            gateway_served = tuple(c for c in envoy.clusters_used(gateway_before, self._gateway_counters() or {})
+                                   if c.startswith("outbound|") or c in (envoy.PASSTHROUGH, envoy.BLACKHOLE))
         return observe.Observation(request, *observe.classify(around.result),
                                    envoy.clusters_used(around.before, around.after), around.sidecar, around.generation,
-                                   block_all=envoy.block_all_answers(around.before, around.after))
+                                   block_all=envoy.block_all_answers(around.before, around.after),
+                                   no_cluster=envoy.no_cluster_answers(around.before, around.after),
+                                   gateway_served=gateway_served)
+
+    def _gateway_counters(self) -> dict[str, int] | None:
+        if self.gateway is None:
+            return None
+        return envoy.parse_cluster_hosts(self.gateway.proxy.envoy_admin(envoy.CLUSTERS_PATH))
 
     def probe_all(self, requests: list[observe.Request]) -> observe.Batch:
         """Make all ``requests`` at once from the workload (one curl, in parallel), with the

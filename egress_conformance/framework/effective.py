@@ -18,6 +18,7 @@ from egress_conformance.verdicts import envoy
 
 SIDECAR = ("networking.istio.io/v1", "Sidecar")
 ENVOY_FILTER = ("networking.istio.io/v1alpha3", "EnvoyFilter")
+AUTHORIZATION = ("security.istio.io/v1", "AuthorizationPolicy")
 ROUTING = (("networking.istio.io/v1", "DestinationRule"), ("networking.istio.io/v1", "VirtualService"))
 """Objects that change what a host's cluster does (TLS, routing) without opening it."""
 
@@ -42,6 +43,10 @@ class Egress:
     entries: tuple[dict, ...] = dataclasses.field(default=(), repr=False)
     routing: tuple[dict, ...] = dataclasses.field(default=(), repr=False)
     """DestinationRules and VirtualServices the namespace sees."""
+    authorization: tuple[dict, ...] = dataclasses.field(default=(), repr=False)
+    """AuthorizationPolicies of every namespace: those of a Service's namespace (and the root
+    namespace's) may refuse what is sent to it, e.g. at an egress gateway."""
+    root: str = "istio-system"
 
     def lines(self) -> list[str]:
         """The egress in words, for the report and the console."""
@@ -65,6 +70,11 @@ class Egress:
         service = _service_of(host)
         owners = owners or [f"Service {service}" if service else "no ServiceEntry or Service visible here"]
         owners += [f"{o['kind']} {_name(o)}" for o in self.routing if _covers(o, host)]
+        if service:
+            where = service.split("/")[0]
+            owners += [f"AuthorizationPolicy {_name(p)} ({(p.get('spec') or {}).get('action') or 'ALLOW'}) applies in "
+                       f"{p['metadata']['namespace']}" for p in self.authorization
+                       if p["metadata"]["namespace"] in (where, self.root)]
         return ", ".join(owners)
 
     def explain(self, text: str, served: tuple[str, ...] = ()) -> str:
@@ -101,7 +111,9 @@ def read(api: client.ApiClient, namespace: str, mesh_config_map: tuple[str, str]
                     if f["metadata"]["namespace"] in (namespace, root))
     routing = tuple(o for kind in ROUTING for o in kube.list_everywhere(api, *kind)
                     if preexisting.visible_to(o, namespace))
-    return Egress(namespace, policy, source, tuple(_describe(e) for e in entries), filters, entries, routing)
+    authorization = tuple(kube.list_everywhere(api, *AUTHORIZATION))
+    return Egress(namespace, policy, source, tuple(_describe(e) for e in entries), filters, entries, routing,
+                  authorization, root)
 
 
 def _name(obj: dict) -> str:

@@ -10,6 +10,8 @@ from egress_conformance.providers import features
 
 CORE = "core"
 EXTENDED = "extended"
+GATEWAY = "gateway"
+"""Egress the way platform teams build it: through an egress gateway (feature egress-gateway)."""
 AUDIT = "audit"
 """Read-only: the mesh as it is, against the team's allow-list (egress-conformance audit)."""
 MATRIX = "matrix"

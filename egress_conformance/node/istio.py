@@ -42,6 +42,16 @@ SWITCHES = (
 )
 """istioctl --set flags beyond the image hub and tag."""
 
+EGRESS_GATEWAY = (
+    "components.egressGateways[0].name=istio-egressgateway",
+    "components.egressGateways[0].enabled=true",
+    "components.egressGateways[0].k8s.resources.requests.cpu=10m",
+    "components.egressGateways[0].k8s.resources.requests.memory=40Mi",
+)
+"""The default install's egress gateway (istio-system/istio-egressgateway, labelled
+istio=egressgateway), as istioctl's egressGateways component installs it; a revision
+installed beside it (a canary, an upgrade's other build) brings none."""
+
 
 def istioctl(release: versions.IstioRelease | None = None) -> pathlib.Path:
     """The istioctl binary of ``release``. Its version is the images' tag: istioctl writes its
@@ -67,6 +77,8 @@ def install_flags(revision: str | None, release: versions.IstioRelease) -> list[
         flags += ["--set", switch]
     if revision:
         flags += ["--set", f"revision={revision}"]
+    else:
+        flags += [arg for switch in EGRESS_GATEWAY for arg in ("--set", switch)]
     return flags
 
 

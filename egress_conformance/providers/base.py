@@ -119,6 +119,23 @@ class Workload(abc.ABC):
         return [self.envoy_admin(path) for path in paths]
 
 
+@dataclasses.dataclass(frozen=True)
+class EgressGateway:
+    """The mesh's egress gateway: where its Service is, what its Gateway objects select, and
+    its Envoy (``proxy.envoy_admin``) for evidence that a request left through it."""
+
+    namespace: str
+    service: str
+    selector: dict[str, str]
+    port_names: dict[int, str]
+    """Service port -> its name (the gateway's listeners are on these)."""
+    proxy: Workload
+
+    @property
+    def host(self) -> str:
+        return f"{self.service}.{self.namespace}.svc.cluster.local"
+
+
 class Provider(abc.ABC):
     """A mesh under test. ``start`` brings it up (or connects); everything it changes is
     registered on the ``undo`` stack it is given, and every object it creates in a
@@ -205,6 +222,20 @@ class Provider(abc.ABC):
         """Process ids of the mesh's components that run on this machine, by name (for the
         soak's footprint); empty where they run elsewhere."""
         return {}
+
+    def egress_gateway(self) -> EgressGateway | None:
+        """The mesh's egress gateway, if it has one (feature egress-gateway)."""
+        return None
+
+    def lacking(self, feature: str) -> str:
+        """Why this mesh lacks ``feature``, in words for the "not supported" line ("" to say nothing more)."""
+        return ""
+
+    def substitutions(self) -> dict[str, str]:
+        """Placeholders of scenario manifests that depend on where the external host is:
+        ${endpoints}, the addresses a ServiceEntry of it names (a YAML flow list; [] to
+        resolve the host's own name, as on the internet)."""
+        return {"endpoints": "[]"}
 
     def mesh_wide_changes_allowed(self) -> bool:
         """May the run change mesh-wide settings? Yes on a cluster the run owns; on a

@@ -15,7 +15,7 @@ import egress_conformance.scenarios as scenarios
 import pytest
 
 from egress_conformance import providers
-from egress_conformance.framework.scenario import AUDIT, CORE, EXTENDED, MATRIX
+from egress_conformance.framework.scenario import AUDIT, CORE, EXTENDED, GATEWAY, MATRIX
 from egress_conformance.hosts import targets
 from egress_conformance.hosts.targets import Targets
 from egress_conformance.providers import features
@@ -27,7 +27,7 @@ from egress_conformance.verdicts.timing import Timing
 
 _TIMING = Timing()
 
-PROFILES = (CORE, EXTENDED, AUDIT, MATRIX)
+PROFILES = (CORE, EXTENDED, GATEWAY, AUDIT, MATRIX)
 
 SUITE_OPTIONS = (
     Option("--profile", f"profile to run: {', '.join(PROFILES)} (repeatable; default: core)", repeat=True,

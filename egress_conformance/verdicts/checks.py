@@ -61,6 +61,34 @@ def reachable(*, via: str):
     return _named(f"reachable via {via}", check)
 
 
+def left_through_gateway(gateway: str, external: str):
+    """The request answered 2xx, sent by the sidecar to the egress gateway's cluster ``gateway``
+    alone, and by the gateway's own Envoy to the external host's cluster ``external`` alone."""
+    to_gateway = reachable(via=gateway)
+
+    def check(obs):
+        reason = to_gateway(obs)
+        if reason:
+            return reason
+        if obs.gateway_served != (external,):
+            served = ", ".join(obs.gateway_served or ()) or "no cluster"
+            return f"the gateway's Envoy sent it through {served}, not {external} alone"
+        return None
+
+    return _named(f"through the egress gateway to {external}", check)
+
+
+def gateway_untouched():
+    """The egress gateway's Envoy took no part in the request."""
+
+    def check(obs):
+        if obs.gateway_served:
+            return f"the gateway's Envoy sent it through {', '.join(obs.gateway_served)}: it went through the gateway"
+        return None
+
+    return _named("not through the gateway", check)
+
+
 def sidecar_policy(policy: str):
     """The sidecar's catch-all outbound chain enforces ``policy`` (ALLOW_ANY or REGISTRY_ONLY)."""
 
@@ -89,14 +117,18 @@ def sidecar_has_cluster(cluster: str, present: bool = True):
 def blocked_http():
     """Plain HTTP to an unregistered host was refused by the sidecar, the way it should be.
 
-    With an HTTP listener on the port, the route's catch-all ``block_all`` answers
-    502 itself, no cluster is used and the listener's own direct-response counter moves
-    (a 502 from anywhere else is not the sidecar's refusal); without one, the catch-all
-    TCP chain hands the connection to BlackHoleCluster, which closes it. A timeout is neither.
+    A route for the host whose cluster the sidecar lacks (a VirtualService without a
+    ServiceEntry) makes the router answer 503 itself, counted as no_cluster. Otherwise, with
+    an HTTP listener on the port, the route's catch-all ``block_all`` answers 502 itself, no
+    cluster is used and the listener's own direct-response counter moves (a 502 from
+    anywhere else is not the sidecar's refusal); without one, the catch-all TCP chain hands
+    the connection to BlackHoleCluster, which closes it. A timeout is neither.
     """
 
     def check(obs):
         port80 = obs.sidecar.http_port_80 if obs.sidecar else None
+        if obs.outcome == observe.HTTP_ERROR and obs.status == 503 and not obs.served_by and obs.no_cluster:
+            return None  # a route (someone's VirtualService) to a cluster the sidecar lacks: refused in it
         if port80 == "block_all":
             if obs.outcome == observe.HTTP_ERROR and obs.status == 502 and not obs.served_by and obs.block_all:
                 return None

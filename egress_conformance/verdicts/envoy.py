@@ -55,6 +55,23 @@ _NO_CLUSTER_ANSWERS = re.compile(rf"^http\.outbound_{re.escape(PORT_80_LISTENER)
 _UNMATCHED_CONNECTIONS = re.compile(r"^listener\..+\.no_filter_chain_match$")
 
 
+CLUSTERS_PATH = "/clusters"
+"""Every cluster's upstream hosts with their counters: kept whatever the proxy's stats matcher
+drops (a gateway installed by istioctl keeps no cluster stats in /stats)."""
+
+
+def parse_cluster_hosts(clusters_text: str) -> dict[str, int]:
+    """``cluster::host::counter::value`` lines of /clusters -> counters named as in /stats
+    (``cluster.<name>.upstream_rq_total``), summed over the cluster's hosts."""
+    counters: dict[str, int] = {}
+    for line in clusters_text.splitlines():
+        parts = line.split("::")
+        if len(parts) == 4 and parts[2] in ("rq_total", "cx_total") and parts[3].isdigit():
+            name = f"cluster.{parts[0]}.upstream_{parts[2]}"
+            counters[name] = counters.get(name, 0) + int(parts[3])
+    return counters
+
+
 def parse_counters(stats_text: str) -> dict[str, int]:
     """``name: value`` lines of Envoy's /stats text output -> counters (histograms skipped)."""
     counters = {}

@@ -57,12 +57,19 @@ class Observation:
     None when the sidecar does not show it. Equal generations: the same configuration answered."""
     block_all: int = 0
     """Requests the port-80 route's block_all answered itself during the request (envoy.block_all_answers)."""
+    no_cluster: int = 0
+    """Requests the port-80 router answered 503 itself during the request, its route's cluster missing."""
+    gateway_served: tuple[str, ...] | None = None
+    """Clusters of the egress gateway's Envoy that took the request; None when no gateway was watched."""
 
     def summary(self) -> str:
         """One line: outcome, status, serving cluster and sidecar state."""
         status = f" {self.status}" if self.status else ""
         via = f" via {', '.join(self.served_by)}" if self.served_by else " via no cluster"
         via += f" (block_all answered {self.block_all})" if self.block_all else ""
+        via += f" (the router had no cluster for {self.no_cluster})" if self.no_cluster else ""
+        if self.gateway_served is not None:
+            via += f", then the gateway via {', '.join(self.gateway_served) or 'no cluster'}"
         error = f" ({self.error})" if self.error and self.outcome != REACHABLE else ""
         state = f"; sidecar: {self.sidecar.summary()}" if self.sidecar else ""
         return f"{self.request} -> {self.outcome}{status}{via}{error}{state}"

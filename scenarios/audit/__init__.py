@@ -17,6 +17,7 @@ from egress_conformance.cluster.meshconfig import REGISTRY_ONLY
 from egress_conformance.framework import scope
 from egress_conformance.framework.scenario import AUDIT, Scenario
 from egress_conformance.hosts import allowlist
+from egress_conformance.providers import features
 from egress_conformance.verdicts import checks, waits
 from egress_conformance.verdicts.observe import Request
 
@@ -58,7 +59,7 @@ SCENARIO = Scenario(
     description="Read-only: every listed host answers through its own cluster, and nothing unlisted leaves the "
                 "namespace (HTTP, TLS by SNI, TCP ports), each leak named with the Istio object behind it.",
     profile=AUDIT,
-    features=frozenset(),
+    features=frozenset({features.SERVICE_ENTRY_HTTP, features.HTTPS_PASSTHROUGH}),
     run=run,
     scopes=(scope.NAMESPACE,),
     hosts=lambda targets: (),

@@ -64,3 +64,24 @@ def test_sidecar_checks_read_the_sidecar_state():
     assert checks.sidecar_policy("ALLOW_ANY")(obs(observe.RESET)) == "sidecar still enforces REGISTRY_ONLY (catch-all -> BlackHoleCluster), not ALLOW_ANY"
     assert checks.sidecar_has_cluster("outbound|80||httpbin.org")(obs(observe.RESET, sidecar=BLOCK_ALL)) is None
     assert checks.sidecar_has_cluster("outbound|80||httpbin.org", present=False)(obs(observe.RESET, sidecar=BLOCK_ALL))
+
+
+def test_a_503_is_the_sidecars_refusal_only_when_its_router_had_no_cluster_for_the_route():
+    # Someone's VirtualService for an unregistered host: its route points at a cluster the sidecar lacks.
+    state = envoy.SidecarState(envoy.BLACKHOLE, "block_all", ("example.com:80",), ())
+    counted = observe.Observation(observe.Request("http://example.com/"), observe.HTTP_ERROR, 503, "", (), state,
+                                  no_cluster=1)
+    assert checks.blocked_http()(counted) is None
+    uncounted = observe.Observation(observe.Request("http://example.com/"), observe.HTTP_ERROR, 503, "", (), state)
+    assert checks.blocked_http()(uncounted) == "expected 502 from the block_all route, got http-error 503 via no cluster"
+
+
+def test_through_the_gateway_means_both_envoys_took_their_own_cluster_alone():
+    check = checks.left_through_gateway("outbound|80|external|gw.istio-system.svc.cluster.local",
+                                        "outbound|80||httpbin.org")
+    base = dict(request=observe.Request("http://httpbin.org/get"), outcome=observe.REACHABLE, status=200, error="",
+                served_by=("outbound|80|external|gw.istio-system.svc.cluster.local",))
+    assert check(observe.Observation(**base, gateway_served=("outbound|80||httpbin.org",))) is None
+    assert check(observe.Observation(**base, gateway_served=("PassthroughCluster",))) == (
+        "the gateway's Envoy sent it through PassthroughCluster, not outbound|80||httpbin.org alone")
+    assert checks.gateway_untouched()(observe.Observation(**base, gateway_served=())) is None

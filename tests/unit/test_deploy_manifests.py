@@ -50,7 +50,7 @@ def documents(name: str) -> list[dict]:
     return [d for d in yaml.safe_load_all((DEPLOY / name).read_text()) if d]
 
 
-@pytest.mark.parametrize("name", ["job.yaml", "mesh-wide.yaml"])
+@pytest.mark.parametrize("name", ["job.yaml", "mesh-wide.yaml", "egress-gateway.yaml"])
 def test_every_object_fits_its_kubernetes_model(name):
     for document in documents(name):
         type_name = MODELS[(document["apiVersion"], document["kind"])]
@@ -71,7 +71,8 @@ def test_the_checker_catches_a_misspelt_field_and_a_missing_required_one():
 
 READ = {"get", "list", "watch"}
 PLURALS = {"Pod": "pods", "Secret": "secrets", "ConfigMap": "configmaps", "Telemetry": "telemetries",
-           "Sidecar": "sidecars", "ServiceEntry": "serviceentries", "Namespace": "namespaces"}
+           "Sidecar": "sidecars", "ServiceEntry": "serviceentries", "Namespace": "namespaces",
+           "Gateway": "gateways", "DestinationRule": "destinationrules", "VirtualService": "virtualservices"}
 """Kind -> resource, for the kinds the run creates (a new kind fails here until it is added)."""
 
 
@@ -141,7 +142,9 @@ def created_by_a_run() -> set[tuple[str, str]]:
                *(allowlist.service_entry(entry, "allow") for entry in chosen.allow_list)]
     for scenario in scenarios.DECLARED:
         for manifest in sorted(scenario.manifests.glob("*.yaml")) if scenario.manifests else ():
-            objects += kube.load_manifests(manifest, namespace="n", mode="ALLOW_ANY", **chosen.substitutions())
+            objects += kube.load_manifests(manifest, namespace="n", mode="ALLOW_ANY", **chosen.substitutions(),
+                                           endpoints="[]", gateway_namespace="g", gateway_host="gw.g.svc.cluster.local",
+                                           gateway_selector="{istio: egressgateway}")
     return {(o["apiVersion"].rpartition("/")[0], PLURALS[o["kind"]]) for o in objects}
 
 
@@ -179,7 +182,8 @@ def test_cluster_wide_the_job_only_reads_what_finds_istiod_and_what_decides_a_na
                                             ("admissionregistration.k8s.io", "mutatingwebhookconfigurations"),
                                             *(("networking.istio.io", kind) for kind in (
                                                 "serviceentries", "sidecars", "destinationrules", "virtualservices",
-                                                "envoyfilters"))}
+                                                "envoyfilters")),
+                                            ("security.istio.io", "authorizationpolicies")}
     assert [rule["nonResourceURLs"] for rule in cluster_wide if "nonResourceURLs" in rule] == [["/version"]]
     istiod_namespace = permissions.rules("istio-system")
     assert all(set(rule["verbs"]) <= READ for rule in istiod_namespace), istiod_namespace
@@ -189,11 +193,19 @@ def test_cluster_wide_the_job_only_reads_what_finds_istiod_and_what_decides_a_na
 
 
 def test_no_rule_uses_a_wildcard():
-    for name in ("job.yaml", "mesh-wide.yaml"):
+    for name in ("job.yaml", "mesh-wide.yaml", "egress-gateway.yaml"):
         for document in documents(name):
             for rule in document.get("rules", []):
                 assert not any("*" in rule.get(key, []) for key in ("verbs", "resources", "apiGroups",
                                                                     "nonResourceURLs")), (name, rule)
+
+
+def test_the_gateway_opt_in_only_finds_the_gateway_and_execs_in_its_namespace():
+    job, with_opt_in = Permissions("job.yaml"), Permissions("job.yaml", "egress-gateway.yaml")
+    assert not job.allowed("create", "", "pods/exec", "istio-system")
+    assert with_opt_in.allowed("create", "", "pods/exec", "istio-system")
+    assert not with_opt_in.allowed("create", "", "pods/exec", "default")
+    assert with_opt_in.allowed("list", "", "services", None) and not with_opt_in.allowed("get", "", "secrets", None)
 
 
 def test_by_default_the_job_may_not_change_any_mesh_config_and_the_opt_in_only_the_istio_one():

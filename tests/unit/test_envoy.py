@@ -106,3 +106,18 @@ def test_the_stats_asked_for_are_the_ones_the_sidecar_is_told_to_keep():
     for name in ("http.outbound_0.0.0.0_80;.rq_direct_response", "listener.0.0.0.0_443.no_filter_chain_match",
                  "cluster.BlackHoleCluster;.upstream_cx_none_healthy", "cluster.outbound|80||a.org;.upstream_rq_total"):
         assert asked.search(name) and name.startswith(envoy.STATS_INCLUSION_PREFIXES), name
+
+
+def test_the_clusters_page_counts_requests_per_cluster_whatever_the_stats_matcher_keeps():
+    text = "\n".join([
+        "outbound|80||httpbin.org::observability_name::outbound|80||httpbin.org",
+        "outbound|80||httpbin.org::default_priority::max_connections::4294967295",
+        "outbound|80||httpbin.org::10.244.0.7:80::cx_total::2",
+        "outbound|80||httpbin.org::10.244.0.7:80::rq_total::3",
+        "outbound|80||httpbin.org::10.244.0.8:80::rq_total::1",
+        "agent::127.0.0.1:15020::rq_total::9",
+    ])
+    counters = envoy.parse_cluster_hosts(text)
+    assert counters["cluster.outbound|80||httpbin.org.upstream_rq_total"] == 4
+    before = {**counters, "cluster.outbound|80||httpbin.org.upstream_rq_total": 3}
+    assert envoy.clusters_used(before, counters) == ("outbound|80||httpbin.org",)

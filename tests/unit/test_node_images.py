@@ -49,6 +49,14 @@ def test_istioctl_installs_with_the_local_images_and_only_the_stock_envoy_switch
     assert "hub=egress.local" in sets and f"tag={images.istio_tag(versions.istio())}" in sets
     assert "values.pilot.env.PILOT_ENABLE_METADATA_EXCHANGE=false" in sets and "revision=canary" in sets
     assert "values.telemetry.enabled=false" in sets
+    assert not any(switch.startswith("components.egressGateways") for switch in sets)
+
+
+def test_the_default_install_brings_the_egress_gateway_and_a_revision_none():
+    flags = istio.install_flags(None, versions.istio())
+    sets = [flags[i + 1] for i, flag in enumerate(flags) if flag == "--set"]
+    assert "components.egressGateways[0].enabled=true" in sets
+    assert "components.egressGateways[0].name=istio-egressgateway" in sets
 
 
 def test_the_injection_probe_selects_the_revisions_object_webhook():

@@ -32,6 +32,7 @@ TARGETS = targets.from_options({}, scenarios.allow_list.DEFAULT_LIST)
 TIMING = Timing(convergence_timeout=0.3, retry_interval=0.01)
 """The fake pushes at once: a state not reached in 0.3 s is never reached."""
 CASES = {case.name: case for case in scenarios.ALL if case.profile in (CORE, EXTENDED)}
+# The gateway profile needs a gateway Envoy the fake does not have; it runs on the node.
 """The scenarios that change the mesh; the audit has tests of its own below, and the broken-mesh
 matrix (objects the fake does not model) runs on real meshes only."""
 

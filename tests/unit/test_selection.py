@@ -17,13 +17,21 @@ def Options(skip_test=(), skip_feature=(), force_feature=()):
                       force_features=frozenset(force_feature))
 
 
-PROVIDER = types.SimpleNamespace(name="local", features=lambda: frozenset({features.MESH_WIDE_POLICY}))
+PROVIDER = types.SimpleNamespace(name="local", features=lambda: frozenset({features.MESH_WIDE_POLICY}),
+                                 lacking=lambda feature: "")
 
 
 def test_a_missing_feature_is_not_supported_unless_forced():
     assert selection.skip_reason(Options(), SCENARIO, PROVIDER) == (
         Result.NOT_SUPPORTED, "the local provider lacks feature egress-gateway")
     assert selection.skip_reason(Options(force_feature=["egress-gateway"]), SCENARIO, PROVIDER) is None
+
+
+def test_the_provider_says_why_it_lacks_a_feature():
+    provider = types.SimpleNamespace(name="existing", features=frozenset, lacking=lambda feature: f"no {feature} here")
+    assert selection.skip_reason(Options(), SCENARIO, provider) == (
+        Result.NOT_SUPPORTED, "the existing provider lacks feature egress-gateway, mesh-wide-policy: "
+                              "no egress-gateway here; no mesh-wide-policy here")
 
 
 def test_user_skips_say_skipped_and_win_over_support():

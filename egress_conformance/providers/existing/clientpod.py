@@ -82,11 +82,11 @@ def _pod_state(pod) -> str:
 class PodWorkload(Workload):
     """A real pod; commands run through the API server's exec endpoint."""
 
-    def __init__(self, exec_api: client.ApiClient, namespace: str, trusted_ca: str | None):
+    def __init__(self, exec_api: client.ApiClient, namespace: str, trusted_ca: str | None, name: str = NAME):
         # A client of its own: the stream helper swaps the request method of the client it is given.
         self._core = client.CoreV1Api(exec_api)
         self.namespace = namespace
-        self.name = NAME
+        self.name = name
         self.trusted_ca = trusted_ca
 
     def exec(self, container, argv, timeout):

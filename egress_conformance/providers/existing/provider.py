@@ -12,6 +12,7 @@ of each scenario runs and mesh-wide ones are skipped.
 """
 
 import dataclasses
+import json
 import logging
 import pathlib
 import re
@@ -26,14 +27,17 @@ from egress_conformance.changes import cleanup, objects
 from egress_conformance.changes.journal import Journal
 from egress_conformance.cluster import clusterinfo, istiodiscovery, kube, kubeconfigs, meshconfig
 from egress_conformance.providers import base, features
-from egress_conformance.providers.base import MeshInfo, Provider, ProviderError, Workload
-from egress_conformance.providers.existing import clientpod, external_target, hold
+from egress_conformance.providers.base import EgressGateway, MeshInfo, Provider, ProviderError, Workload
+from egress_conformance.providers.existing import clientpod, external_target, gateway, hold
 from egress_conformance.providers.options import OptionError
 
 log = logging.getLogger("egress")
 
 DEFAULT_CLIENT_IMAGE = "curlimages/curl:8.11.1"
 DEFAULT_EXTERNAL_IMAGE = f"mccutchen/go-httpbin:{versions.GO_HTTPBIN}"
+
+
+AMBIENT_LABEL = "istio.io/dataplane-mode"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +58,11 @@ class ExistingOptions:
 class ExistingProvider(Provider):
     name = "existing"
     options: ExistingOptions
+    target: external_target.LiveTarget | external_target.SimulatedTarget | None = None
+    _gateway: EgressGateway | None = None
+    _gateway_said = ""
+    _ambient = ""
+    """Why the given namespace has no sidecars to test (ambient), "" when it has them."""
 
     @classmethod
     def parse_options(cls, values: dict) -> ExistingOptions:
@@ -108,6 +117,13 @@ class ExistingProvider(Provider):
                  self.found.istiod.deployment, self.found.revision,
                  f", tags {', '.join(sorted(self.found.tags))}" if self.found.tags else "", *where)
 
+        if given and self._labels_of(given).get(AMBIENT_LABEL) == "ambient":
+            # ztunnel and waypoints carry an ambient namespace's egress: a sidecar verdict there would be false.
+            self.test_namespace, self._istio_version = given, self._read_istio_version()
+            self._ambient = (f"namespace {given} is ambient ({AMBIENT_LABEL}=ambient): its egress goes through ztunnel "
+                             "and, for policy, a waypoint, not a sidecar; these scenarios test sidecars")
+            log.info("  %s", self._ambient)
+            return
         create = lambda obj: self._create(obj, undo, journal)  # noqa: E731 -- one line per object below
         if given:
             self._check_given_namespace(given, selected)
@@ -136,6 +152,9 @@ class ExistingProvider(Provider):
         log.info("  client pod %s/%s injected by revision %s", self.test_namespace, clientpod.NAME,
                  self.found.revision)
         self._workload = clientpod.PodWorkload(self._exec_api, self.test_namespace, self.target.trusted_ca)
+        self._gateway, self._gateway_said = gateway.find(self._api, lambda namespace, pod: clientpod.PodWorkload(
+            self._exec_api, namespace, None, name=pod))
+        log.info("  egress gateway: %s", self._gateway_said)
         self._istio_version = self._read_istio_version()
 
     def _labels_of(self, name: str) -> dict[str, str]:
@@ -226,8 +245,27 @@ class ExistingProvider(Provider):
                         istio_namespace=namespace, mesh_config_map=name, starting_policy=self._starting_policy)
 
     def features(self) -> frozenset[str]:
+        if self._ambient:
+            return frozenset()
+        found = {features.EGRESS_GATEWAY} if self._gateway else set()
         return frozenset({features.MESH_WIDE_POLICY, features.SERVICE_ENTRY_HTTP, features.HTTPS_PASSTHROUGH,
-                          features.SIDECAR_SCOPED_POLICY})
+                          features.SIDECAR_SCOPED_POLICY, *found})
+
+    def lacking(self, feature: str) -> str:
+        if self._ambient:
+            return self._ambient
+        return f"egress gateway {self._gateway_said}" if feature == features.EGRESS_GATEWAY else ""
+
+    def egress_gateway(self) -> EgressGateway | None:
+        return self._gateway
+
+    def substitutions(self) -> dict[str, str]:
+        # A simulated host has no DNS name outside the client pod's hosts file: a ServiceEntry
+        # that another proxy (the egress gateway) resolves names its address instead.
+        aliases = self.target.host_aliases if self.target else None
+        if aliases:
+            return {"endpoints": json.dumps([{"address": aliases[0]["ip"]}])}
+        return super().substitutions()
 
     def mesh_wide_changes_allowed(self) -> bool:
         return bool(self.options.allow_mesh_wide_changes)
@@ -256,7 +294,8 @@ class ExistingProvider(Provider):
         return logs
 
     def check_target(self) -> None:
-        self.target.check(self._api, self.test_namespace)
+        if self.target is not None:
+            self.target.check(self._api, self.test_namespace)
 
     def ensure_healthy(self) -> None:
         try:

@@ -221,9 +221,13 @@ class LocalProvider(Provider):
         return self._info
 
     def features(self) -> frozenset[str]:
-        # No gateway deployment here: egress-gateway scenarios are 'not supported'.
         return frozenset({features.MESH_WIDE_POLICY, features.SERVICE_ENTRY_HTTP, features.HTTPS_PASSTHROUGH,
                           features.SIDECAR_SCOPED_POLICY})
+
+    def lacking(self, feature: str) -> str:
+        if feature == features.EGRESS_GATEWAY:
+            return "the local mesh runs one client pod's sidecar and no gateway; run the gateway profile on a cluster"
+        return ""
 
     def cluster(self) -> dict:
         return {"provider": self.name, "kubeconfig": str(self.control.kubeconfig), "context": None,

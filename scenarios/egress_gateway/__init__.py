@@ -1,0 +1,89 @@
+"""External traffic through the mesh's egress gateway, as istio.io's "Egress Gateways" task
+builds it, over HTTP and over HTTPS (TLS passed through by SNI): restrict, see the host
+blocked, open it with a ServiceEntry and see it answer directly, add the Gateway,
+VirtualService and DestinationRule and see it leave through the gateway (evidence from both
+Envoys: the sidecar sent it to the gateway's cluster, the gateway's Envoy to the host's),
+remove them and see it answer directly again, remove the entry and see it blocked, restore
+the starting policy. One flow, two records."""
+
+import dataclasses
+import functools
+import json
+import pathlib
+
+from egress_conformance.cluster.meshconfig import REGISTRY_ONLY
+from egress_conformance.framework import scope
+from egress_conformance.framework.scenario import GATEWAY, Scenario
+from egress_conformance.providers import features
+from egress_conformance.verdicts import checks
+from egress_conformance.verdicts.observe import Request
+
+MANIFESTS = pathlib.Path(__file__).parent
+
+
+@dataclasses.dataclass(frozen=True)
+class Protocol:
+    scheme: str
+    port: int
+    blocked: checks.Check
+
+    @property
+    def service_entry(self) -> pathlib.Path:
+        return MANIFESTS / f"service-entry-{self.scheme}.yaml"
+
+    @property
+    def routing(self) -> pathlib.Path:
+        return MANIFESTS / f"routing-{self.scheme}.yaml"
+
+
+HTTP = Protocol("http", 80, checks.blocked_http())
+HTTPS = Protocol("https", 443, checks.blocked_tls())
+
+
+def run(protocol: Protocol, t) -> None:
+    request = Request(t.targets.url(protocol.scheme))
+    gateway = t.egress_gateway()
+    where = {"gateway_namespace": gateway.namespace, "gateway_host": gateway.host,
+             "gateway_selector": json.dumps(gateway.selector)}
+    entry_cluster = f"outbound|{protocol.port}||{t.targets.host}"
+    to_gateway = f"outbound|{protocol.port}|external|{gateway.host}"
+    what = protocol.scheme.upper()
+
+    start = t.starting_policy()
+    restriction = t.set_outbound_policy(REGISTRY_ONLY)
+    restricted = checks.sidecar_policy(REGISTRY_ONLY)
+    blocked = checks.all_of(restricted, protocol.blocked)
+    t.expect(f"restricted: {what} blocked", request, blocked)
+
+    entry = t.apply(protocol.service_entry, **where)
+    direct = checks.all_of(restricted, checks.reachable(via=entry_cluster), checks.gateway_untouched())
+    t.expect(f"allowed: {what} answers directly", request, direct)
+
+    routing = t.apply(protocol.routing, **where)
+    t.expect(f"routed: {what} leaves through the egress gateway", request,
+             checks.all_of(restricted, checks.left_through_gateway(to_gateway, entry_cluster)))
+
+    t.restore(routing)
+    t.expect(f"routing removed: {what} answers directly again", request, direct)
+
+    t.restore(entry)
+    t.expect(f"entry removed: {what} blocked again", request, blocked)
+
+    t.restore(restriction)
+    t.expect_configured_policy(start)
+
+
+def _scenario(protocol: Protocol, name: str, description: str, needs: set[str]) -> Scenario:
+    return Scenario(name=name, description=description, profile=GATEWAY,
+                    features=frozenset({features.MESH_WIDE_POLICY, features.EGRESS_GATEWAY, *needs}),
+                    run=functools.partial(run, protocol), manifests=MANIFESTS,
+                    scopes=(scope.MESH_WIDE, scope.NAMESPACE))
+
+
+SCENARIOS = (
+    _scenario(HTTP, "egress-gateway-http", "HTTP to the external host leaves through the egress gateway once the "
+              "Gateway, VirtualService and DestinationRule exist (both Envoys show it), directly without them, and not "
+              "at all without the ServiceEntry.", {features.SERVICE_ENTRY_HTTP}),
+    _scenario(HTTPS, "egress-gateway-https", "The same for HTTPS, the TLS passed through the gateway by SNI: the "
+              "client's certificate check reaches the host end to end.", {features.HTTPS_PASSTHROUGH}),
+)

@@ -1,0 +1,11 @@
+"""The gateway profile: egress through the mesh's egress gateway, one test per scenario and scope."""
+
+import pytest
+
+from egress_conformance import scenarios
+from egress_conformance.framework.scenario import GATEWAY
+
+
+@pytest.mark.parametrize("scenario", scenarios.in_profile(GATEWAY), ids=lambda s: s.name)
+def test_gateway(scenario, egress):
+    scenario.run(egress)

@@ -1,0 +1,73 @@
+"""The gateway profile on a cluster the suite did not create: both egress-gateway scenarios
+pass through the node's istio-egressgateway (namespace-scoped); a gateway whose
+AuthorizationPolicy refuses everything fails the "routed" step with that policy named; an
+ambient namespace is "not supported" with the reason, never a verdict."""
+
+import pytest
+import yaml
+
+from egress_conformance.cluster import kube
+from tests.cluster import snapshot
+from tests.cluster.conftest import cli
+from tests.cluster.test_audit import existing, namespace
+
+AMBIENT = "egress-conformance-ambient"
+
+
+def results_of(report_dir) -> dict:
+    document = yaml.safe_load((report_dir / "report.yaml").read_text())
+    return {t["name"]: t for p in document["profiles"] for t in p["tests"]}
+
+
+def test_both_gateway_scenarios_leave_through_the_gateway(kubeconfig, api, images, tmp_path, own_journals):
+    before = snapshot.take(api)
+    result = cli("run", "--profile", "gateway", *existing(kubeconfig, images, tmp_path / "report"))
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    tests = results_of(tmp_path / "report")
+    for name in ("egress-gateway-http-in-namespace", "egress-gateway-https-in-namespace"):
+        assert tests[name]["result"] == "passed", tests[name]
+        [routed] = [s for s in tests[name]["steps"] if s["step"].startswith("routed:")]
+        assert "then the gateway via outbound|" in routed["evidence"], routed
+    assert snapshot.differences(before, snapshot.take(api)) == []
+
+
+@pytest.fixture
+def gateway_denying_all(api):
+    """An AuthorizationPolicy that makes the egress gateway refuse every request (RBAC: access
+    denied): the gateway is on the path, and nothing leaves through it."""
+    policy = {"apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
+              "metadata": {"name": "egress-conformance-deny-all", "namespace": "istio-system"},
+              "spec": {"selector": {"matchLabels": {"istio": "egressgateway"}}, "action": "DENY",
+                       "rules": [{}]}}
+    kube.create(api, policy)
+    try:
+        yield policy
+    finally:
+        kube.delete_and_wait(api, policy)
+
+
+def test_a_gateway_that_refuses_fails_the_routed_step_with_its_policy_named(
+        kubeconfig, api, images, tmp_path, own_journals, gateway_denying_all):
+    result = cli("run", "--profile", "gateway", "--run-test", "egress-gateway-http-in-namespace",
+                 "--convergence-timeout", "20", *existing(kubeconfig, images, tmp_path / "report"))
+    assert result.returncode == 1, result.stdout[-4000:] + result.stderr[-2000:]
+    test = results_of(tmp_path / "report")["egress-gateway-http-in-namespace"]
+    failed = [s for s in test["steps"] if s["verdict"] == "failed"]
+    assert [s["step"] for s in failed] == ["routed: HTTP leaves through the egress gateway"], failed
+    assert failed[0]["detail"].startswith("expected reachable, got http-error 403"), failed[0]["detail"]
+    assert ("AuthorizationPolicy istio-system/egress-conformance-deny-all (DENY) applies in istio-system"
+            in failed[0]["detail"]), failed[0]["detail"]
+
+
+def test_an_ambient_namespace_is_not_supported_with_the_reason(kubeconfig, api, images, tmp_path, own_journals):
+    kube.create(api, namespace(AMBIENT, {"istio.io/dataplane-mode": "ambient"}))
+    try:
+        result = cli("run", "--profile", "core", "--test-namespace", AMBIENT,
+                     *existing(kubeconfig, images, tmp_path / "report"))
+    finally:
+        kube.delete_and_wait(api, namespace(AMBIENT))
+    assert result.returncode == 3, result.stdout[-4000:] + result.stderr[-2000:]
+    for test in results_of(tmp_path / "report").values():
+        assert test["result"] in ("not-supported", "skipped"), test
+        if test["result"] == "not-supported":
+            assert f"namespace {AMBIENT} is ambient" in test["reason"], test["reason"]
