@@ -8,6 +8,7 @@ from egress_conformance.scenarios import (
     egress_gateway,
     https_service_entry,
     sidecar_scoped_policy,
+    tls_origination,
 )
 
 from egress_conformance.framework.scenario import Scenario
@@ -17,6 +18,7 @@ DECLARED: tuple[Scenario, ...] = (
     https_service_entry.SCENARIO,
     sidecar_scoped_policy.SCENARIO,
     allow_list.SCENARIO,
+    tls_origination.SCENARIO,
     *egress_gateway.SCENARIOS,
     audit.SCENARIO,
     *broken_meshes.SCENARIOS,

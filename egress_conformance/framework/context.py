@@ -206,6 +206,7 @@ class EgressTest:
                                    envoy.clusters_used(around.before, around.after), around.sidecar, around.generation,
                                    block_all=envoy.block_all_answers(around.before, around.after),
                                    no_cluster=envoy.no_cluster_answers(around.before, around.after),
+                                   tls_from_sidecar=envoy.tls_handshakes(around.after),
                                    gateway_served=gateway_served)
 
     def _gateway_counters(self) -> dict[str, int] | None:

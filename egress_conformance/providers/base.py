@@ -234,8 +234,10 @@ class Provider(abc.ABC):
     def substitutions(self) -> dict[str, str]:
         """Placeholders of scenario manifests that depend on where the external host is:
         ${endpoints}, the addresses a ServiceEntry of it names (a YAML flow list; [] to
-        resolve the host's own name, as on the internet)."""
-        return {"endpoints": "[]"}
+        resolve the host's own name, as on the internet); ${target_ca}, the CA file that
+        verifies the host, at the same path in the app and the sidecar ("" for the
+        proxy's system roots)."""
+        return {"endpoints": "[]", "target_ca": self.workload().trusted_ca or ""}
 
     def mesh_wide_changes_allowed(self) -> bool:
         """May the run change mesh-wide settings? Yes on a cluster the run owns; on a

@@ -78,6 +78,31 @@ def left_through_gateway(gateway: str, external: str):
     return _named(f"through the egress gateway to {external}", check)
 
 
+def refused_by_host(status: int, *, via: str):
+    """The host itself answered ``status`` (not one Envoy gives for an upstream it cannot reach),
+    through cluster ``via`` alone: the request reached it and it said no."""
+
+    def check(obs):
+        if obs.outcome != observe.HTTP_ERROR or obs.status != status:
+            return f"expected the host's own {status}, got {_outcome(obs)}"
+        if obs.served_by != (via,):
+            return f"answered {obs.status}, but through {', '.join(obs.served_by) or 'no cluster'}, not {via} alone"
+        return None
+
+    return _named(f"refused by the host ({status}) via {via}", check)
+
+
+def tls_from_sidecar(cluster: str):
+    """The sidecar has completed TLS handshakes on ``cluster``: it originates TLS there."""
+
+    def check(obs):
+        if cluster not in obs.tls_from_sidecar:
+            return f"the sidecar has spoken no TLS on {cluster} (its ssl.handshake counter is 0)"
+        return None
+
+    return _named(f"TLS originated by the sidecar on {cluster}", check)
+
+
 def gateway_untouched():
     """The egress gateway's Envoy took no part in the request."""
 

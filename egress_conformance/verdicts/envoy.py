@@ -104,6 +104,16 @@ def cluster_moves(before: dict[str, int], after: dict[str, int]) -> dict[str, in
     return moves
 
 
+_TLS_HANDSHAKES = re.compile(r"^cluster\.(?P<cluster>[^;]+?);?\.ssl\.handshake$")
+
+
+def tls_handshakes(counters: dict[str, int]) -> tuple[str, ...]:
+    """Clusters over which the proxy has completed TLS handshakes (it originated TLS). Counted
+    since the cluster was made, not per request: a request may ride a pooled TLS connection."""
+    return tuple(sorted(match["cluster"] for name, value in counters.items()
+                        if (match := _TLS_HANDSHAKES.match(name)) and value > 0))
+
+
 def block_all_answers(before: dict[str, int], after: dict[str, int]) -> int:
     """Requests the port-80 listener's route answered itself (block_all's 502) between two snapshots."""
     return _growth(before, after, _BLOCK_ALL_ANSWERS)

@@ -59,6 +59,9 @@ class Observation:
     """Requests the port-80 route's block_all answered itself during the request (envoy.block_all_answers)."""
     no_cluster: int = 0
     """Requests the port-80 router answered 503 itself during the request, its route's cluster missing."""
+    tls_from_sidecar: tuple[str, ...] = ()
+    """Clusters over which the sidecar itself has completed TLS handshakes (it originates TLS), as
+    its counters stood after the request (since each cluster was made: connections are pooled)."""
     gateway_served: tuple[str, ...] | None = None
     """Clusters of the egress gateway's Envoy that took the request; None when no gateway was watched."""
 
@@ -68,6 +71,7 @@ class Observation:
         via = f" via {', '.join(self.served_by)}" if self.served_by else " via no cluster"
         via += f" (block_all answered {self.block_all})" if self.block_all else ""
         via += f" (the router had no cluster for {self.no_cluster})" if self.no_cluster else ""
+        via += f" (the sidecar has spoken TLS over {', '.join(self.tls_from_sidecar)})" if self.tls_from_sidecar else ""
         if self.gateway_served is not None:
             via += f", then the gateway via {', '.join(self.gateway_served) or 'no cluster'}"
         error = f" ({self.error})" if self.error and self.outcome != REACHABLE else ""

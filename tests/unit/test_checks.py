@@ -85,3 +85,17 @@ def test_through_the_gateway_means_both_envoys_took_their_own_cluster_alone():
     assert check(observe.Observation(**base, gateway_served=("PassthroughCluster",))) == (
         "the gateway's Envoy sent it through PassthroughCluster, not outbound|80||httpbin.org alone")
     assert checks.gateway_untouched()(observe.Observation(**base, gateway_served=())) is None
+
+
+def test_tls_origination_is_read_from_the_hosts_refusal_and_the_sidecars_handshakes():
+    cluster = "outbound|80||httpbin.org"
+    plain = observe.Observation(observe.Request("http://httpbin.org/get"), observe.HTTP_ERROR, 400, "", (cluster,))
+    assert checks.refused_by_host(400, via=cluster)(plain) is None
+    gateway_error = observe.Observation(observe.Request("http://httpbin.org/get"), observe.HTTP_ERROR, 503, "",
+                                        (cluster,))
+    assert checks.refused_by_host(400, via=cluster)(gateway_error).startswith("expected the host's own 400")
+    answered = observe.Observation(observe.Request("http://httpbin.org/get"), observe.REACHABLE, 200, "", (cluster,),
+                                   tls_from_sidecar=envoy.tls_handshakes({f"cluster.{cluster};.ssl.handshake": 2}))
+    assert checks.tls_from_sidecar(cluster)(answered) is None
+    assert checks.tls_from_sidecar(cluster)(plain) == (
+        "the sidecar has spoken no TLS on outbound|80||httpbin.org (its ssl.handshake counter is 0)")

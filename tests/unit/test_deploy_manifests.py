@@ -144,7 +144,7 @@ def created_by_a_run() -> set[tuple[str, str]]:
         for manifest in sorted(scenario.manifests.glob("*.yaml")) if scenario.manifests else ():
             objects += kube.load_manifests(manifest, namespace="n", mode="ALLOW_ANY", **chosen.substitutions(),
                                            endpoints="[]", gateway_namespace="g", gateway_host="gw.g.svc.cluster.local",
-                                           gateway_selector="{istio: egressgateway}")
+                                           gateway_selector="{istio: egressgateway}", target_ca="/ca.pem")
     return {(o["apiVersion"].rpartition("/")[0], PLURALS[o["kind"]]) for o in objects}
 
 

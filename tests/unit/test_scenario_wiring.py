@@ -19,7 +19,7 @@ from egress_conformance.framework import scope
 from egress_conformance.framework.context import EgressTest
 from egress_conformance.framework.scenario import CORE, EXTENDED
 from egress_conformance.hosts import targets
-from egress_conformance.providers import base
+from egress_conformance.providers import base, features
 from egress_conformance.providers.base import ProviderError
 from egress_conformance.run import session
 from egress_conformance.verdicts import envoy, faults, waits
@@ -31,8 +31,10 @@ TARGETS = targets.from_options({}, scenarios.allow_list.DEFAULT_LIST)
 """What a run without options calls: httpbin.org, the negative controls, the default allow-list."""
 TIMING = Timing(convergence_timeout=0.3, retry_interval=0.01)
 """The fake pushes at once: a state not reached in 0.3 s is never reached."""
-CASES = {case.name: case for case in scenarios.ALL if case.profile in (CORE, EXTENDED)}
-# The gateway profile needs a gateway Envoy the fake does not have; it runs on the node.
+CASES = {case.name: case for case in scenarios.ALL
+         if case.profile in (CORE, EXTENDED) and features.TLS_ORIGINATION not in case.features}
+# The gateway profile needs a gateway Envoy, TLS origination an upstream TLS the fake does not
+# model: they run on the local mesh and the node.
 """The scenarios that change the mesh; the audit has tests of its own below, and the broken-mesh
 matrix (objects the fake does not model) runs on real meshes only."""
 

@@ -14,6 +14,8 @@ from egress_conformance.providers.base import ExecResult, ProviderError, Workloa
 from egress_conformance.verdicts import envoy
 
 NAME = "client"
+CA_DIRECTORY = "/etc/egress-conformance"
+"""Where the simulated host's CA is mounted, in the app and the sidecar alike."""
 READY_TIMEOUT_SECONDS = 180.0
 
 STATS_MATCHER = {"inclusionPrefixes": list(envoy.STATS_INCLUSION_PREFIXES)}
@@ -32,14 +34,19 @@ def manifest(namespace: str, image: str, host_aliases: list[dict] | None = None,
                                "automountServiceAccountToken": False}
     if host_aliases:
         spec["hostAliases"] = host_aliases
+    annotations = {"proxy.istio.io/config": json.dumps({"proxyStatsMatcher": STATS_MATCHER,
+                                                        "holdApplicationUntilProxyStarts": True})}
     if ca_config_map:
         spec["volumes"] = [{"name": "external-ca", "configMap": {"name": ca_config_map}}]
-        container["volumeMounts"] = [{"name": "external-ca", "mountPath": "/etc/egress-conformance"}]
+        mount = {"name": "external-ca", "mountPath": CA_DIRECTORY, "readOnly": True}
+        container["volumeMounts"] = [mount]
+        # The sidecar too (Istio's injection adds the mount): a DestinationRule that originates
+        # TLS verifies the simulated host with this CA, at the same path as the app's.
+        annotations["sidecar.istio.io/userVolumeMount"] = json.dumps([mount])
     return {
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": NAME, "namespace": namespace, "labels": {"app": "egress-conformance-client"},
-                     "annotations": {"proxy.istio.io/config": json.dumps({
-                         "proxyStatsMatcher": STATS_MATCHER, "holdApplicationUntilProxyStarts": True})}},
+                     "annotations": annotations},
         "spec": spec,
     }
 

@@ -249,7 +249,7 @@ class ExistingProvider(Provider):
             return frozenset()
         found = {features.EGRESS_GATEWAY} if self._gateway else set()
         return frozenset({features.MESH_WIDE_POLICY, features.SERVICE_ENTRY_HTTP, features.HTTPS_PASSTHROUGH,
-                          features.SIDECAR_SCOPED_POLICY, *found})
+                          features.SIDECAR_SCOPED_POLICY, features.TLS_ORIGINATION, *found})
 
     def lacking(self, feature: str) -> str:
         if self._ambient:
@@ -264,7 +264,7 @@ class ExistingProvider(Provider):
         # that another proxy (the egress gateway) resolves names its address instead.
         aliases = self.target.host_aliases if self.target else None
         if aliases:
-            return {"endpoints": json.dumps([{"address": aliases[0]["ip"]}])}
+            return {**super().substitutions(), "endpoints": json.dumps([{"address": aliases[0]["ip"]}])}
         return super().substitutions()
 
     def mesh_wide_changes_allowed(self) -> bool:

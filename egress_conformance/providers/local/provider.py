@@ -222,7 +222,7 @@ class LocalProvider(Provider):
 
     def features(self) -> frozenset[str]:
         return frozenset({features.MESH_WIDE_POLICY, features.SERVICE_ENTRY_HTTP, features.HTTPS_PASSTHROUGH,
-                          features.SIDECAR_SCOPED_POLICY})
+                          features.SIDECAR_SCOPED_POLICY, features.TLS_ORIGINATION})
 
     def lacking(self, feature: str) -> str:
         if feature == features.EGRESS_GATEWAY:
