@@ -38,15 +38,16 @@ class _Forwarded(http.client.HTTPConnection):
     def connect(self) -> None:
         self._drop_forward()
         try:
-            self._forward = portforward(self._core.connect_get_namespaced_pod_portforward, self._pod,
-                                        self._namespace, ports=str(ADMIN_PORT))
+            forward = portforward(self._core.connect_get_namespaced_pod_portforward, self._pod, self._namespace,
+                                  ports=str(ADMIN_PORT))
         except client.ApiException as err:
             if "403" in f"{err.status} {err.reason}":
                 raise AdminRefused(f"port-forward to {self._namespace}/{self._pod} refused ({_short(err.reason)}): "
                                    "the credentials lack pods/portforward") from None
             raise ConnectionError(f"port-forward to {self._namespace}/{self._pod} failed: {_short(err.reason)}") \
                 from None
-        self.sock = self._forward.socket(ADMIN_PORT)
+        self._forward = forward
+        self.sock = forward.socket(ADMIN_PORT)
         self.sock.settimeout(self.timeout)
 
     def close(self) -> None:
