@@ -95,5 +95,6 @@ class AdminPort:
 
 
 def _short(text: str | None) -> str:
-    lines = (text or "").strip().splitlines()
+    # websocket-client appends the response headers to a refused handshake's status after " -+-+- ".
+    lines = (text or "").split(" -+-+- ")[0].strip().splitlines()
     return lines[0][:200] if lines else "no detail"
