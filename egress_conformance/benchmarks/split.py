@@ -18,6 +18,7 @@ import time
 from egress_conformance.benchmarks import flow
 from egress_conformance.framework import scope
 from egress_conformance.node import images
+from egress_conformance.providers.base import Workload
 from egress_conformance.run import options, session
 from egress_conformance.verdicts import checks
 
@@ -28,16 +29,17 @@ OBSERVATIONS = 20
 """Observations timed for the per-observation split."""
 
 
-class Timed:
+class Timed(Workload):
     """The workload, with the time of each admin read and each request kept."""
 
-    def __init__(self, inner):
+    def __init__(self, inner: Workload):
         self._inner = inner
+        self.namespace, self.name, self.trusted_ca = inner.namespace, inner.name, inner.trusted_ca
         self.admin: list[float] = []
         self.request: list[float] = []
 
-    def __getattr__(self, name):
-        return getattr(self._inner, name)
+    def exec(self, container, argv, timeout):
+        return self._inner.exec(container, argv, timeout)
 
     def _timed(self, into: list[float], call, *args):
         started = time.monotonic()
