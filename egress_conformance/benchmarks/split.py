@@ -3,7 +3,11 @@ one observation costs, split into its admin reads and its request: on the local 
 a cluster through the existing provider, namespace-scoped (``ci/benchmark --split [--node K]``).
 On a cluster, once per way of reaching the client pod (--pod-channel exec, then stream).
 
-  python -m egress_conformance.benchmarks.split [--node KUBECONFIG] [--repetitions N]
+  python -m egress_conformance.benchmarks.split [--node KUBECONFIG] [--repetitions N] [--runs N]
+
+On a cluster it also times the namespace-scoped core + extended run (``--runs`` per channel): the
+whole command, and the part after the client pod was ready (the run's own line saying how the pod
+is reached marks it).
 """
 
 import argparse
@@ -12,7 +16,9 @@ import datetime
 import logging
 import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 
 from egress_conformance.benchmarks import flow
@@ -117,6 +123,24 @@ def table(where: str, samples: list[flow.Sample], cost: Cost) -> str:
     return "\n".join(lines)
 
 
+def suite_wall(kubeconfig: str, channel: str) -> tuple[int, float, float]:
+    """(exit code, wall seconds, seconds after the client pod was ready) of the namespace-scoped
+    core + extended run on a cluster, the test namespace and its pods started and removed within it."""
+    argv = [sys.executable, "-m", "egress_conformance.cli", "run", "--provider", "existing", "--kubeconfig",
+            kubeconfig, "--external", "simulated", "--client-image", images.NAMES["curl"], "--external-image",
+            images.NAMES["httpbin"], "--profile", "core", "--profile", "extended", "--pod-channel", channel]
+    with tempfile.TemporaryDirectory() as report:
+        started = time.monotonic()
+        ready = None
+        with subprocess.Popen([*argv, "--report-dir", report], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True) as run:
+            for line in run.stdout or ():
+                if ready is None and "client pod reached by" in line:
+                    ready = time.monotonic()
+        ended = time.monotonic()
+    return run.returncode, ended - started, ended - (ready or started)
+
+
 def _ms(seconds: float) -> str:
     return f"{seconds * 1000:6.0f}"
 
@@ -126,6 +150,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--node", metavar="KUBECONFIG", help="a cluster's kubeconfig (else: the local mesh)")
     parser.add_argument("--repetitions", type=int, default=5)
     parser.add_argument("--channels", nargs="+", default=["exec", "stream"], help="--pod-channel values, in turn")
+    parser.add_argument("--runs", type=int, default=3, help="namespace-scoped core + extended runs per channel")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     print(f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, evidence wait")
@@ -139,7 +164,16 @@ def main(argv: list[str]) -> int:
                                        external_image=images.NAMES["httpbin"], pod_channel=channel)
         print(table(f"node, namespace-scoped, --pod-channel {channel}",
                     *measure(run_options, scope.NAMESPACE, args.repetitions)), flush=True)
+    for channel in args.channels:
+        runs = [suite_wall(args.node, channel) for _ in range(args.runs)]
+        print(f"core + extended on the node, namespace-scoped, --pod-channel {channel}: exit "
+              f"{','.join(str(code) for code, _, _ in runs)}; wall {_s([w for _, w, _ in runs])}; after the client "
+              f"pod was ready {_s([r for _, _, r in runs])}", flush=True)
     return 0
+
+
+def _s(values: list[float]) -> str:
+    return f"{statistics.median(values):.1f} s (median of {len(values)}: {min(values):.1f}-{max(values):.1f})"
 
 
 if __name__ == "__main__":
