@@ -84,6 +84,10 @@ OPTIONS = (
     Option("--external-image", "image of the simulated external host: go-httpbin, /bin/go-httpbin (default "
            "mccutchen/go-httpbin at versions.GO_HTTPBIN)",
            frozenset({EXISTING, KIND}), metavar="IMAGE"),
+    Option("--pod-channel", "how the suite reaches the client pod: 'stream' keeps a port-forward to its "
+           "sidecar's admin port and one shell open for the run (an exec per call where the cluster refuses "
+           "pods/portforward, said in one line), 'exec' makes one exec per admin read and per request",
+           frozenset({EXISTING}), choices=("stream", "exec"), default="stream"),
     Option("--external-host", "the walkthrough's external host, instead of httpbin.org (simulated providers "
            "answer for it; live, it must answer GET --external-path over HTTP and HTTPS)", ALL, metavar="HOST"),
     Option("--external-path", "the path the walkthrough requests from the external host", ALL, default="/get",

@@ -168,6 +168,9 @@ def test_the_job_may_create_and_delete_what_a_run_creates_in_its_test_namespace_
             assert allowed(verb, group, resource, namespace), (verb, group, resource)
             assert not allowed(verb, group, resource, "default"), (verb, group, resource, "default")
     assert allowed("create", "", "pods/exec", namespace) and allowed("get", "", "pods/proxy", namespace)
+    # The admin channel (clientpod: port-forward to Envoy's admin port), in the test namespace only.
+    assert allowed("create", "", "pods/portforward", namespace) and allowed("get", "", "pods/portforward", namespace)
+    assert not allowed("create", "", "pods/portforward", "default")
     assert allowed("get", "", "namespaces", namespace, name=namespace)
     for verb in ("create", "delete", "patch", "update"):  # the namespace itself is the user's
         assert not allowed(verb, "", "namespaces", namespace, name=namespace)

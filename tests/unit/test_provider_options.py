@@ -66,3 +66,14 @@ def test_in_cluster_is_asked_for_never_assumed(tmp_path, monkeypatch):
     kubeconfig.write_text("")
     with pytest.raises(options.OptionError, match="give one"):
         existing.parse_options(options.chosen("existing", values(in_cluster=True, kubeconfig=str(kubeconfig))))
+
+
+def test_the_pod_channel_is_kept_open_unless_exec_is_asked_for(tmp_path):
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("")
+    existing = providers.get("existing")
+    assert existing.parse_options(options.chosen("existing", values(kubeconfig=str(kubeconfig)))).pod_channel == "stream"
+    assert existing.parse_options(options.chosen("existing", values(kubeconfig=str(kubeconfig),
+                                                                    pod_channel="exec"))).pod_channel == "exec"
+    with pytest.raises(options.OptionError, match="--pod-channel applies to --provider existing, not to local"):
+        options.chosen("local", values(pod_channel="exec"))

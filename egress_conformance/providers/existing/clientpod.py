@@ -1,8 +1,10 @@
 """The meshed client on a real cluster: a pod whose sidecar istiod injects, reached
-through the API server's exec (what ``kubectl exec`` uses), so the suite needs no
-kubectl and runs the same from a laptop, a CI runner or a Job inside the cluster."""
+through the API server alone (a port-forward to Envoy's admin port and one shell kept open
+for the run, or ``kubectl exec``'s exec per call), so the suite needs no kubectl and runs
+the same from a laptop, a CI runner or a Job inside the cluster."""
 
 import json
+import logging
 import time
 
 import yaml
@@ -11,7 +13,10 @@ from kubernetes.stream import stream
 
 from egress_conformance.providers import base
 from egress_conformance.providers.base import ExecResult, ProviderError, Workload
+from egress_conformance.providers.existing import adminport, podshell
 from egress_conformance.verdicts import envoy
+
+log = logging.getLogger("egress")
 
 NAME = "client"
 CA_DIRECTORY = "/etc/egress-conformance"
@@ -86,17 +91,71 @@ def _pod_state(pod) -> str:
     return f"phase {pod.status.phase}" + (f", waiting: {'; '.join(waiting)}" if waiting else "")
 
 
-class PodWorkload(Workload):
-    """A real pod; commands run through the API server's exec endpoint."""
+CHANNEL_STREAM, CHANNEL_EXEC = "stream", "exec"
+"""How the suite reaches the client pod: kept-open channels (a port-forward to Envoy's admin
+port, one shell for requests), or one exec per read and per request."""
 
-    def __init__(self, exec_api: client.ApiClient, namespace: str, trusted_ca: str | None, name: str = NAME):
+
+class PodWorkload(Workload):
+    """A real pod, reached through the API server: by default over channels kept open for the
+    run (adminport, podshell), each falling back to one exec per call when it cannot be used."""
+
+    def __init__(self, exec_api: client.ApiClient, namespace: str, trusted_ca: str | None,
+                 channel: str = CHANNEL_STREAM, name: str = NAME):
         # A client of its own: the stream helper swaps the request method of the client it is given.
         self._core = client.CoreV1Api(exec_api)
         self.namespace = namespace
         self.name = name
         self.trusted_ca = trusted_ca
+        streams = channel == CHANNEL_STREAM
+        self._admin = adminport.AdminPort(self._core, namespace, name) if streams else None
+        self._shell = podshell.PodShell(self._core, namespace, name, base.APP) if streams else None
+
+    def open_channels(self) -> str:
+        """Open the kept-open channels now (a refusal is then said once, at the start); one line
+        saying how the pod is reached."""
+        if self._admin is None:
+            return "one exec per admin read and per request (--pod-channel exec)"
+        self.envoy_admin("/ready")
+        admin = "a port-forward to Envoy's admin port" if self._admin else "one exec per admin read"
+        return f"admin reads through {admin}, requests through one kept-open shell"
 
     def exec(self, container, argv, timeout):
+        if container == base.APP and self._shell is not None:
+            try:
+                reply = self._shell.run(argv, timeout)
+                return ExecResult(reply.exit_code, reply.stdout, reply.stderr)
+            except podshell.ShellBroken as err:
+                # A fresh shell is opened for the next command; this one runs as its own exec.
+                log.info("  client pod: %s; this command runs as an exec", err)
+        return self._exec(container, argv, timeout)
+
+    def envoy_admin(self, path: str) -> str:
+        if self._admin is None:
+            return super().envoy_admin(path)
+        try:
+            status, body = self._admin.get(path)
+        except adminport.AdminRefused as err:
+            log.info("  client pod: %s; Envoy admin reads go through exec (pilot-agent request) from now on", err)
+            self._admin.close()
+            self._admin = None
+            return super().envoy_admin(path)
+        except adminport.AdminBroken as err:
+            log.info("  client pod: %s; this read goes through exec", err)
+            return super().envoy_admin(path)
+        if status != 200:
+            raise ProviderError(f"sidecar not ready: Envoy admin {path} in {self.namespace}/{self.name} answered "
+                                f"{status}: {body.strip()[-200:]}")
+        return body
+
+    def close(self) -> None:
+        """Close the kept-open channels (the pod itself is the provider's to delete)."""
+        if self._admin is not None:
+            self._admin.close()
+        if self._shell is not None:
+            self._shell.close()
+
+    def _exec(self, container, argv, timeout):
         try:
             response = stream(self._core.connect_get_namespaced_pod_exec, self.name, self.namespace,
                               container=container, command=argv, stdin=False, stdout=True, stderr=True, tty=False,

@@ -53,6 +53,8 @@ class ExistingOptions:
     external: str = "live"
     client_image: str = DEFAULT_CLIENT_IMAGE
     external_image: str = DEFAULT_EXTERNAL_IMAGE
+    pod_channel: str = clientpod.CHANNEL_STREAM
+    """How the client pod is reached: kept-open channels, or one exec per call (clientpod)."""
 
 
 class ExistingProvider(Provider):
@@ -90,7 +92,8 @@ class ExistingProvider(Provider):
             test_namespace=namespace, allow_mesh_wide_changes=bool(values.get("allow_mesh_wide_changes")),
             external=values.get("external") or "live",
             client_image=values.get("client_image") or DEFAULT_CLIENT_IMAGE,
-            external_image=values.get("external_image") or DEFAULT_EXTERNAL_IMAGE)
+            external_image=values.get("external_image") or DEFAULT_EXTERNAL_IMAGE,
+            pod_channel=values.get("pod_channel") or clientpod.CHANNEL_STREAM)
 
     def start(self, undo: cleanup.Stack, journal: Journal) -> None:
         self._api = self._connect(undo)
@@ -151,11 +154,23 @@ class ExistingProvider(Provider):
         clientpod.wait_injected_and_ready(self._api, self.test_namespace, self.found.revision)
         log.info("  client pod %s/%s injected by revision %s", self.test_namespace, clientpod.NAME,
                  self.found.revision)
-        self._workload = clientpod.PodWorkload(self._exec_api, self.test_namespace, self.target.trusted_ca)
-        self._gateway, self._gateway_said = gateway.find(self._api, lambda namespace, pod: clientpod.PodWorkload(
-            self._exec_api, namespace, None, name=pod))
+        self._workload = clientpod.PodWorkload(self._exec_api, self.test_namespace, self.target.trusted_ca,
+                                               self.options.pod_channel)
+        undo.push("close the channels to the client pod", self._workload.close)
+        log.info("  client pod reached by %s", self._workload.open_channels())
+        self._gateway, self._gateway_said = gateway.find(self._api, self._gateway_proxy(undo))
         log.info("  egress gateway: %s", self._gateway_said)
         self._istio_version = self._read_istio_version()
+
+    def _gateway_proxy(self, undo: cleanup.Stack):
+        """How the gateway's Envoy is read: as the client's, its channel closed at the end."""
+
+        def proxy(namespace: str, pod: str) -> Workload:
+            workload = clientpod.PodWorkload(self._exec_api, namespace, None, self.options.pod_channel, name=pod)
+            undo.push(f"close the channels to the egress gateway's pod {namespace}/{pod}", workload.close)
+            return workload
+
+        return proxy
 
     def _labels_of(self, name: str) -> dict[str, str]:
         """--test-namespace: it must exist; the suite never creates or labels a namespace it is
