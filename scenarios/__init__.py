@@ -5,6 +5,7 @@ from egress_conformance.scenarios import (
     audit,
     broken_meshes,
     core_egress,
+    egress_bypass,
     egress_gateway,
     https_service_entry,
     sidecar_scoped_policy,
@@ -18,6 +19,7 @@ DECLARED: tuple[Scenario, ...] = (
     sidecar_scoped_policy.SCENARIO,
     allow_list.SCENARIO,
     *egress_gateway.SCENARIOS,
+    egress_bypass.SCENARIO,
     audit.SCENARIO,
     *broken_meshes.SCENARIOS,
 )

@@ -18,7 +18,8 @@ from egress_conformance.node import builds, daemons, layout, netpol, network, pr
 
 STOP_ORDER = ("kube-router", "kube-proxy", "coredns", "kubelet", "kube-scheduler", "kube-controller-manager",
               "kube-apiserver", "etcd", "containerd")
-"""kube-router first (its rules stay until the sweep removes them); the kubelet goes before the pods' processes are killed (else it restarts them); containerd last."""
+"""kube-router first (its rules stay until the sweep removes them); the kubelet goes before
+the pods' processes are killed (else it restarts them); containerd last."""
 
 CGROUP_ROOT = pathlib.Path("/sys/fs/cgroup")
 SETTLE_SECONDS = 10.0
@@ -295,7 +296,8 @@ def traces() -> list[str]:
         found.append(f"link {layout.BRIDGE}")
     found += [f"veth {port}" for port in _bridge_ports()]
     found += _iptables_traces()
-    found += [f"ipset {name}" for name in netpol.ipsets()]
+    if layout.OWNS_KUBE_CHAINS.exists():  # kube-router's set names, like kube-proxy's chains, carry no mark of ours
+        found += [f"ipset {name}" for name in netpol.ipsets()]
     found += [f"host file {p}" for p in _host_entries()]
     found += [f"directory {d}" for d in (layout.STATE, layout.RUN) if d.exists()]
     return found

@@ -7,6 +7,7 @@ SERVICE_ENTRY_HTTP = "service-entry-http"
 HTTPS_PASSTHROUGH = "https-passthrough"
 SIDECAR_SCOPED_POLICY = "sidecar-scoped-policy"
 EGRESS_GATEWAY = "egress-gateway"
+NETWORK_POLICY = "network-policy"
 
 ALL = {
     MESH_WIDE_POLICY: "outboundTrafficPolicy.mode in the mesh config decides what unknown hosts get",
@@ -14,6 +15,7 @@ ALL = {
     HTTPS_PASSTHROUGH: "a TLS ServiceEntry on 443 opens an HTTPS host by SNI, without terminating TLS",
     SIDECAR_SCOPED_POLICY: "a Sidecar resource sets the outbound policy for one namespace only",
     EGRESS_GATEWAY: "external traffic leaves through a dedicated egress gateway",
+    NETWORK_POLICY: "NetworkPolicy is enforced (a scenario that finds it is not says so: not supported)",
 }
 """Feature name -> what a scenario that needs it proves."""
 

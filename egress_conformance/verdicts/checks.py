@@ -310,3 +310,57 @@ def each_contained(clusters):
         return None
 
     return _named(f"each kept to the {len(kept)} listed TCP clusters", check)
+
+
+def answered():
+    """The request got a 2xx answer (from a pod whose sidecar, if any, is not read: a bypass got out)."""
+
+    def check(obs):
+        if obs.outcome != observe.REACHABLE:
+            status = f" {obs.status}" if obs.status else ""
+            return f"expected an answer, got {obs.outcome}{status}" + (f" ({obs.error})" if obs.error else "")
+        return None
+
+    return _named("answered", check)
+
+
+def not_answered():
+    """No 2xx answer came back: dropped, refused, reset, or refused by a proxy on the way."""
+
+    def check(obs):
+        if obs.outcome == observe.REACHABLE:
+            return f"expected no answer, got {obs.status} from the host"
+        return None
+
+    return _named("not answered", check)
+
+
+def answered_by_gateway(external: str):
+    """A request sent straight to the egress gateway answered 2xx, and the gateway's own Envoy
+    sent it through the external host's cluster ``external`` alone."""
+
+    def check(obs):
+        reason = answered()(obs)
+        if reason:
+            return reason
+        if obs.gateway_served != (external,):
+            return f"the gateway's Envoy sent it through {', '.join(obs.gateway_served or ()) or 'no cluster'}, " \
+                   f"not {external} alone"
+        return None
+
+    return _named(f"answered by the gateway via {external}", check)
+
+
+def refused_by_gateway():
+    """A request sent straight to the egress gateway for a host it does not list got no 2xx, and
+    the gateway's Envoy sent it through no outbound cluster: the gateway is not an open proxy."""
+
+    def check(obs):
+        reason = not_answered()(obs)
+        if reason:
+            return reason
+        if obs.gateway_served:
+            return f"the gateway's Envoy sent it on through {', '.join(obs.gateway_served)}"
+        return None
+
+    return _named("refused by the gateway", check)

@@ -61,11 +61,15 @@ class Observation:
     """Requests the port-80 router answered 503 itself during the request, its route's cluster missing."""
     gateway_served: tuple[str, ...] | None = None
     """Clusters of the egress gateway's Envoy that took the request; None when no gateway was watched."""
+    from_pod: str = ""
+    """The pod that made the request when it was not the client (its sidecar, if any, is not read)."""
 
     def summary(self) -> str:
         """One line: outcome, status, serving cluster and sidecar state."""
         status = f" {self.status}" if self.status else ""
         via = f" via {', '.join(self.served_by)}" if self.served_by else " via no cluster"
+        if self.from_pod:
+            via = f" (from pod {self.from_pod})"
         via += f" (block_all answered {self.block_all})" if self.block_all else ""
         via += f" (the router had no cluster for {self.no_cluster})" if self.no_cluster else ""
         if self.gateway_served is not None:

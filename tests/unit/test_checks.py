@@ -85,3 +85,21 @@ def test_through_the_gateway_means_both_envoys_took_their_own_cluster_alone():
     assert check(observe.Observation(**base, gateway_served=("PassthroughCluster",))) == (
         "the gateway's Envoy sent it through PassthroughCluster, not outbound|80||httpbin.org alone")
     assert checks.gateway_untouched()(observe.Observation(**base, gateway_served=())) is None
+
+
+def test_a_bypass_answered_or_not_and_the_gateway_answering_only_for_listed_hosts():
+    base = dict(request=REQUEST, status=None, error="", from_pod="bypass-no-sidecar")
+    answer = observe.Observation(**{**base, "status": 200}, outcome=observe.REACHABLE)
+    dropped = observe.Observation(**base, outcome=observe.REFUSED)
+    assert checks.answered()(answer) is None and checks.answered()(dropped).startswith("expected an answer, got refused")
+    assert checks.not_answered()(dropped) is None and "200" in checks.not_answered()(answer)
+    listed = "outbound|80||httpbin.org"
+    assert checks.answered_by_gateway(listed)(observe.Observation(
+        **{**base, "status": 200}, outcome=observe.REACHABLE, gateway_served=(listed,))) is None
+    assert "not outbound|80||httpbin.org alone" in checks.answered_by_gateway(listed)(observe.Observation(
+        **{**base, "status": 200}, outcome=observe.REACHABLE, gateway_served=()))
+    not_found = observe.Observation(**{**base, "status": 404}, outcome=observe.HTTP_ERROR, gateway_served=())
+    assert checks.refused_by_gateway()(not_found) is None
+    passed_on = observe.Observation(**{**base, "status": 404}, outcome=observe.HTTP_ERROR, gateway_served=(listed,))
+    assert "sent it on through" in checks.refused_by_gateway()(passed_on)
+    assert "(from pod bypass-no-sidecar)" in dropped.summary() and "via no cluster" not in dropped.summary()
