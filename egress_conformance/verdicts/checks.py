@@ -337,30 +337,32 @@ def not_answered():
 
 def answered_by_gateway(external: str):
     """A request sent straight to the egress gateway answered 2xx, and the gateway's own Envoy
-    sent it through the external host's cluster ``external`` alone."""
+    sent a request through the external host's cluster ``external`` meanwhile (the gateway is
+    shared: other clients' requests may move its other clusters at the same time)."""
 
     def check(obs):
         reason = answered()(obs)
         if reason:
             return reason
-        if obs.gateway_served != (external,):
-            return f"the gateway's Envoy sent it through {', '.join(obs.gateway_served or ()) or 'no cluster'}, " \
-                   f"not {external} alone"
+        if external not in (obs.gateway_served or ()):
+            return f"the gateway's Envoy sent nothing through {external} (it used " \
+                   f"{', '.join(obs.gateway_served or ()) or 'no cluster'})"
         return None
 
     return _named(f"answered by the gateway via {external}", check)
 
 
-def refused_by_gateway():
-    """A request sent straight to the egress gateway for a host it does not list got no 2xx, and
-    the gateway's Envoy sent it through no outbound cluster: the gateway is not an open proxy."""
+def refused_by_gateway(host: str):
+    """A request sent straight to the egress gateway for ``host``, which it does not list, got no
+    2xx, and no cluster of the gateway's Envoy for that host moved: the gateway is not an open proxy."""
 
     def check(obs):
         reason = not_answered()(obs)
         if reason:
             return reason
-        if obs.gateway_served:
-            return f"the gateway's Envoy sent it on through {', '.join(obs.gateway_served)}"
+        onward = [c for c in obs.gateway_served or () if c.rsplit("|", 1)[-1] == host]
+        if onward:
+            return f"the gateway's Envoy sent it on through {', '.join(onward)}"
         return None
 
-    return _named("refused by the gateway", check)
+    return _named(f"refused by the gateway for {host}", check)

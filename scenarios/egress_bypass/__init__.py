@@ -23,6 +23,8 @@ from egress_conformance.verdicts.observe import Request
 
 MANIFESTS = pathlib.Path(__file__).parent
 POLICY = MANIFESTS / "only-gateway-and-dns.yaml"
+POLICY_NAME = "egress-only-through-gateway"
+"""The NetworkPolicy's name in POLICY."""
 PROXY_UID = 1337
 """istio-proxy's uid: the sidecar's iptables let its traffic out unredirected."""
 
@@ -84,8 +86,9 @@ def run(t) -> None:
     try:
         t.expect_from(f"NetworkPolicy: {no_sidecar[0].path} blocked", no_sidecar[1], http, checks.not_answered())
     except waits.NotConverged as err:
-        raise faults.Unsupported(f"NetworkPolicy not enforced: under {POLICY.stem} {no_sidecar[0].path} still "
-                                 f"reaches {host} ({err.observation.summary() if err.observation else err})") from None
+        seen = err.observation.summary() if err.observation else str(err)
+        raise faults.Unsupported(f"NetworkPolicy not enforced: under NetworkPolicy {POLICY_NAME}, "
+                                 f"{no_sidecar[0].path} still reaches {host} ({seen})") from None
     for bypass, pod in others:
         t.expect_from(f"NetworkPolicy: {bypass.path} blocked", pod, http, checks.not_answered())
     t.expect("NetworkPolicy: HTTP still leaves through the egress gateway", http, through_gateway)
@@ -97,12 +100,12 @@ def run(t) -> None:
     t.expect_from(f"gateway reached straight, Host {host}: answered", direct, to_gateway,
                   checks.answered_by_gateway(entry_cluster), "-H", f"Host: {host}")
     t.expect_from(f"gateway reached straight, Host {unlisted}: refused", direct, to_gateway,
-                  checks.refused_by_gateway(), "-H", f"Host: {unlisted}")
+                  checks.refused_by_gateway(unlisted), "-H", f"Host: {unlisted}")
     t.expect_from(f"gateway reached straight, SNI {host}: answered", direct, https,
                   checks.answered_by_gateway(f"outbound|443||{host}"),
                   "--connect-to", f"{host}:443:{gateway.host}:443")
     t.expect_from(f"gateway reached straight, SNI {unlisted}: refused", direct,
-                  Request(t.targets.url("https", unlisted)), checks.refused_by_gateway(),
+                  Request(t.targets.url("https", unlisted)), checks.refused_by_gateway(unlisted),
                   "--connect-to", f"{unlisted}:443:{gateway.host}:443")
 
     t.restore(policy)

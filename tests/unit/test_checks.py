@@ -96,10 +96,12 @@ def test_a_bypass_answered_or_not_and_the_gateway_answering_only_for_listed_host
     listed = "outbound|80||httpbin.org"
     assert checks.answered_by_gateway(listed)(observe.Observation(
         **{**base, "status": 200}, outcome=observe.REACHABLE, gateway_served=(listed,))) is None
-    assert "not outbound|80||httpbin.org alone" in checks.answered_by_gateway(listed)(observe.Observation(
-        **{**base, "status": 200}, outcome=observe.REACHABLE, gateway_served=()))
-    not_found = observe.Observation(**{**base, "status": 404}, outcome=observe.HTTP_ERROR, gateway_served=())
-    assert checks.refused_by_gateway()(not_found) is None
-    passed_on = observe.Observation(**{**base, "status": 404}, outcome=observe.HTTP_ERROR, gateway_served=(listed,))
-    assert "sent it on through" in checks.refused_by_gateway()(passed_on)
+    assert "sent nothing through outbound|80||httpbin.org" in checks.answered_by_gateway(listed)(observe.Observation(
+        **{**base, "status": 200}, outcome=observe.REACHABLE, gateway_served=("outbound|443||httpbin.org",)))
+    not_found = observe.Observation(**{**base, "status": 404}, outcome=observe.HTTP_ERROR, gateway_served=(listed,))
+    assert checks.refused_by_gateway("example.com")(not_found) is None  # another client's request, at the same time
+    passed_on = observe.Observation(**{**base, "status": 502}, outcome=observe.HTTP_ERROR,
+                                    gateway_served=("outbound|80||example.com",))
+    assert "sent it on through outbound|80||example.com" in checks.refused_by_gateway("example.com")(passed_on)
+    assert "200" in checks.refused_by_gateway("example.com")(answer)
     assert "(from pod bypass-no-sidecar)" in dropped.summary() and "via no cluster" not in dropped.summary()
