@@ -5,6 +5,7 @@ from egress_conformance.scenarios import (
     audit,
     broken_meshes,
     core_egress,
+    egress_bypass,
     egress_gateway,
     https_service_entry,
     sidecar_scoped_policy,
@@ -20,6 +21,7 @@ DECLARED: tuple[Scenario, ...] = (
     allow_list.SCENARIO,
     tls_origination.SCENARIO,
     *egress_gateway.SCENARIOS,
+    egress_bypass.SCENARIO,
     audit.SCENARIO,
     *broken_meshes.SCENARIOS,
 )

@@ -16,7 +16,7 @@ from egress_conformance.changes import cleanup, objects
 from egress_conformance.changes.journal import Journal
 from egress_conformance.cluster import kube, meshconfig
 from egress_conformance.framework import effective, scope
-from egress_conformance.providers.base import EgressGateway, Provider
+from egress_conformance.providers.base import EgressGateway, Provider, Workload
 from egress_conformance.reports.model import Step, Verdict
 from egress_conformance.verdicts import checks, envoy, observe, waits
 from egress_conformance.verdicts.timing import Timing
@@ -179,6 +179,18 @@ class EgressTest:
         state = envoy.sidecar_state(*self.workload.envoy_admin_many(list(envoy.CONFIG_PATHS)))
         return observe.Observation(observe.Request("(sidecar config only)"), "observed", None, "", sidecar=state)
 
+    def start_pod(self, name: str, *, sidecar: bool, annotations: dict[str, str] | None = None,
+                  run_as_user: int = 1001) -> Workload:
+        """Create another pod of the test namespace, made like the client (provider.side_pod), its
+        undo registered; return it once Ready."""
+        self.create(self.provider.side_pod(name, sidecar=sidecar, annotations=annotations or {},
+                                           run_as_user=run_as_user))
+        pod = self.provider.side_workload(name, sidecar=sidecar)
+        self.steps.append(Step(f"API: pod {self.namespace}/{name} ready", Verdict.OBSERVED,
+                               detail=f"sidecar: {'yes' if sidecar else 'no'}, uid {run_as_user}, annotations "
+                                      f"{annotations or {}}", started=_now(), ended=_now()))
+        return pod
+
     # -- observations
 
     def egress_gateway(self) -> EgressGateway:
@@ -208,6 +220,46 @@ class EgressTest:
                                    no_cluster=envoy.no_cluster_answers(around.before, around.after),
                                    tls_from_sidecar=envoy.tls_handshakes(around.after),
                                    gateway_served=gateway_served)
+
+    def probe_from(self, pod: Workload, request: observe.Request, *args: str) -> observe.Observation:
+        """Make ``request`` once from another pod's app container (curl ``args`` before the URL), with
+        the egress gateway's clusters around it once the scenario uses it; that pod's sidecar is not read."""
+        if request.url.startswith("https://") and pod.trusted_ca:
+            args = ("--cacert", pod.trusted_ca, *args)
+        gateway_before = self._gateway_counters()
+        record = pod.curl([*args, request.url], self.timing.request_timeout)
+        gateway_served = None
+        if gateway_before is not None:
+            gateway_served = tuple(c for c in envoy.clusters_used(gateway_before, self._gateway_counters() or {})
+                                   if c.startswith("outbound|") or c in (envoy.PASSTHROUGH, envoy.BLACKHOLE))
+        return observe.Observation(request, *observe.classify(record), gateway_served=gateway_served,
+                                   from_pod=pod.name)
+
+    def expect_from(self, step: str, pod: Workload, request: observe.Request, check,
+                    *args: str) -> observe.Observation:
+        """Wait until ``request`` from another pod consistently satisfies ``check`` (probe_from)."""
+        __tracebackhide__ = True
+        return self._expect(step, lambda: self.probe_from(pod, request, *args), check)
+
+    def settle_from(self, step: str, pod: Workload, request: observe.Request,
+                    check) -> tuple[bool, observe.Observation]:
+        """What ``request`` from another pod gets once several observations in a row agree, either
+        way (waits.until_settled): (whether it satisfies ``check``, the last observation), recorded as observed."""
+        started = datetime.datetime.now(datetime.UTC)
+        try:
+            done = waits.until_settled(lambda: self.probe_from(pod, request), check, self.timing,
+                                       what=f"{step}: {check.__name__}")
+            matched, seen, attempts = True, done.observation, done.attempts
+        except waits.Refuted as err:
+            matched, seen, attempts = False, err.observation, err.attempts
+        ended = datetime.datetime.now(datetime.UTC)
+        log.info("SEEN %s: %s is %s\n       evidence: %s", step, check.__name__, matched, seen.summary())
+        self.steps.append(Step(step, Verdict.OBSERVED, f"{check.__name__}: {'yes' if matched else 'no'}",
+                               evidence=seen.summary(), check=check.__name__, attempts=attempts,
+                               seconds=round((ended - started).total_seconds(), 2),
+                               started=started.isoformat(timespec="milliseconds"),
+                               ended=ended.isoformat(timespec="milliseconds"), observation=seen.record()))
+        return matched, seen
 
     def _gateway_counters(self) -> dict[str, int] | None:
         if self.gateway is None:

@@ -23,10 +23,11 @@ directive (1.3.x replaces go-selinux with a vendored copy, which a wrapper canno
 COREDNS = "v1.14.7"
 """github.com/coredns/coredns release."""
 
-DEBIAN_PACKAGES = ("libseccomp-dev", "containernetworking-plugins", "conntrack", "gcc", "debootstrap")
+DEBIAN_PACKAGES = ("libseccomp-dev", "containernetworking-plugins", "conntrack", "gcc", "debootstrap", "ipset")
 """runc links libseccomp through cgo; the CNI bridge, host-local, loopback and portmap
 plugins; conntrack lets kube-proxy flush stale UDP entries; debootstrap builds the node
-images' Debian base (egress_conformance/node/images)."""
+images' Debian base (egress_conformance/node/images); kube-router's NetworkPolicy firewall runs the
+ipset tool (egress_conformance/node/netpol.py)."""
 
 CNI_BIN = pathlib.Path("/usr/lib/cni")
 """Where Debian's containernetworking-plugins puts the plugins."""

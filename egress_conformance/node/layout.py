@@ -49,12 +49,15 @@ PROXY_METRICS_PORT = 10249
 DNS_PORT = 53
 DNS_HEALTH_PORT = 8080
 DNS_READY_PORT = 8181
+NETPOL_HEALTH_PORT = 20244
+"""kube-router's healthz (its default port; it listens on every address)."""
 FIXED_PORTS = {
     "etcd": ETCD_PORT, "etcd peer": ETCD_PEER_PORT, "kube-apiserver": API_PORT,
     "kube-controller-manager": CONTROLLER_MANAGER_PORT, "kube-scheduler": SCHEDULER_PORT,
     "kubelet": KUBELET_PORT, "kubelet healthz": KUBELET_HEALTHZ_PORT,
     "kube-proxy healthz": PROXY_HEALTHZ_PORT, "kube-proxy metrics": PROXY_METRICS_PORT,
     "coredns": DNS_PORT, "coredns health": DNS_HEALTH_PORT, "coredns ready": DNS_READY_PORT,
+    "kube-router healthz": NETPOL_HEALTH_PORT,
 }
 """Every port the node listens on at NODE_IP, checked free before anything starts."""
 

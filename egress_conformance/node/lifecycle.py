@@ -17,6 +17,7 @@ from egress_conformance.node import (
     dns,
     kubelet,
     layout,
+    netpol,
     network,
     ports,
     proxy,
@@ -80,6 +81,7 @@ def up(*, istio_revision: str | None = None, install_istio: bool = True) -> None
     with stage("components (built once, cached by version)"):
         binaries = builds.build_all()
         kubernetes_bin = components.kubernetes()
+        kube_router = netpol.build()
     images = _module("images")
     with stage("images (OCI archives, cached)"):
         archives = images.build_all()
@@ -107,6 +109,9 @@ def up(*, istio_revision: str | None = None, install_istio: bool = True) -> None
         dns.start(binaries, api)
     with stage(f"node {layout.NAME} Ready"):
         _wait_node_ready(api)
+    # kube-router reads its Node object at start, so it comes once the node is registered.
+    with stage("NetworkPolicy: kube-router (firewall only)"):
+        netpol.start(kube_router)
     if install_istio:
         istio = _module("istio")
         with stage("Istio"):
@@ -144,7 +149,9 @@ def status() -> int:
 
 def _half_up() -> bool:
     """True when a previous run left some of the node but not all of it running."""
-    running = [daemons.pid(name) is not None for name in sweep.STOP_ORDER]
+    # kube-router is started (not swept) when it alone is missing: it came after the rest, and a
+    # node brought up before it existed is whole without it.
+    running = [daemons.pid(name) is not None for name in sweep.STOP_ORDER if name != netpol.NAME]
     return not all(running) and bool(sweep.traces())
 
 

@@ -14,11 +14,12 @@ import subprocess
 import time
 
 from egress_conformance.install import cache
-from egress_conformance.node import builds, daemons, layout, network, proxy
+from egress_conformance.node import builds, daemons, layout, netpol, network, proxy
 
-STOP_ORDER = ("kube-proxy", "coredns", "kubelet", "kube-scheduler", "kube-controller-manager",
+STOP_ORDER = ("kube-router", "kube-proxy", "coredns", "kubelet", "kube-scheduler", "kube-controller-manager",
               "kube-apiserver", "etcd", "containerd")
-"""The kubelet goes before the pods' processes are killed (else it restarts them); containerd last."""
+"""kube-router first (its rules stay until the sweep removes them); the kubelet goes before
+the pods' processes are killed (else it restarts them); containerd last."""
 
 CGROUP_ROOT = pathlib.Path("/sys/fs/cgroup")
 SETTLE_SECONDS = 10.0
@@ -81,7 +82,8 @@ def _sweep_once(binaries: builds.NodeBinaries | None) -> None:
     _kill_strays()
     if layout.OWNS_KUBE_CHAINS.exists():  # never a Kubernetes host's own chains
         proxy.cleanup(binaries)
-        _remove_kube_chains()
+        _remove_kube_chains()  # kube-router's chains too (KUBE-ROUTER-*, KUBE-POD-FW-*, KUBE-NWPLCY-*)
+        netpol.cleanup()  # its ipsets, free once no rule names them
     network.remove_forward_rules()
     _unmount_all()
     _remove_cgroups()
@@ -294,6 +296,8 @@ def traces() -> list[str]:
         found.append(f"link {layout.BRIDGE}")
     found += [f"veth {port}" for port in _bridge_ports()]
     found += _iptables_traces()
+    if layout.OWNS_KUBE_CHAINS.exists():  # kube-router's set names, like kube-proxy's chains, carry no mark of ours
+        found += [f"ipset {name}" for name in netpol.ipsets()]
     found += [f"host file {p}" for p in _host_entries()]
     found += [f"directory {d}" for d in (layout.STATE, layout.RUN) if d.exists()]
     return found

@@ -227,6 +227,16 @@ class Provider(abc.ABC):
         """The mesh's egress gateway, if it has one (feature egress-gateway)."""
         return None
 
+    def side_pod(self, name: str, *, sidecar: bool, annotations: dict[str, str], run_as_user: int) -> dict:
+        """The manifest of another pod of the test namespace, made like the client (its image, hosts
+        and trusted CA), its app container running as ``run_as_user``; with ``sidecar`` False, never
+        injected (feature network-policy: the paths around a sidecar)."""
+        raise NotImplementedError(f"the {self.name} provider runs no pods beside its client (feature network-policy)")
+
+    def side_workload(self, name: str, *, sidecar: bool) -> Workload:
+        """The pod made from ``side_pod(name, ...)``, once Ready (with its sidecar when it has one)."""
+        raise NotImplementedError(f"the {self.name} provider runs no pods beside its client (feature network-policy)")
+
     def lacking(self, feature: str) -> str:
         """Why this mesh lacks ``feature``, in words for the "not supported" line ("" to say nothing more)."""
         return ""

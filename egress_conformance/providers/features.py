@@ -8,6 +8,7 @@ HTTPS_PASSTHROUGH = "https-passthrough"
 SIDECAR_SCOPED_POLICY = "sidecar-scoped-policy"
 EGRESS_GATEWAY = "egress-gateway"
 TLS_ORIGINATION = "tls-origination"
+NETWORK_POLICY = "network-policy"
 
 ALL = {
     MESH_WIDE_POLICY: "outboundTrafficPolicy.mode in the mesh config decides what unknown hosts get",
@@ -16,6 +17,7 @@ ALL = {
     SIDECAR_SCOPED_POLICY: "a Sidecar resource sets the outbound policy for one namespace only",
     EGRESS_GATEWAY: "external traffic leaves through a dedicated egress gateway",
     TLS_ORIGINATION: "a DestinationRule makes the sidecar originate TLS, verifying the host with a CA file it can read",
+    NETWORK_POLICY: "NetworkPolicy is enforced (a scenario that finds it is not says so: not supported)",
 }
 """Feature name -> what a scenario that needs it proves."""
 

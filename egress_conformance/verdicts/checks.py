@@ -335,3 +335,59 @@ def each_contained(clusters):
         return None
 
     return _named(f"each kept to the {len(kept)} listed TCP clusters", check)
+
+
+def answered():
+    """The request got a 2xx answer (from a pod whose sidecar, if any, is not read: a bypass got out)."""
+
+    def check(obs):
+        if obs.outcome != observe.REACHABLE:
+            status = f" {obs.status}" if obs.status else ""
+            return f"expected an answer, got {obs.outcome}{status}" + (f" ({obs.error})" if obs.error else "")
+        return None
+
+    return _named("answered", check)
+
+
+def not_answered():
+    """No 2xx answer came back: dropped, refused, reset, or refused by a proxy on the way."""
+
+    def check(obs):
+        if obs.outcome == observe.REACHABLE:
+            return f"expected no answer, got {obs.status} from the host"
+        return None
+
+    return _named("not answered", check)
+
+
+def answered_by_gateway(external: str):
+    """A request sent straight to the egress gateway answered 2xx, and the gateway's own Envoy
+    sent a request through the external host's cluster ``external`` meanwhile (the gateway is
+    shared: other clients' requests may move its other clusters at the same time)."""
+
+    def check(obs):
+        reason = answered()(obs)
+        if reason:
+            return reason
+        if external not in (obs.gateway_served or ()):
+            return f"the gateway's Envoy sent nothing through {external} (it used " \
+                   f"{', '.join(obs.gateway_served or ()) or 'no cluster'})"
+        return None
+
+    return _named(f"answered by the gateway via {external}", check)
+
+
+def refused_by_gateway(host: str):
+    """A request sent straight to the egress gateway for ``host``, which it does not list, got no
+    2xx, and no cluster of the gateway's Envoy for that host moved: the gateway is not an open proxy."""
+
+    def check(obs):
+        reason = not_answered()(obs)
+        if reason:
+            return reason
+        onward = [c for c in obs.gateway_served or () if c.rsplit("|", 1)[-1] == host]
+        if onward:
+            return f"the gateway's Envoy sent it on through {', '.join(onward)}"
+        return None
+
+    return _named(f"refused by the gateway for {host}", check)

@@ -27,6 +27,8 @@ class Kind(enum.StrEnum):
     """The mesh under test broke (faults.infrastructure_fault)."""
     REFUSED = "refused"
     """The API refused the run (faults.refusal)."""
+    NOT_SUPPORTED = "not-supported"
+    """The test found the mesh lacks a feature it needs (faults.Unsupported)."""
     BUG = "bug"
     """An exception no rule expects."""
     INTERRUPTED = "interrupted"
@@ -43,7 +45,8 @@ class Outcome:
 INTERRUPTED = Outcome(Kind.INTERRUPTED, "interrupted")
 
 RESULTS = {Kind.PASSED: Result.PASSED, Kind.SKIPPED: Result.SKIPPED, Kind.FAILED: Result.FAILED,
-           Kind.FAULT: Result.INFRASTRUCTURE_ERROR, Kind.REFUSED: Result.NOT_RUN, Kind.BUG: Result.NOT_RUN,
+           Kind.FAULT: Result.INFRASTRUCTURE_ERROR, Kind.NOT_SUPPORTED: Result.NOT_SUPPORTED,
+           Kind.REFUSED: Result.NOT_RUN, Kind.BUG: Result.NOT_RUN,
            Kind.INTERRUPTED: Result.NOT_RUN}
 """The result a phase's outcome stands for when that phase decides."""
 
@@ -51,7 +54,7 @@ _BEFORE_THE_BODY = {Kind.SKIPPED: Result.SKIPPED, Kind.FAULT: Result.INFRASTRUCT
 """A setup that did not pass: skipped, a broken mesh, or else not run."""
 
 
-_PRECEDENCE = (Kind.FAILED, Kind.FAULT, Kind.REFUSED, Kind.BUG)
+_PRECEDENCE = (Kind.FAILED, Kind.FAULT, Kind.NOT_SUPPORTED, Kind.REFUSED, Kind.BUG)
 """Of several errors raised together, the one that says most about the mesh comes first."""
 
 
@@ -63,6 +66,8 @@ def of_error(err: BaseException, message: str, *, interrupted: bool) -> Outcome:
     if isinstance(err, BaseExceptionGroup):
         # pytest groups the errors of one teardown (the test's, the session's mesh after the last test).
         return _first_of(err, message)
+    if isinstance(err, faults.Unsupported):
+        return Outcome(Kind.NOT_SUPPORTED, str(err))
     fault = faults.infrastructure_fault(err)
     if fault:
         return Outcome(Kind.FAULT, fault)

@@ -26,6 +26,11 @@ class MeshFault(Exception):
     """The mesh under test cannot answer; str(err) is one line that says what broke."""
 
 
+class Unsupported(Exception):
+    """The mesh lacks a feature its provider declared, as the test itself found out (e.g. a CNI
+    that does not enforce NetworkPolicy); str(err) is the one-line reason. Never a verdict."""
+
+
 def infrastructure_fault(err: BaseException) -> str | None:
     """One line naming the fault if ``err`` means the mesh under test broke, else None."""
     if isinstance(err, MeshFault):

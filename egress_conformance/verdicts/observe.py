@@ -64,11 +64,15 @@ class Observation:
     its counters stood after the request (since each cluster was made: connections are pooled)."""
     gateway_served: tuple[str, ...] | None = None
     """Clusters of the egress gateway's Envoy that took the request; None when no gateway was watched."""
+    from_pod: str = ""
+    """The pod that made the request when it was not the client (its sidecar, if any, is not read)."""
 
     def summary(self) -> str:
         """One line: outcome, status, serving cluster and sidecar state."""
         status = f" {self.status}" if self.status else ""
         via = f" via {', '.join(self.served_by)}" if self.served_by else " via no cluster"
+        if self.from_pod:
+            via = f" (from pod {self.from_pod})"
         via += f" (block_all answered {self.block_all})" if self.block_all else ""
         via += f" (the router had no cluster for {self.no_cluster})" if self.no_cluster else ""
         via += f" (the sidecar has spoken TLS over {', '.join(self.tls_from_sidecar)})" if self.tls_from_sidecar else ""

@@ -99,3 +99,23 @@ def test_tls_origination_is_read_from_the_hosts_refusal_and_the_sidecars_handsha
     assert checks.tls_from_sidecar(cluster)(answered) is None
     assert checks.tls_from_sidecar(cluster)(plain) == (
         "the sidecar has spoken no TLS on outbound|80||httpbin.org (its ssl.handshake counter is 0)")
+
+
+def test_a_bypass_answered_or_not_and_the_gateway_answering_only_for_listed_hosts():
+    base = dict(request=REQUEST, status=None, error="", from_pod="bypass-no-sidecar")
+    answer = observe.Observation(**{**base, "status": 200}, outcome=observe.REACHABLE)
+    dropped = observe.Observation(**base, outcome=observe.REFUSED)
+    assert checks.answered()(answer) is None and checks.answered()(dropped).startswith("expected an answer, got refused")
+    assert checks.not_answered()(dropped) is None and "200" in checks.not_answered()(answer)
+    listed = "outbound|80||httpbin.org"
+    assert checks.answered_by_gateway(listed)(observe.Observation(
+        **{**base, "status": 200}, outcome=observe.REACHABLE, gateway_served=(listed,))) is None
+    assert "sent nothing through outbound|80||httpbin.org" in checks.answered_by_gateway(listed)(observe.Observation(
+        **{**base, "status": 200}, outcome=observe.REACHABLE, gateway_served=("outbound|443||httpbin.org",)))
+    not_found = observe.Observation(**{**base, "status": 404}, outcome=observe.HTTP_ERROR, gateway_served=(listed,))
+    assert checks.refused_by_gateway("example.com")(not_found) is None  # another client's request, at the same time
+    passed_on = observe.Observation(**{**base, "status": 502}, outcome=observe.HTTP_ERROR,
+                                    gateway_served=("outbound|80||example.com",))
+    assert "sent it on through outbound|80||example.com" in checks.refused_by_gateway("example.com")(passed_on)
+    assert "200" in checks.refused_by_gateway("example.com")(answer)
+    assert "(from pod bypass-no-sidecar)" in dropped.summary() and "via no cluster" not in dropped.summary()

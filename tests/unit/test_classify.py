@@ -77,6 +77,8 @@ def test_a_result_a_fixture_decided_before_the_body_stands():
      'serviceentries "httpbin.org" already exists; an object someone else holds is in the way'),
     (objects.InvalidObject("ServiceEntry x is invalid, the API refused it: bad; fix the manifest"), Kind.REFUSED,
      "ServiceEntry x is invalid"),
+    (faults.Unsupported("NetworkPolicy not enforced: a pod still got out"), Kind.NOT_SUPPORTED,
+     "NetworkPolicy not enforced: a pod still got out"),
     (KeyError("missing"), Kind.BUG, "suite bug: KeyError: 'missing'"),
     (TypeError(), Kind.BUG, "suite bug: TypeError: no message"),
 ])
@@ -106,3 +108,8 @@ def test_errors_raised_together_are_classified_by_the_one_that_says_most_about_t
     faults_only = BaseExceptionGroup("teardown", [KeyError("x"), ProviderError("API unavailable: down")])
     assert classify.of_error(faults_only, "", interrupted=False) == Outcome(
         Kind.FAULT, "API unavailable: down (and 1 more error)")
+
+
+def test_a_body_that_found_a_feature_missing_is_not_supported_never_a_pass_or_a_failure():
+    found = Outcome(Kind.NOT_SUPPORTED, "NetworkPolicy not enforced: x")
+    assert classify.decide(PASSED, found, PASSED) == (Result.NOT_SUPPORTED, "NetworkPolicy not enforced: x")

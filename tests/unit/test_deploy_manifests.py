@@ -72,7 +72,8 @@ def test_the_checker_catches_a_misspelt_field_and_a_missing_required_one():
 READ = {"get", "list", "watch"}
 PLURALS = {"Pod": "pods", "Secret": "secrets", "ConfigMap": "configmaps", "Telemetry": "telemetries",
            "Sidecar": "sidecars", "ServiceEntry": "serviceentries", "Namespace": "namespaces",
-           "Gateway": "gateways", "DestinationRule": "destinationrules", "VirtualService": "virtualservices"}
+           "Gateway": "gateways", "DestinationRule": "destinationrules", "VirtualService": "virtualservices",
+           "NetworkPolicy": "networkpolicies"}
 """Kind -> resource, for the kinds the run creates (a new kind fails here until it is added)."""
 
 
@@ -144,7 +145,8 @@ def created_by_a_run() -> set[tuple[str, str]]:
         for manifest in sorted(scenario.manifests.glob("*.yaml")) if scenario.manifests else ():
             objects += kube.load_manifests(manifest, namespace="n", mode="ALLOW_ANY", **chosen.substitutions(),
                                            endpoints="[]", gateway_namespace="g", gateway_host="gw.g.svc.cluster.local",
-                                           gateway_selector="{istio: egressgateway}", target_ca="/ca.pem")
+                                           gateway_selector="{istio: egressgateway}", target_ca="/ca.pem",
+                                           istiod_namespace="i")
     return {(o["apiVersion"].rpartition("/")[0], PLURALS[o["kind"]]) for o in objects}
 
 

@@ -82,3 +82,18 @@ def test_listeners_are_parsed_with_their_holders():
         ("127.0.0.53", 53, "systemd-resolve", 17),
         ("::", 10250, "", None),
     ]
+
+
+def test_kube_router_runs_its_firewall_only_and_finds_only_its_own_ipsets(monkeypatch):
+    import pathlib
+    import subprocess
+
+    from egress_conformance.node import netpol
+
+    argv = netpol.argv(pathlib.Path("/cache/kube-router-v2.1.0/bin"))
+    assert argv[0] == "/cache/kube-router-v2.1.0/bin/kube-router"
+    assert {"--run-firewall=true", "--run-router=false", "--run-service-proxy=false", "--run-loadbalancer=false",
+            "--service-cluster-ip-range=198.19.128.0/20", "--hostname-override=egress-node"} <= set(argv)
+    listing = "KUBE-SRC-ABC\nKUBE-DST-DEF\ndocker-owned\nTMP-XYZ\ncali40all\n"
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 0, listing, ""))
+    assert netpol.ipsets() == ["KUBE-SRC-ABC", "KUBE-DST-DEF", "TMP-XYZ"]

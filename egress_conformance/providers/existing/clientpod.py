@@ -56,6 +56,39 @@ def manifest(namespace: str, image: str, host_aliases: list[dict] | None = None,
     }
 
 
+def side_manifest(namespace: str, name: str, image: str, host_aliases: list[dict] | None, ca_config_map: str | None,
+                  *, sidecar: bool, annotations: dict[str, str], run_as_user: int) -> dict:
+    """Another pod made like the client (image, hosts, CA): a scenario's path around the sidecar.
+    ``sidecar`` False: annotated sidecar.istio.io/inject "false", so no webhook injects it."""
+    pod = manifest(namespace, image, host_aliases, ca_config_map)
+    pod["metadata"].update(name=name, labels={"app": f"egress-conformance-{name}"})
+    pod["metadata"]["annotations"].update(annotations)
+    if not sidecar:
+        pod["metadata"]["annotations"]["sidecar.istio.io/inject"] = "false"
+    [app] = pod["spec"]["containers"]
+    app["securityContext"] = {"runAsUser": run_as_user, "runAsGroup": run_as_user}
+    return pod
+
+
+def wait_ready(api: client.ApiClient, namespace: str, name: str, *, sidecar: bool) -> None:
+    """Wait for a side pod to be Ready, with an ``istio-proxy`` exactly when ``sidecar``."""
+    core = client.CoreV1Api(api)
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    seen = "no pod yet"
+    while time.monotonic() < deadline:
+        pod = core.read_namespaced_pod(name, namespace)
+        containers = [c.name for c in pod.spec.containers] + [c.name for c in pod.spec.init_containers or []]
+        if (base.PROXY in containers) != sidecar:
+            raise ProviderError(f"pod {namespace}/{name} was created {'without' if sidecar else 'with'} an "
+                                f"istio-proxy container: injection {'did not happen' if sidecar else 'ignored '}"
+                                f"{'' if sidecar else 'sidecar.istio.io/inject: false'}")
+        if any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or []):
+            return
+        seen = _pod_state(pod)
+        time.sleep(0.5)
+    raise ProviderError(f"pod {namespace}/{name} did not become ready in {READY_TIMEOUT_SECONDS:.0f}s: {seen}")
+
+
 def wait_injected_and_ready(api: client.ApiClient, namespace: str, revision: str) -> dict:
     """Wait for the pod to run with an injected ``istio-proxy`` of ``revision``; return its status
     annotation. Fails with one line naming what was last seen (no sidecar, wrong revision, not ready)."""

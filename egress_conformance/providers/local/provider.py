@@ -227,6 +227,8 @@ class LocalProvider(Provider):
     def lacking(self, feature: str) -> str:
         if feature == features.EGRESS_GATEWAY:
             return "the local mesh runs one client pod's sidecar and no gateway; run the gateway profile on a cluster"
+        if feature == features.NETWORK_POLICY:
+            return "the local mesh has no CNI and no pods beside its client; run egress-bypass on a cluster"
         return ""
 
     def cluster(self) -> dict:

@@ -1,0 +1,36 @@
+"""egress-bypass on a cluster the suite did not create (the node, whose kube-router enforces
+NetworkPolicy): it passes, the gateway path working under the policy, and names each path
+around the sidecar that got out before the policy as a finding; the cluster reads back as
+before. (With kube-router stopped the same run is "not supported: NetworkPolicy not enforced";
+that needs the node's daemon stopped, so it is not a test here: README, egress-bypass.)"""
+
+import yaml
+
+from tests.cluster import snapshot
+from tests.cluster.conftest import cli
+from tests.cluster.test_audit import existing
+
+PATHS = ('a pod without a sidecar (sidecar.istio.io/inject: "false")', "a container running as the proxy's uid 1337",
+         "a pod annotated traffic.sidecar.istio.io/excludeOutboundIPRanges")
+
+
+def test_every_bypass_is_blocked_by_the_policy_and_each_open_one_is_named_without_it(
+        kubeconfig, api, images, tmp_path, own_journals):
+    before = snapshot.take(api)
+    result = cli("run", "--profile", "gateway", "--run-test", "egress-bypass",
+                 *existing(kubeconfig, images, tmp_path / "report"))
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    document = yaml.safe_load((tmp_path / "report" / "report.yaml").read_text())
+    [test] = [t for p in document["profiles"] for t in p["tests"] if t["name"] == "egress-bypass"]
+    assert test["result"] == "passed", test
+    steps = {s["step"]: s for s in test["steps"]}
+    for path in PATHS:
+        [before_policy] = [s for name, s in steps.items() if name.startswith(f"no NetworkPolicy: {path}")]
+        assert before_policy["detail"] == "answered: yes", before_policy
+        [blocked] = [s for name, s in steps.items() if name.startswith(f"NetworkPolicy: {path}")]
+        assert blocked["verdict"] == "passed", blocked
+        assert any(f.startswith(f"egress bypass: {path}") for f in document["findings"]), document["findings"]
+    assert steps["NetworkPolicy: HTTP still leaves through the egress gateway"]["verdict"] == "passed"
+    refused = [s for name, s in steps.items() if name.startswith("gateway reached straight") and "refused" in name]
+    assert len(refused) == 2 and all(s["verdict"] == "passed" for s in refused), refused
+    assert snapshot.differences(before, snapshot.take(api)) == []
