@@ -54,7 +54,10 @@ def test_with_consent_the_mesh_wide_walkthrough_runs_and_the_mesh_config_is_rest
     assert document["result"] == "success" and document["claim"] == {"scopes": ["mesh-wide", "namespace"]}
     assert all(t["result"] == "passed" for t in tests.values()), {n: t["result"] for n, t in tests.items()}
     restricted = [s for s in tests["core-egress"]["steps"] if s["step"] == "1+2 restricted: HTTP blocked"][0]
-    assert restricted["observation"]["served_by"] == ["BlackHoleCluster"]
+    # Blocked by the sidecar's own refusal: BlackHoleCluster, or block_all's 502 where some Service
+    # makes port 80 an HTTP port in every sidecar (the node's egress gateway does).
+    seen = restricted["observation"]
+    assert seen["served_by"] == ["BlackHoleCluster"] or (seen["status"] == 502 and seen["block_all"] >= 1), seen
     assert snapshot.differences(before, snapshot.take(api)) == []
 
 
