@@ -8,6 +8,7 @@ asserts that ``traces()`` is empty after it.
 
 import os
 import pathlib
+import shlex
 import shutil
 import signal
 import subprocess
@@ -259,7 +260,9 @@ def _kube_chains_and_jumps() -> list[tuple[str, str, str | None, list[str] | Non
             elif line.startswith(":KUBE-"):
                 found.append((tool, table, line[1:].split()[0], None))
             elif line.startswith("-A ") and "KUBE-" in line and not line.split()[1].startswith("KUBE-"):
-                found.append((tool, table, None, line[3:].split()))
+                # iptables-save quotes a comment with spaces (kube-router's "kube-router netpol - ..."):
+                # split as the shell would, or -D gets the words apart and removes nothing.
+                found.append((tool, table, None, shlex.split(line[3:])))
     return found
 
 
