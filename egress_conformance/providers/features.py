@@ -9,6 +9,7 @@ SIDECAR_SCOPED_POLICY = "sidecar-scoped-policy"
 EGRESS_GATEWAY = "egress-gateway"
 TLS_ORIGINATION = "tls-origination"
 NETWORK_POLICY = "network-policy"
+EGRESS_AUTHORIZATION = "egress-authorization"
 
 ALL = {
     MESH_WIDE_POLICY: "outboundTrafficPolicy.mode in the mesh config decides what unknown hosts get",
@@ -17,6 +18,8 @@ ALL = {
     SIDECAR_SCOPED_POLICY: "a Sidecar resource sets the outbound policy for one namespace only",
     EGRESS_GATEWAY: "external traffic leaves through a dedicated egress gateway",
     TLS_ORIGINATION: "a DestinationRule makes the sidecar originate TLS, verifying the host with a CA file it can read",
+    EGRESS_AUTHORIZATION: "an AuthorizationPolicy in the egress gateway's namespace decides which service accounts "
+                          "may leave (the sidecar reaches the gateway over mutual TLS)",
     NETWORK_POLICY: "NetworkPolicy is enforced (a scenario that finds it is not says so: not supported)",
 }
 """Feature name -> what a scenario that needs it proves."""
