@@ -23,6 +23,7 @@ DECLARED: tuple[Scenario, ...] = (
     tls_origination.SCENARIO,
     *egress_gateway.SCENARIOS,
     egress_gateway_authz.SCENARIO,
+    tls_origination.GATEWAY_SCENARIO,
     egress_bypass.SCENARIO,
     audit.SCENARIO,
     *broken_meshes.SCENARIOS,
