@@ -1,7 +1,11 @@
-"""The gateway profile on a cluster the suite did not create: both egress-gateway scenarios
-pass through the node's istio-egressgateway (namespace-scoped); a gateway whose
-AuthorizationPolicy refuses everything fails the "routed" step with that policy named; an
-ambient namespace is "not supported" with the reason, never a verdict."""
+"""The gateway profile on a cluster the suite did not create: every gateway scenario passes
+through the node's istio-egressgateway (namespace-scoped). Each keeps a broken gateway that
+makes it fail at the right step: an AuthorizationPolicy refusing everything fails
+egress-gateway-http's "routed" step with that policy named; an EnvoyFilter that strips the
+gateway's RBAC filter fails egress-gateway-authz where the second service account must be
+refused; someone's DestinationRule in the gateway's namespace that turns TLS off fails
+tls-origination-gateway's "originated" step (the host's 400: it came plain). An ambient
+namespace is "not supported" with the reason, never a verdict."""
 
 import pytest
 import yaml
@@ -24,7 +28,8 @@ def test_both_gateway_scenarios_leave_through_the_gateway(kubeconfig, api, image
     result = cli("run", "--profile", "gateway", *existing(kubeconfig, images, tmp_path / "report"))
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     tests = results_of(tmp_path / "report")
-    for name in ("egress-gateway-http-in-namespace", "egress-gateway-https-in-namespace"):
+    for name in ("egress-gateway-http-in-namespace", "egress-gateway-https-in-namespace",
+                 "egress-gateway-authz-in-namespace", "tls-origination-gateway-in-namespace"):
         assert tests[name]["result"] == "passed", tests[name]
         [routed] = [s for s in tests[name]["steps"] if s["step"].startswith("routed:")]
         assert "then the gateway via outbound|" in routed["evidence"], routed
@@ -57,6 +62,66 @@ def test_a_gateway_that_refuses_fails_the_routed_step_with_its_policy_named(
     assert failed[0]["detail"].startswith("expected reachable, got http-error 403"), failed[0]["detail"]
     assert ("AuthorizationPolicy istio-system/egress-conformance-deny-all (DENY) applies in istio-system"
             in failed[0]["detail"]), failed[0]["detail"]
+
+
+@pytest.fixture
+def gateway_without_rbac(api):
+    """An EnvoyFilter that removes Istio's RBAC filter from the egress gateway's HTTP chains:
+    every AuthorizationPolicy of the gateway is then silently ignored."""
+    envoy_filter = {
+        "apiVersion": "networking.istio.io/v1alpha3", "kind": "EnvoyFilter",
+        "metadata": {"name": "egress-conformance-strip-rbac", "namespace": "istio-system"},
+        "spec": {"workloadSelector": {"labels": {"istio": "egressgateway"}},
+                 "configPatches": [{"applyTo": "HTTP_FILTER",
+                                    "match": {"context": "GATEWAY", "listener": {"filterChain": {"filter": {
+                                        "name": "envoy.filters.network.http_connection_manager",
+                                        "subFilter": {"name": "envoy.filters.http.rbac"}}}}},
+                                    "patch": {"operation": "REMOVE"}}]}}
+    kube.create(api, envoy_filter)
+    try:
+        yield envoy_filter
+    finally:
+        kube.delete_and_wait(api, envoy_filter)
+
+
+def test_a_gateway_that_ignores_its_policy_fails_the_refusal_step(kubeconfig, api, images, tmp_path, own_journals,
+                                                                   gateway_without_rbac):
+    test = failing_run(kubeconfig, images, tmp_path, "egress-gateway-authz-in-namespace")
+    failed = [s for s in test["steps"] if s["verdict"] == "failed"]
+    assert [s["step"] for s in failed] == ["policy: service account other-client is refused by the gateway"], failed
+    assert failed[0]["detail"].startswith("expected the gateway's 403 (RBAC: access denied), got reachable 200"), (
+        failed[0]["detail"])
+
+
+@pytest.fixture
+def gateway_rule_turning_tls_off(api):
+    """Someone's DestinationRule for the host in the gateway's namespace, TLS off: for the
+    gateway's own Envoy it outranks the test namespace's rule (Istio looks in the proxy's
+    namespace first)."""
+    rule = {"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+            "metadata": {"name": "egress-conformance-plain-httpbin", "namespace": "istio-system"},
+            "spec": {"host": "httpbin.org", "exportTo": ["."], "trafficPolicy": {"tls": {"mode": "DISABLE"}}}}
+    kube.create(api, rule)
+    try:
+        yield rule
+    finally:
+        kube.delete_and_wait(api, rule)
+
+
+def test_a_gateway_whose_rule_turns_tls_off_fails_the_originated_step(kubeconfig, api, images, tmp_path, own_journals,
+                                                                      gateway_rule_turning_tls_off):
+    test = failing_run(kubeconfig, images, tmp_path, "tls-origination-gateway-in-namespace")
+    failed = [s for s in test["steps"] if s["verdict"] == "failed"]
+    assert [s["step"] for s in failed] == ["originated: the gateway speaks TLS to the host, which answers"], failed
+    assert failed[0]["detail"].startswith("expected reachable, got http-error 400"), failed[0]["detail"]
+
+
+def failing_run(kubeconfig, images, tmp_path, name: str) -> dict:
+    """Run one gateway scenario that must fail; its report entry."""
+    result = cli("run", "--profile", "gateway", "--run-test", name, "--convergence-timeout", "20",
+                 *existing(kubeconfig, images, tmp_path / "report"))
+    assert result.returncode == 1, result.stdout[-4000:] + result.stderr[-2000:]
+    return results_of(tmp_path / "report")[name]
 
 
 def test_an_ambient_namespace_is_not_supported_with_the_reason(kubeconfig, api, images, tmp_path, own_journals):
