@@ -199,9 +199,10 @@ def blocked_tls():
 
 def _outcome(obs) -> str:
     status = f" {obs.status}" if obs.status else ""
-    via = ", ".join(obs.served_by) or "no cluster"
+    # Another pod's sidecar is not read: its path is unknown, not "no cluster".
+    via = "" if obs.from_pod else f" via {', '.join(obs.served_by) or 'no cluster'}"
     error = f" ({obs.error})" if obs.error and obs.outcome != observe.REACHABLE else ""
-    return f"{obs.outcome}{status} via {via}{error}"
+    return f"{obs.outcome}{status}{via}{error}"
 
 
 def enforces(policy: str):
