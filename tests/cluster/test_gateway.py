@@ -1,5 +1,5 @@
 """The gateway profile on a cluster the suite did not create: every gateway scenario passes
-through the node's istio-egressgateway (namespace-scoped). Each keeps a broken gateway that
+through the node's istio-egressgateway, namespace-scoped and mesh-wide. Each keeps a broken gateway that
 makes it fail at the right step: an AuthorizationPolicy refusing everything fails
 egress-gateway-http's "routed" step with that policy named; an EnvoyFilter that strips the
 gateway's RBAC filter fails egress-gateway-authz where the second service account must be
@@ -33,6 +33,19 @@ def test_both_gateway_scenarios_leave_through_the_gateway(kubeconfig, api, image
         assert tests[name]["result"] == "passed", tests[name]
         [routed] = [s for s in tests[name]["steps"] if s["step"].startswith("routed:")]
         assert "then the gateway via outbound|" in routed["evidence"], routed
+    assert snapshot.differences(before, snapshot.take(api)) == []
+
+
+def test_the_gateway_scenarios_pass_mesh_wide_and_leave_the_mesh_config_as_it_was(kubeconfig, api, images, tmp_path,
+                                                                                   own_journals):
+    before = snapshot.take(api)
+    mesh_wide = ("egress-gateway-http", "egress-gateway-https", "egress-gateway-authz", "tls-origination-gateway")
+    result = cli("run", "--profile", "gateway", "--allow-mesh-wide-changes",
+                 *(arg for name in mesh_wide for arg in ("--run-test", name)),
+                 *existing(kubeconfig, images, tmp_path / "report"))
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    tests = results_of(tmp_path / "report")
+    assert {name: tests[name]["result"] for name in mesh_wide} == dict.fromkeys(mesh_wide, "passed")
     assert snapshot.differences(before, snapshot.take(api)) == []
 
 
