@@ -405,9 +405,17 @@ def refused_by_gateway(host: str):
         reason = not_answered()(obs)
         if reason:
             return reason
-        onward = [c for c in obs.gateway_served or () if c.rsplit("|", 1)[-1] == host]
+        onward = [c for c in obs.gateway_served or () if _names(c.rsplit("|", 1)[-1], host)]
         if onward:
             return f"the gateway's Envoy sent it on through {', '.join(onward)}"
         return None
 
     return _named(f"refused by the gateway for {host}", check)
+
+
+def _names(pattern: str, host: str) -> bool:
+    """Whether a ServiceEntry host (exact, ``*.suffix`` or ``*``) covers ``host``: a wildcard
+    entry's cluster (e.g. a dynamic forward proxy's) sends any host under it."""
+    if pattern == "*":
+        return True
+    return pattern == host or (pattern.startswith("*.") and host.endswith(pattern[1:]))

@@ -142,3 +142,13 @@ def test_what_the_gateway_sent_on_is_judged_whatever_the_answer():
     assert check(refused) is None
     assert check(observe.Observation(REQUEST, observe.HTTP_ERROR, 400, "", gateway_served=())) == (
         "the gateway's Envoy sent it through no cluster, not outbound|443||httpbin.org alone")
+
+
+def test_a_wildcard_cluster_of_the_gateway_counts_as_sending_the_unlisted_host_on():
+    refused = checks.refused_by_gateway("example.com")
+    for cluster in ("outbound|80||*.com", "outbound|80||*"):
+        sent = observe.Observation(REQUEST, observe.HTTP_ERROR, 503, "", gateway_served=(cluster,), from_pod="p")
+        assert refused(sent) == f"the gateway's Envoy sent it on through {cluster}"
+    other = observe.Observation(REQUEST, observe.HTTP_ERROR, 404, "", gateway_served=("outbound|80||*.org",),
+                                from_pod="p")
+    assert refused(other) is None
