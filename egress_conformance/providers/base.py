@@ -135,6 +135,12 @@ class EgressGateway:
     def host(self) -> str:
         return f"{self.service}.{self.namespace}.svc.cluster.local"
 
+    def substitutions(self) -> dict[str, str]:
+        """The placeholders of the gateway scenarios' manifests: ${gateway_namespace},
+        ${gateway_host}, ${gateway_selector} (a YAML flow mapping of its pods' labels)."""
+        return {"gateway_namespace": self.namespace, "gateway_host": self.host,
+                "gateway_selector": json.dumps(self.selector)}
+
 
 class Provider(abc.ABC):
     """A mesh under test. ``start`` brings it up (or connects); everything it changes is

@@ -8,7 +8,6 @@ the starting policy. One flow, two records."""
 
 import dataclasses
 import functools
-import json
 import pathlib
 
 from egress_conformance.cluster.meshconfig import REGISTRY_ONLY
@@ -43,8 +42,7 @@ HTTPS = Protocol("https", 443, checks.blocked_tls())
 def run(protocol: Protocol, t) -> None:
     request = Request(t.targets.url(protocol.scheme))
     gateway = t.egress_gateway()
-    where = {"gateway_namespace": gateway.namespace, "gateway_host": gateway.host,
-             "gateway_selector": json.dumps(gateway.selector)}
+    where = gateway.substitutions()
     entry_cluster = f"outbound|{protocol.port}||{t.targets.host}"
     to_gateway = f"outbound|{protocol.port}|external|{gateway.host}"
     what = protocol.scheme.upper()

@@ -7,7 +7,6 @@ gateway itself (403, its RBAC filter counting it) while the client still leaves;
 and see the second leave again; remove the routing and the entry and see the host blocked;
 restore the starting policy."""
 
-import json
 import pathlib
 
 from egress_conformance.scenarios import egress_gateway
@@ -28,8 +27,7 @@ OTHER = "other-client"
 
 def run(t) -> None:
     gateway = t.egress_gateway()
-    where = {"gateway_namespace": gateway.namespace, "gateway_host": gateway.host,
-             "gateway_selector": json.dumps(gateway.selector), "test_namespace": t.namespace}
+    where = {**gateway.substitutions(), "test_namespace": t.namespace}
     request = Request(t.targets.url("http"))
     external = f"outbound|80||{t.targets.host}"
     restricted = checks.sidecar_policy(REGISTRY_ONLY)

@@ -13,7 +13,6 @@ At the egress gateway: the same, the app's plain HTTP sent through the gateway, 
 sends it on to the host's 443: plain (the host's 400) until the DestinationRule makes the
 gateway speak TLS there (the host answers); evidence from both Envoys."""
 
-import json
 import pathlib
 
 from egress_conformance.cluster.meshconfig import REGISTRY_ONLY
@@ -61,8 +60,7 @@ def run(t):
 
 def run_at_gateway(t):
     gateway = t.egress_gateway()
-    where = {"gateway_namespace": gateway.namespace, "gateway_host": gateway.host,
-             "gateway_selector": json.dumps(gateway.selector)}
+    where = gateway.substitutions()
     http = Request(t.targets.url("http"))
     direct_cluster = f"outbound|80||{t.targets.host}"
     tls_cluster = f"outbound|443||{t.targets.host}"

@@ -9,9 +9,8 @@ that needs the node's daemon stopped, so it is not a test here: README, egress-b
 import pytest
 import yaml
 
-from egress_conformance.cluster import kube
 from tests.cluster import snapshot
-from tests.cluster.conftest import cli
+from tests.cluster.conftest import cli, existing_objects
 from tests.cluster.test_audit import existing
 
 PATHS = ('a pod without a sidecar (sidecar.istio.io/inject: "false")', "a container running as the proxy's uid 1337",
@@ -55,13 +54,8 @@ def gateway_forwarding_an_unlisted_host(api):
          "spec": {"hosts": ["example.com"], "gateways": ["egress-conformance-catch-all"], "exportTo": ["."],
                   "http": [{"route": [{"destination": {"host": "httpbin.org", "port": {"number": 80}}}]}]}},
     ]
-    for obj in objects:
-        kube.create(api, obj)
-    try:
+    with existing_objects(api, *objects):
         yield objects
-    finally:
-        for obj in reversed(objects):
-            kube.delete_and_wait(api, obj)
 
 
 def test_a_gateway_answering_for_an_unlisted_host_fails_the_refused_step(kubeconfig, api, images, tmp_path,

@@ -12,7 +12,7 @@ import yaml
 
 from egress_conformance.cluster import kube
 from tests.cluster import snapshot
-from tests.cluster.conftest import cli
+from tests.cluster.conftest import cli, existing_objects
 from tests.cluster.test_audit import existing, namespace
 
 AMBIENT = "egress-conformance-ambient"
@@ -57,11 +57,8 @@ def gateway_denying_all(api):
               "metadata": {"name": "egress-conformance-deny-all", "namespace": "istio-system"},
               "spec": {"selector": {"matchLabels": {"istio": "egressgateway"}}, "action": "DENY",
                        "rules": [{}]}}
-    kube.create(api, policy)
-    try:
+    with existing_objects(api, policy):
         yield policy
-    finally:
-        kube.delete_and_wait(api, policy)
 
 
 def test_a_gateway_that_refuses_fails_the_routed_step_with_its_policy_named(
@@ -90,20 +87,15 @@ def gateway_without_rbac(api):
                                         "name": "envoy.filters.network.http_connection_manager",
                                         "subFilter": {"name": "envoy.filters.http.rbac"}}}}},
                                     "patch": {"operation": "REMOVE"}}]}}
-    kube.create(api, envoy_filter)
-    try:
+    with existing_objects(api, envoy_filter):
         yield envoy_filter
-    finally:
-        kube.delete_and_wait(api, envoy_filter)
 
 
 def test_a_gateway_that_ignores_its_policy_fails_the_refusal_step(kubeconfig, api, images, tmp_path, own_journals,
                                                                    gateway_without_rbac):
-    test = failing_run(kubeconfig, images, tmp_path, "egress-gateway-authz-in-namespace")
-    failed = [s for s in test["steps"] if s["verdict"] == "failed"]
-    assert [s["step"] for s in failed] == ["policy: service account other-client is refused by the gateway"], failed
-    assert failed[0]["detail"].startswith("expected the gateway's 403 (RBAC: access denied), got reachable 200"), (
-        failed[0]["detail"])
+    fails_at(kubeconfig, images, tmp_path, "egress-gateway-authz-in-namespace",
+             "policy: service account other-client is refused by the gateway",
+             "expected the gateway's 403 (RBAC: access denied), got reachable 200")
 
 
 @pytest.fixture
@@ -114,27 +106,24 @@ def gateway_rule_turning_tls_off(api):
     rule = {"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
             "metadata": {"name": "egress-conformance-plain-httpbin", "namespace": "istio-system"},
             "spec": {"host": "httpbin.org", "exportTo": ["."], "trafficPolicy": {"tls": {"mode": "DISABLE"}}}}
-    kube.create(api, rule)
-    try:
+    with existing_objects(api, rule):
         yield rule
-    finally:
-        kube.delete_and_wait(api, rule)
 
 
 def test_a_gateway_whose_rule_turns_tls_off_fails_the_originated_step(kubeconfig, api, images, tmp_path, own_journals,
                                                                       gateway_rule_turning_tls_off):
-    test = failing_run(kubeconfig, images, tmp_path, "tls-origination-gateway-in-namespace")
-    failed = [s for s in test["steps"] if s["verdict"] == "failed"]
-    assert [s["step"] for s in failed] == ["originated: the gateway speaks TLS to the host, which answers"], failed
-    assert failed[0]["detail"].startswith("expected reachable, got http-error 400"), failed[0]["detail"]
+    fails_at(kubeconfig, images, tmp_path, "tls-origination-gateway-in-namespace",
+             "originated: the gateway speaks TLS to the host, which answers", "expected reachable, got http-error 400")
 
 
-def failing_run(kubeconfig, images, tmp_path, name: str) -> dict:
-    """Run one gateway scenario that must fail; its report entry."""
+def fails_at(kubeconfig, images, tmp_path, name: str, step: str, detail: str) -> None:
+    """Run one gateway scenario that must fail at ``step`` alone, its detail starting with ``detail``."""
     result = cli("run", "--profile", "gateway", "--run-test", name, "--convergence-timeout", "20",
                  *existing(kubeconfig, images, tmp_path / "report"))
     assert result.returncode == 1, result.stdout[-4000:] + result.stderr[-2000:]
-    return results_of(tmp_path / "report")[name]
+    failed = [s for s in results_of(tmp_path / "report")[name]["steps"] if s["verdict"] == "failed"]
+    assert [s["step"] for s in failed] == [step], failed
+    assert failed[0]["detail"].startswith(detail), failed[0]["detail"]
 
 
 def test_an_ambient_namespace_is_not_supported_with_the_reason(kubeconfig, api, images, tmp_path, own_journals):
