@@ -76,49 +76,56 @@ def side_manifest(namespace: str, name: str, image: str, host_aliases: list[dict
 
 def wait_ready(api: client.ApiClient, namespace: str, name: str, *, sidecar: bool) -> None:
     """Wait for a side pod to be Ready, with an ``istio-proxy`` exactly when ``sidecar``."""
-    core = client.CoreV1Api(api)
-    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-    seen = "no pod yet"
-    while time.monotonic() < deadline:
-        pod = core.read_namespaced_pod(name, namespace)
-        containers = [c.name for c in pod.spec.containers] + [c.name for c in pod.spec.init_containers or []]
-        if (base.PROXY in containers) != sidecar:
+
+    def inspect(pod) -> None:
+        if (base.PROXY in _containers(pod)) != sidecar:
             raise ProviderError(f"pod {namespace}/{name} was created {'without' if sidecar else 'with'} an "
                                 f"istio-proxy container: injection {'did not happen' if sidecar else 'ignored '}"
                                 f"{'' if sidecar else 'sidecar.istio.io/inject: false'}")
-        if any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or []):
-            return
-        seen = _pod_state(pod)
-        time.sleep(0.5)
-    raise ProviderError(f"pod {namespace}/{name} did not become ready in {READY_TIMEOUT_SECONDS:.0f}s: {seen}")
+
+    _until_ready(api, namespace, name, "pod", inspect)
 
 
 def wait_injected_and_ready(api: client.ApiClient, namespace: str, revision: str) -> dict:
     """Wait for the pod to run with an injected ``istio-proxy`` of ``revision``; return its status
     annotation. Fails with one line naming what was last seen (no sidecar, wrong revision, not ready)."""
-    core = client.CoreV1Api(api)
-    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-    seen = "no pod yet"
-    while time.monotonic() < deadline:
-        pod = core.read_namespaced_pod(NAME, namespace)
-        containers = [c.name for c in pod.spec.containers] + [c.name for c in pod.spec.init_containers or []]
-        if base.PROXY not in containers:
+
+    def inspect(pod) -> None:
+        if base.PROXY not in _containers(pod):
             raise ProviderError(
                 f"the client pod {namespace}/{NAME} was created without an istio-proxy container: injection did "
                 f"not happen (is istiod's injection webhook of revision {revision} reachable from the API server, "
                 "and the namespace labelled for it?)")
-        status = json.loads((pod.metadata.annotations or {}).get("sidecar.istio.io/status", "{}"))
-        injected_by = status.get("revision") or (pod.metadata.labels or {}).get("istio.io/rev")
+        injected_by = _injection(pod).get("revision") or (pod.metadata.labels or {}).get("istio.io/rev")
         if injected_by and injected_by != revision:
             raise ProviderError(f"the client pod was injected by revision {injected_by}, not {revision}: another "
                                 "webhook claims the namespace; pass --revision or fix the namespace selectors")
-        ready = any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or [])
-        if ready:
-            return status
+
+    return _injection(_until_ready(api, namespace, NAME, "the client pod", inspect))
+
+
+def _until_ready(api: client.ApiClient, namespace: str, name: str, what: str, inspect):
+    """The pod once Ready; ``inspect(pod)`` raises at once for a pod that can never be right.
+    A timeout names the state last seen."""
+    core = client.CoreV1Api(api)
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    seen = "no pod yet"
+    while time.monotonic() < deadline:
+        pod = core.read_namespaced_pod(name, namespace)
+        inspect(pod)
+        if any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or []):
+            return pod
         seen = _pod_state(pod)
         time.sleep(0.5)
-    raise ProviderError(f"the client pod {namespace}/{NAME} did not become ready in {READY_TIMEOUT_SECONDS:.0f}s: "
-                        f"{seen}")
+    raise ProviderError(f"{what} {namespace}/{name} did not become ready in {READY_TIMEOUT_SECONDS:.0f}s: {seen}")
+
+
+def _containers(pod) -> list[str]:
+    return [c.name for c in pod.spec.containers] + [c.name for c in pod.spec.init_containers or []]
+
+
+def _injection(pod) -> dict:
+    return json.loads((pod.metadata.annotations or {}).get("sidecar.istio.io/status", "{}"))
 
 
 def _pod_state(pod) -> str:
