@@ -11,6 +11,7 @@ from egress_conformance.scenarios import (
     https_service_entry,
     sidecar_scoped_policy,
     tls_origination,
+    tls_origination_mutual,
 )
 
 from egress_conformance.framework.scenario import Scenario
@@ -24,6 +25,7 @@ DECLARED: tuple[Scenario, ...] = (
     *egress_gateway.SCENARIOS,
     egress_gateway_authz.SCENARIO,
     tls_origination.GATEWAY_SCENARIO,
+    tls_origination_mutual.SCENARIO,
     egress_bypass.SCENARIO,
     audit.SCENARIO,
     *broken_meshes.SCENARIOS,

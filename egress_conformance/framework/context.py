@@ -14,7 +14,7 @@ from typing import Generic, TypeVar
 
 from egress_conformance.changes import cleanup, objects
 from egress_conformance.changes.journal import Journal
-from egress_conformance.cluster import kube, meshconfig
+from egress_conformance.cluster import kube, meshconfig, pods
 from egress_conformance.framework import effective, scope
 from egress_conformance.providers.base import EgressGateway, Provider, Workload
 from egress_conformance.reports.model import Step, Verdict
@@ -24,6 +24,8 @@ from egress_conformance.verdicts.timing import Timing
 log = logging.getLogger("egress")
 
 T = TypeVar("T")
+SERVER_READY_SECONDS = 120.0
+"""How long a simulated host started by a scenario (serve) may take to be Ready: its image may be pulled."""
 
 
 class EgressTest:
@@ -199,6 +201,20 @@ class EgressTest:
                                detail=f"sidecar: {'yes' if sidecar else 'no'}, uid {run_as_user}{identity}, "
                                       f"annotations {annotations or {}}", started=_now(), ended=_now()))
         return pod
+
+    def serve(self, manifest, **substitutions: str) -> str:
+        """Apply a manifest whose one Pod is a simulated host outside the mesh (not injected);
+        return its address once Ready."""
+        made = self._load(manifest, **substitutions)
+        for obj in made:  # as created, without apply's read-back: the API fills in a Pod's defaults
+            obj["metadata"]["namespace"] = self.namespace
+            self.create(obj)
+        [name] = [o["metadata"]["name"] for o in made if o["kind"] == "Pod"]
+        started = _now()
+        ready = pods.until_ready(self.api, self.namespace, name, SERVER_READY_SECONDS)
+        self.steps.append(Step(f"API: simulated host {self.namespace}/{name} ready", Verdict.OBSERVED,
+                               detail=f"address {ready.status.pod_ip}", started=started, ended=_now()))
+        return ready.status.pod_ip
 
     # -- observations
 

@@ -130,6 +130,9 @@ class EgressGateway:
     port_names: dict[int, str]
     """Service port -> its name (the gateway's listeners are on these)."""
     proxy: Workload
+    image: str = ""
+    """Its istio-proxy container's image: Istio's proxy, which any cluster running the mesh can
+    pull ("" when unknown). A scenario may run Envoy from it as a simulated host."""
 
     @property
     def host(self) -> str:

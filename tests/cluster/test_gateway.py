@@ -4,7 +4,8 @@ makes it fail at the right step: an AuthorizationPolicy refusing everything fail
 egress-gateway-http's "routed" step with that policy named; an EnvoyFilter that strips the
 gateway's RBAC filter fails egress-gateway-authz where the second service account must be
 refused; someone's DestinationRule in the gateway's namespace that turns TLS off fails
-tls-origination-gateway's "originated" step (the host's 400: it came plain). An ambient
+tls-origination-gateway's "originated" step (the host's 400: it came plain) and
+tls-origination-mutual's MUTUAL step (refused by a host that speaks only TLS). An ambient
 namespace is "not supported" with the reason, never a verdict."""
 
 import pytest
@@ -29,7 +30,8 @@ def test_every_gateway_scenario_leaves_through_the_gateway(kubeconfig, api, imag
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     tests = results_of(tmp_path / "report")
     for name in ("egress-gateway-http-in-namespace", "egress-gateway-https-in-namespace",
-                 "egress-gateway-authz-in-namespace", "tls-origination-gateway-in-namespace"):
+                 "egress-gateway-authz-in-namespace", "tls-origination-gateway-in-namespace",
+                 "tls-origination-mutual-in-namespace"):
         assert tests[name]["result"] == "passed", tests[name]
         [routed] = [s for s in tests[name]["steps"] if s["step"].startswith("routed")]
         assert "then the gateway via outbound|" in routed["evidence"], routed
@@ -39,7 +41,8 @@ def test_every_gateway_scenario_leaves_through_the_gateway(kubeconfig, api, imag
 def test_the_gateway_scenarios_pass_mesh_wide_and_leave_the_mesh_config_as_it_was(kubeconfig, api, images, tmp_path,
                                                                                    own_journals):
     before = snapshot.take(api)
-    mesh_wide = ("egress-gateway-http", "egress-gateway-https", "egress-gateway-authz", "tls-origination-gateway")
+    mesh_wide = ("egress-gateway-http", "egress-gateway-https", "egress-gateway-authz", "tls-origination-gateway",
+                 "tls-origination-mutual")
     result = cli("run", "--profile", "gateway", "--allow-mesh-wide-changes",
                  *(arg for name in mesh_wide for arg in ("--run-test", name)),
                  *existing(kubeconfig, images, tmp_path / "report"))
@@ -110,10 +113,15 @@ def gateway_rule_turning_tls_off(api):
         yield rule
 
 
+@pytest.mark.parametrize("name, step, detail", [
+    ("tls-origination-gateway-in-namespace", "originated: the gateway speaks TLS to the host, which answers",
+     "expected reachable, got http-error 400"),
+    ("tls-origination-mutual-in-namespace", "MUTUAL: the host verifies the gateway's client certificate and answers",
+     "expected reachable, got http-error 503"),
+])
 def test_a_gateway_whose_rule_turns_tls_off_fails_the_originated_step(kubeconfig, api, images, tmp_path, own_journals,
-                                                                      gateway_rule_turning_tls_off):
-    fails_at(kubeconfig, images, tmp_path, "tls-origination-gateway-in-namespace",
-             "originated: the gateway speaks TLS to the host, which answers", "expected reachable, got http-error 400")
+                                                                      gateway_rule_turning_tls_off, name, step, detail):
+    fails_at(kubeconfig, images, tmp_path, name, step, detail)
 
 
 def fails_at(kubeconfig, images, tmp_path, name: str, step: str, detail: str) -> None:

@@ -151,7 +151,8 @@ def created_by_a_run() -> set[tuple[str, str]]:
             objects += kube.load_manifests(manifest, namespace="n", mode="ALLOW_ANY", **chosen.substitutions(),
                                            endpoints="[]", gateway_namespace="g", gateway_host="gw.g.svc.cluster.local",
                                            gateway_selector="{istio: egressgateway}", target_ca="/ca.pem",
-                                           target_ca_credential="configmap://n/ca", test_namespace="n",
+                                           target_ca_credential="configmap://n/ca", test_namespace="n", image="proxy",
+                                           address="10.0.0.1", credential="c", tls_mode="SIMPLE",
                                            istiod_namespace="i")
     return {(o["apiVersion"].rpartition("/")[0], PLURALS[o["kind"]]) for o in objects
             if o["kind"] not in IN_THE_GATEWAY_NAMESPACE}
@@ -218,11 +219,13 @@ def test_the_gateway_opt_in_only_finds_the_gateway_and_execs_in_its_namespace():
     assert with_opt_in.allowed("create", "", "pods/exec", "istio-system")
     assert not with_opt_in.allowed("create", "", "pods/exec", "default")
     assert with_opt_in.allowed("list", "", "services", None) and not with_opt_in.allowed("get", "", "secrets", None)
-    # egress-gateway-authz's AuthorizationPolicy, in the gateway's namespace only.
+    # egress-gateway-authz's AuthorizationPolicy and tls-origination-mutual's client Secret, in the
+    # gateway's namespace only.
     for verb in ("create", "get", "delete"):
-        assert with_opt_in.allowed(verb, "security.istio.io", "authorizationpolicies", "istio-system")
-        assert not with_opt_in.allowed(verb, "security.istio.io", "authorizationpolicies", "default")
-        assert not job.allowed(verb, "security.istio.io", "authorizationpolicies", "istio-system")
+        for group, resource in (("security.istio.io", "authorizationpolicies"), ("", "secrets")):
+            assert with_opt_in.allowed(verb, group, resource, "istio-system")
+            assert not with_opt_in.allowed(verb, group, resource, "default")
+            assert not job.allowed(verb, group, resource, "istio-system")
 
 
 def test_by_default_the_job_may_not_change_any_mesh_config_and_the_opt_in_only_the_istio_one():

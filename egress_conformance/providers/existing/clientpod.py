@@ -5,12 +5,12 @@ the same from a laptop, a CI runner or a Job inside the cluster."""
 
 import json
 import logging
-import time
 
 import yaml
 from kubernetes import client
 from kubernetes.stream import stream
 
+from egress_conformance.cluster import pods
 from egress_conformance.providers import base
 from egress_conformance.providers.base import ExecResult, ProviderError, Workload
 from egress_conformance.providers.existing import adminport, podshell
@@ -105,19 +105,10 @@ def wait_injected_and_ready(api: client.ApiClient, namespace: str, revision: str
 
 
 def _until_ready(api: client.ApiClient, namespace: str, name: str, what: str, inspect):
-    """The pod once Ready; ``inspect(pod)`` raises at once for a pod that can never be right.
-    A timeout names the state last seen."""
-    core = client.CoreV1Api(api)
-    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-    seen = "no pod yet"
-    while time.monotonic() < deadline:
-        pod = core.read_namespaced_pod(name, namespace)
-        inspect(pod)
-        if any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or []):
-            return pod
-        seen = _pod_state(pod)
-        time.sleep(0.5)
-    raise ProviderError(f"{what} {namespace}/{name} did not become ready in {READY_TIMEOUT_SECONDS:.0f}s: {seen}")
+    try:
+        return pods.until_ready(api, namespace, name, READY_TIMEOUT_SECONDS, inspect)
+    except pods.NotReady as err:
+        raise ProviderError(f"{what} {str(err).removeprefix('pod ')}") from None
 
 
 def _containers(pod) -> list[str]:
@@ -126,13 +117,6 @@ def _containers(pod) -> list[str]:
 
 def _injection(pod) -> dict:
     return json.loads((pod.metadata.annotations or {}).get("sidecar.istio.io/status", "{}"))
-
-
-def _pod_state(pod) -> str:
-    waiting = [f"{s.name}: {s.state.waiting.reason} {s.state.waiting.message or ''}".strip()
-               for s in (pod.status.init_container_statuses or []) + (pod.status.container_statuses or [])
-               if s.state and s.state.waiting]
-    return f"phase {pod.status.phase}" + (f", waiting: {'; '.join(waiting)}" if waiting else "")
 
 
 CHANNEL_STREAM, CHANNEL_EXEC = "stream", "exec"

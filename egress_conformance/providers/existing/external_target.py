@@ -13,13 +13,13 @@ that tells "the target is down" from "the mesh blocked it".
 
 import pathlib
 import tempfile
-import time
 
 import requests
 import urllib3
 from kubernetes import client
 
 from egress_conformance import pki
+from egress_conformance.cluster import pods
 from egress_conformance.hosts.targets import Targets
 from egress_conformance.providers.base import ProviderError
 
@@ -105,19 +105,13 @@ class SimulatedTarget:
 
     def wait_ready(self, api: client.ApiClient, namespace: str) -> None:
         """Wait for the pod to be ready, then map the external names to its address."""
-        core = client.CoreV1Api(api)
-        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-        pod = None
-        while time.monotonic() < deadline:
-            pod = core.read_namespaced_pod(POD, namespace)
-            if any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or []):
-                self.host_aliases = [{"ip": pod.status.pod_ip, "hostnames": list(self.targets.names())}]
-                self.check(api, namespace)
-                return
-            time.sleep(0.5)
-        raise ProviderError(f"the simulated external host {namespace}/{POD} did not become ready in "
-                            f"{READY_TIMEOUT_SECONDS:.0f}s (phase {pod.status.phase if pod else '?'}); is image "
-                            f"{self.image} on the node? (--external-image)")
+        try:
+            pod = pods.until_ready(api, namespace, POD, READY_TIMEOUT_SECONDS)
+        except pods.NotReady as err:
+            raise ProviderError(f"the simulated external host: {err}; is image {self.image} on the node? "
+                                "(--external-image)") from None
+        self.host_aliases = [{"ip": pod.status.pod_ip, "hostnames": list(self.targets.names())}]
+        self.check(api, namespace)
 
     def check(self, api: client.ApiClient, namespace: str) -> None:
         """GET /get from outside the mesh, through the API server's pod proxy."""

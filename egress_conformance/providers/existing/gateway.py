@@ -30,7 +30,9 @@ def find(api: client.ApiClient, proxy_of) -> tuple[EgressGateway | None, str]:
                  and all(c.ready for c in (p.status.container_statuses or []))]
         if ready:
             proxy: Workload = proxy_of(namespace, ready[0].metadata.name)
+            images = [c.image for c in ready[0].spec.containers if c.name == "istio-proxy"]
             found = EgressGateway(namespace, service.metadata.name, dict(selector),
-                                  {p.port: p.name for p in service.spec.ports or []}, proxy)
+                                  {p.port: p.name for p in service.spec.ports or []}, proxy,
+                                  image=images[0] if images else "")
             return found, f"{found.host} (pod {proxy.name})"
     return None, f"none (no Service labelled {LABEL} with a ready pod)"
