@@ -1,6 +1,6 @@
 """What a run could change on a cluster it did not create, read through the API: every
 namespace, every ConfigMap's data and the run's mark on it, every Istio config object, every
-webhook and every Lease."""
+Secret's name, every webhook and every Lease."""
 
 from kubernetes import client, dynamic
 
@@ -12,7 +12,9 @@ from egress_conformance.cluster import meshconfig
 ISTIOD_PER_NAMESPACE = frozenset({"istio-ca-root-cert", "istio-ca-crl"})
 
 ISTIO_KINDS = (("networking.istio.io/v1", "ServiceEntry"), ("networking.istio.io/v1", "Sidecar"),
-               ("telemetry.istio.io/v1", "Telemetry"))
+               ("networking.istio.io/v1", "Gateway"), ("networking.istio.io/v1", "VirtualService"),
+               ("networking.istio.io/v1", "DestinationRule"), ("networking.istio.io/v1alpha3", "EnvoyFilter"),
+               ("security.istio.io/v1", "AuthorizationPolicy"), ("telemetry.istio.io/v1", "Telemetry"))
 
 
 def take(api: client.ApiClient) -> dict:
@@ -30,10 +32,12 @@ def take(api: client.ApiClient) -> dict:
     for api_version, kind in ISTIO_KINDS:
         for item in dyn.resources.get(api_version=api_version, kind=kind).get().items:
             objects[(kind, item.metadata.namespace, item.metadata.name)] = item.to_dict().get("spec")
+    secrets = sorted(f"{s.metadata.namespace}/{s.metadata.name}"
+                     for s in core.list_secret_for_all_namespaces().items)
     webhooks = sorted(w.metadata.name for w in
                       client.AdmissionregistrationV1Api(api).list_mutating_webhook_configuration().items)
     return {"namespaces": namespaces, "config_maps": config_maps, "marks": marks, "istio_objects": objects,
-            "webhooks": webhooks, "leases": leases}
+            "secrets": secrets, "webhooks": webhooks, "leases": leases}
 
 
 def differences(before: dict, after: dict) -> list[str]:

@@ -12,8 +12,9 @@ import pytest
 import yaml
 
 from egress_conformance.cluster import kube
+from tests import killing
 from tests.cluster import snapshot
-from tests.cluster.conftest import cli, existing_objects
+from tests.cluster.conftest import ROOT, cli, existing_objects
 from tests.cluster.test_audit import existing, namespace
 
 AMBIENT = "egress-conformance-ambient"
@@ -49,6 +50,20 @@ def test_the_gateway_scenarios_pass_mesh_wide_and_leave_the_mesh_config_as_it_wa
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     tests = results_of(tmp_path / "report")
     assert {name: tests[name]["result"] for name in mesh_wide} == dict.fromkeys(mesh_wide, "passed")
+    assert snapshot.differences(before, snapshot.take(api)) == []
+
+
+def test_a_gateway_run_killed_mid_test_is_undone_by_restore_in_the_gateways_namespace_too(
+        kubeconfig, api, images, tmp_path, own_journals):
+    before = snapshot.take(api)
+    killing.kill_at(["run", "--profile", "gateway", "--run-test", "egress-gateway-authz-in-namespace",
+                     *existing(kubeconfig, images, tmp_path / "report")], "applied AuthorizationPolicy istio-system/",
+                    cwd=ROOT)
+    left = snapshot.differences(before, snapshot.take(api))
+    assert any(line.startswith("istio_objects: [('AuthorizationPolicy', 'istio-system'") for line in left), left
+    restored = cli("restore", "--kubeconfig", str(kubeconfig))
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    assert "deleted AuthorizationPolicy istio-system/egress-conformance-" in restored.stdout, restored.stdout
     assert snapshot.differences(before, snapshot.take(api)) == []
 
 
