@@ -17,12 +17,12 @@ from egress_conformance.cluster import kube
 from egress_conformance.install import cache, gobuild
 from egress_conformance.install.errors import InstallError
 from egress_conformance.node.errors import NodeError
+from egress_conformance.providers.existing import gateway
 from egress_conformance.verdicts import timing, waits
 
 MODULE = "sigs.k8s.io/gateway-api"
 BUNDLE_VERSION = "gateway.networking.k8s.io/bundle-version"
-CLASS = "istio"
-"""The GatewayClass istiod's gateway controller creates and accepts (controller istio.io/gateway-controller)."""
+CLASS = gateway.ISTIO_CLASS
 
 READY_TIMING = timing.Timing(convergence_timeout=120.0)
 """CRDs are established within a second; istiod creates its GatewayClass once it runs."""
@@ -70,17 +70,10 @@ def wait_for_class(kubeconfig: pathlib.Path) -> None:
 def class_not_accepted(api: client.ApiClient) -> str | None:
     """None when GatewayClass ``istio`` exists and is Accepted, else what was found instead."""
     try:
-        found = kube.get(api, {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
-                               "metadata": {"name": CLASS}})
-    except Exception as err:  # noqa: BLE001 -- e.g. the CRDs' API not discovered yet: "not yet"
-        return f"GatewayClass not readable ({str(err).splitlines()[0][:120]})"
-    if found is None:
-        return f"no GatewayClass {CLASS} (istiod's gateway controller creates it)"
-    accepted = next((c for c in (found.get("status") or {}).get("conditions") or [] if c.get("type") == "Accepted"),
-                    None)
-    if accepted is None or accepted.get("status") != "True":
-        return f"GatewayClass {CLASS} not accepted: {accepted or 'no Accepted condition'}"
-    return None
+        accepted, said = gateway.istio_class(api)
+    except client.ApiException as err:
+        return f"GatewayClass not readable: HTTP {err.status} {err.reason}"
+    return None if accepted else said
 
 
 def _ensure(api: client.ApiClient, obj: dict) -> str:

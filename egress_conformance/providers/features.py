@@ -9,6 +9,7 @@ SIDECAR_SCOPED_POLICY = "sidecar-scoped-policy"
 EGRESS_GATEWAY = "egress-gateway"
 TLS_ORIGINATION = "tls-origination"
 NETWORK_POLICY = "network-policy"
+GATEWAY_API = "gateway-api"
 
 ALL = {
     MESH_WIDE_POLICY: "outboundTrafficPolicy.mode in the mesh config decides what unknown hosts get",
@@ -18,6 +19,7 @@ ALL = {
     EGRESS_GATEWAY: "external traffic leaves through a dedicated egress gateway",
     TLS_ORIGINATION: "a DestinationRule makes the sidecar originate TLS, verifying the host with a CA file it can read",
     NETWORK_POLICY: "NetworkPolicy is enforced (a scenario that finds it is not says so: not supported)",
+    GATEWAY_API: "a Gateway API Gateway of class istio is deployed by istiod and carries egress routed by HTTPRoutes",
 }
 """Feature name -> what a scenario that needs it proves."""
 
