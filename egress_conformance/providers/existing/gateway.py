@@ -22,10 +22,7 @@ def find(api: client.ApiClient, proxy_of) -> tuple[EgressGateway | None, str]:
     try:
         services = core.list_service_for_all_namespaces(label_selector=LABEL).items
     except client.ApiException as err:
-        if err.status in (401, 403):
-            return None, (f"not looked for: the API refused to list Services cluster-wide (HTTP {err.status}); "
-                          "deploy/egress-gateway.yaml grants what the gateway scenarios need")
-        raise
+        return None, _refused(err, "list Services cluster-wide")
     for service in services:
         selector = service.spec.selector or {}
         if not selector:
@@ -59,13 +56,10 @@ def istio_class(api: client.ApiClient) -> tuple[bool, str]:
     except ResourceNotFoundError:
         return False, "no Gateway API CRDs (gateway.networking.k8s.io/v1 GatewayClass is not served)"
     except client.ApiException as err:
-        if err.status in (401, 403):
-            return False, (f"GatewayClass {ISTIO_CLASS} not looked for: the API refused to get it (HTTP {err.status}); "
-                           "deploy/egress-gateway.yaml grants what the gateway scenarios need")
-        raise
+        return False, f"GatewayClass {ISTIO_CLASS} {_refused(err, 'get it')}"
     if found is None:
-        return False, (f"no GatewayClass {ISTIO_CLASS}: istiod's gateway controller is off "
-                       "(PILOT_ENABLE_GATEWAY_API...) or started before the CRDs")
+        return False, (f"no GatewayClass {ISTIO_CLASS}: istiod does not manage the Gateway API (its "
+                       "PILOT_ENABLE_GATEWAY_API or PILOT_ENABLE_GATEWAY_API_GATEWAYCLASS_CONTROLLER is off)")
     controller = (found.get("spec") or {}).get("controllerName")
     if controller != ISTIO_CONTROLLER:
         return False, f"GatewayClass {ISTIO_CLASS} belongs to {controller}, not {ISTIO_CONTROLLER}"
@@ -125,6 +119,14 @@ def _deployed(api: client.ApiClient, namespace: str, name: str) -> tuple[dict, c
     return gateway, None, (f"{state}; pod {pod.metadata.name} phase {pod.status.phase}, "
                            f"{'ready' if ready else 'not ready'}{'; waiting: ' + ', '.join(waiting) if waiting else ''}"
                            f"{'' if addressed else '; no address in its status'}")
+
+
+def _refused(err: client.ApiException, what: str) -> str:
+    """The "not looked for" line of a read the API refused; any other error is raised again."""
+    if err.status not in (401, 403):
+        raise err
+    return (f"not looked for: the API refused to {what} (HTTP {err.status}); deploy/egress-gateway.yaml grants "
+            "what the gateway scenarios need")
 
 
 def _condition(obj: dict, kind: str) -> dict:
