@@ -77,7 +77,9 @@ def wait_deployed(api: client.ApiClient, namespace: str, name: str, proxy_of) ->
     while True:
         gateway, pod, state = _deployed(api, namespace, name)
         if pod is not None:
-            service = gateway["status"]["addresses"][0]["value"].split(".")[0]
+            # Its Service's host is the Gateway's address; else istiod's default name, <gateway>-<class>.
+            hosts = [a["value"] for a in gateway["status"].get("addresses") or [] if a.get("type") == "Hostname"]
+            service = hosts[0].split(".")[0] if hosts else f"{name}-{gateway['spec']['gatewayClassName']}"
             ports = {listener["port"]: listener["name"] for listener in gateway["spec"]["listeners"]}
             return EgressGateway(namespace, service, {GATEWAY_NAME_LABEL: name}, ports,
                                  proxy_of(namespace, pod.metadata.name))
@@ -109,16 +111,17 @@ def _deployed(api: client.ApiClient, namespace: str, name: str) -> tuple[dict, c
     pods = client.CoreV1Api(api).list_namespaced_pod(namespace, label_selector=f"{GATEWAY_NAME_LABEL}={name}").items
     if not pods:
         return gateway, None, f"{state}; no pod labelled {GATEWAY_NAME_LABEL}={name} yet"
+    # One replica (istiod's default): its Envoy is the gateway's; a pod being deleted is a former one.
+    pods = [p for p in pods if p.metadata.deletion_timestamp is None] or pods
     pod = pods[0]
     ready = any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or [])
-    addressed = bool((gateway.get("status") or {}).get("addresses"))
-    if ready and programmed.get("status") == "True" and addressed:
+    if ready and programmed.get("status") == "True" and pod.metadata.deletion_timestamp is None:
         return gateway, pod, state
     waiting = [f"{s.name}: {s.state.waiting.reason}" for s in pod.status.container_statuses or []
                if s.state and s.state.waiting]
     return gateway, None, (f"{state}; pod {pod.metadata.name} phase {pod.status.phase}, "
                            f"{'ready' if ready else 'not ready'}{'; waiting: ' + ', '.join(waiting) if waiting else ''}"
-                           f"{'' if addressed else '; no address in its status'}")
+                           f"{'; being deleted' if pod.metadata.deletion_timestamp else ''}")
 
 
 def _refused(err: client.ApiException, what: str) -> str:
