@@ -3,7 +3,10 @@ pass through the node's istio-egressgateway (namespace-scoped); a gateway whose
 AuthorizationPolicy refuses everything fails the "routed" step with that policy named; the
 Gateway API variant passes through the gateway istiod deploys in the test namespace, and an
 older HTTPRoute there that forwards the host elsewhere fails its "routed" step with that route
-named; an ambient namespace is "not supported" with the reason, never a verdict."""
+named, and deploy/job.yaml's RBAC with egress-gateway.yaml's GatewayClass read is enough for it
+(run as the Job's service account); an ambient namespace is "not supported" with the reason, never a verdict."""
+
+import secrets
 
 import pytest
 import yaml
@@ -12,8 +15,9 @@ from kubernetes import client
 from egress_conformance.cluster import kube
 from egress_conformance.providers.existing import gateway
 from tests.cluster import snapshot
-from tests.cluster.conftest import cli
+from tests.cluster.conftest import ROOT, cli
 from tests.cluster.test_audit import existing, namespace
+from tests.cluster.test_test_namespace import service_account_kubeconfig
 
 AMBIENT = "egress-conformance-ambient"
 MISROUTED = "egress-conformance-misrouted"
@@ -100,6 +104,44 @@ def test_a_gateway_api_route_that_forwards_elsewhere_fails_the_routed_step_with_
     deployed = client.CoreV1Api(api).list_namespaced_pod(MISROUTED, label_selector=f"{gateway.GATEWAY_NAME_LABEL}="
                                                          "egress-gateway").items
     assert deployed == [], [p.metadata.name for p in deployed]
+
+
+@pytest.fixture
+def gateway_api_job_rbac(api):
+    """deploy/job.yaml without its Job, and of deploy/egress-gateway.yaml only the GatewayClass read,
+    each name given a suffix of its own (a Job of the suite may hold the names on a shared cluster)."""
+    documents = [d for d in yaml.safe_load_all((ROOT / "deploy" / "job.yaml").read_text()) if d and d["kind"] != "Job"]
+    opt_in = [d for d in yaml.safe_load_all((ROOT / "deploy" / "egress-gateway.yaml").read_text())
+              if d and d["kind"] in ("ClusterRole", "ClusterRoleBinding")]
+    for document in opt_in:
+        document["rules"] = [r for r in document.get("rules", []) if "gatewayclasses" in r["resources"]]
+    text, suffix = yaml.safe_dump_all([*documents, *opt_in]), secrets.token_hex(3)
+    for name in ("egress-conformance-runner", "egress-conformance-test", "egress-conformance-discovery",
+                 "egress-conformance-istiod-reader", "egress-conformance-gateway-discovery"):
+        text = text.replace(name, f"{name}-{suffix}")
+    objects, made = list(yaml.safe_load_all(text)), []
+    try:
+        for obj in objects:
+            kube.create(api, obj)
+            made.append(obj)
+        yield objects
+    finally:
+        for obj in reversed(made):
+            kube.delete_and_wait(api, obj)
+
+
+def test_the_jobs_rbac_and_the_gatewayclass_read_are_enough_for_the_gateway_api_variant(
+        kubeconfig, api, images, tmp_path, own_journals, gateway_api_job_rbac):
+    account = next(d for d in gateway_api_job_rbac if d["kind"] == "ServiceAccount")
+    test_namespace = next(d["metadata"]["name"] for d in gateway_api_job_rbac if d["kind"] == "Namespace"
+                          and (d["metadata"].get("labels") or {}).get("istio-injection") == "enabled")
+    as_job = service_account_kubeconfig(kubeconfig, api, account, tmp_path / "job-kubeconfig")
+    result = cli("run", "--profile", "gateway", "--run-test", GATEWAY_API,
+                 *existing(as_job, images, tmp_path / "report", "--test-namespace", test_namespace))
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert results_of(tmp_path / "report")[GATEWAY_API]["result"] == "passed"
+    # Without the rest of the opt-in the shared gateway is not looked for, and said so.
+    assert "egress gateway: not looked for: the API refused to list Services cluster-wide" in result.stdout + result.stderr
 
 
 def test_an_ambient_namespace_is_not_supported_with_the_reason(kubeconfig, api, images, tmp_path, own_journals):
