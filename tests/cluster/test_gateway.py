@@ -6,6 +6,7 @@ older HTTPRoute there that forwards the host elsewhere fails its "routed" step w
 named, and deploy/job.yaml's RBAC with egress-gateway.yaml's GatewayClass read is enough for it
 (run as the Job's service account); an ambient namespace is "not supported" with the reason, never a verdict."""
 
+import contextlib
 import secrets
 
 import pytest
@@ -119,15 +120,12 @@ def gateway_api_job_rbac(api):
     for name in ("egress-conformance-runner", "egress-conformance-test", "egress-conformance-discovery",
                  "egress-conformance-istiod-reader", "egress-conformance-gateway-discovery"):
         text = text.replace(name, f"{name}-{suffix}")
-    objects, made = list(yaml.safe_load_all(text)), []
-    try:
+    objects = list(yaml.safe_load_all(text))
+    with contextlib.ExitStack() as made:  # deleted newest first, whatever the test did
         for obj in objects:
             kube.create(api, obj)
-            made.append(obj)
+            made.callback(kube.delete_and_wait, api, obj)
         yield objects
-    finally:
-        for obj in reversed(made):
-            kube.delete_and_wait(api, obj)
 
 
 def test_the_jobs_rbac_and_the_gatewayclass_read_are_enough_for_the_gateway_api_variant(
