@@ -113,23 +113,26 @@ class EgressTest:
         """The current ``mesh`` text of the mesh ConfigMap."""
         return meshconfig.read(self.api, self.provider.mesh_config_map())
 
-    def apply(self, manifest, **substitutions: str) -> cleanup.Undo:
-        """Create a manifest's objects in the test namespace (``${name}`` placeholders filled from
-        ``substitutions``); each must read back from the API."""
-        return self.apply_objects(self._load(manifest, **substitutions), f"objects of {manifest.name}")
+    def apply(self, manifest, *, namespace: str | None = None, **substitutions: str) -> cleanup.Undo:
+        """Create a manifest's objects in the test namespace, or in ``namespace`` (what only
+        works there, e.g. an AuthorizationPolicy of the egress gateway), ``${name}`` placeholders
+        filled from ``substitutions``; each must read back from the API."""
+        return self.apply_objects(self._load(manifest, **substitutions), f"objects of {manifest.name}",
+                                  namespace=namespace)
 
-    def apply_objects(self, objects: list[dict], what: str) -> cleanup.Undo:
-        """Create objects in the test namespace, adapted to the test's scope; each must read
-        back from the API. One undo deletes them all, newest first."""
+    def apply_objects(self, objects: list[dict], what: str, *, namespace: str | None = None) -> cleanup.Undo:
+        """Create objects in the test namespace (or ``namespace``), adapted to the test's scope;
+        each must read back from the API. One undo deletes them all, newest first."""
+        namespace = namespace or self.namespace
         undos = []
         for obj in objects:
-            obj["metadata"]["namespace"] = self.namespace
+            obj["metadata"]["namespace"] = namespace
             undos.append(self.create(self.scope.adapt(obj)))
             live = kube.get(self.api, obj)
             assert live is not None and live.get("spec") == obj.get("spec"), (
                 f"API read-back of {obj['kind']} {obj['metadata']['name']} differs: {live and live.get('spec')}"
             )
-        named = [f"{o['kind']} {self.namespace}/{o['metadata']['name']}" for o in objects]
+        named = [f"{o['kind']} {namespace}/{o['metadata']['name']}" for o in objects]
         log.info("applied %s%s", ", ".join(named[:3]), f" and {len(named) - 3} more" if len(named) > 3 else "")
         if len(undos) == 1:
             return undos[0]
@@ -180,15 +183,21 @@ class EgressTest:
         return observe.Observation(observe.Request("(sidecar config only)"), "observed", None, "", sidecar=state)
 
     def start_pod(self, name: str, *, sidecar: bool, annotations: dict[str, str] | None = None,
-                  run_as_user: int = 1001) -> Workload:
+                  run_as_user: int = 1001, service_account: str | None = None) -> Workload:
         """Create another pod of the test namespace, made like the client (provider.side_pod), its
-        undo registered; return it once Ready."""
+        undo registered; return it once Ready. ``service_account``: a new one of that name is
+        created first (another identity than the client's), its undo registered too."""
+        if service_account:
+            self.create({"apiVersion": "v1", "kind": "ServiceAccount",
+                         "metadata": {"name": service_account, "namespace": self.namespace},
+                         "automountServiceAccountToken": False})
         self.create(self.provider.side_pod(name, sidecar=sidecar, annotations=annotations or {},
-                                           run_as_user=run_as_user))
+                                           run_as_user=run_as_user, service_account=service_account))
         pod = self.provider.side_workload(name, sidecar=sidecar)
+        identity = f", service account {service_account}" if service_account else ""
         self.steps.append(Step(f"API: pod {self.namespace}/{name} ready", Verdict.OBSERVED,
-                               detail=f"sidecar: {'yes' if sidecar else 'no'}, uid {run_as_user}, annotations "
-                                      f"{annotations or {}}", started=_now(), ended=_now()))
+                               detail=f"sidecar: {'yes' if sidecar else 'no'}, uid {run_as_user}{identity}, "
+                                      f"annotations {annotations or {}}", started=_now(), ended=_now()))
         return pod
 
     # -- observations
@@ -232,17 +241,12 @@ class EgressTest:
             args = ["--cacert", self.workload.trusted_ca, *args]
         gateway_before = self._gateway_counters()
         around = self._around(lambda: self.workload.curl(args, self.timing.request_timeout))
-        gateway_served = None
-        if gateway_before is not None:
-            # Only the paths out: the gateway's own clusters (xDS, its agent) move on their own.
-            gateway_served = tuple(c for c in envoy.clusters_used(gateway_before, self._gateway_counters() or {})
-                                   if c.startswith("outbound|") or c in (envoy.PASSTHROUGH, envoy.BLACKHOLE))
         return observe.Observation(request, *observe.classify(around.result),
                                    envoy.clusters_used(around.before, around.after), around.sidecar, around.generation,
                                    block_all=envoy.block_all_answers(around.before, around.after),
                                    no_cluster=envoy.no_cluster_answers(around.before, around.after),
                                    tls_from_sidecar=envoy.tls_handshakes(around.after),
-                                   gateway_served=gateway_served)
+                                   **self._gateway_moves(gateway_before))
 
     def probe_from(self, pod: Workload, request: observe.Request, *args: str) -> observe.Observation:
         """Make ``request`` once from another pod's app container (curl ``args`` before the URL), with
@@ -251,12 +255,8 @@ class EgressTest:
             args = ("--cacert", pod.trusted_ca, *args)
         gateway_before = self._gateway_counters()
         record = pod.curl([*args, request.url], self.timing.request_timeout)
-        gateway_served = None
-        if gateway_before is not None:
-            gateway_served = tuple(c for c in envoy.clusters_used(gateway_before, self._gateway_counters() or {})
-                                   if c.startswith("outbound|") or c in (envoy.PASSTHROUGH, envoy.BLACKHOLE))
-        return observe.Observation(request, *observe.classify(record), gateway_served=gateway_served,
-                                   from_pod=pod.name)
+        return observe.Observation(request, *observe.classify(record), from_pod=pod.name,
+                                   **self._gateway_moves(gateway_before))
 
     def expect_from(self, step: str, pod: Workload, request: observe.Request, check,
                     *args: str) -> observe.Observation:
@@ -287,7 +287,19 @@ class EgressTest:
     def _gateway_counters(self) -> dict[str, int] | None:
         if self.gateway is None:
             return None
-        return envoy.parse_cluster_hosts(self.gateway.proxy.envoy_admin(envoy.CLUSTERS_PATH))
+        clusters, rbac = self.gateway.proxy.envoy_admin_many([envoy.CLUSTERS_PATH, envoy.RBAC_STATS_PATH])
+        return {**envoy.parse_cluster_hosts(clusters), **envoy.parse_counters(rbac)}
+
+    def _gateway_moves(self, before: dict[str, int] | None) -> dict:
+        """What the gateway's Envoy did since ``before``: the clusters it sent the request
+        through, and the requests its AuthorizationPolicies refused (Observation fields)."""
+        if before is None:
+            return {}
+        after = self._gateway_counters() or {}
+        # Only the paths out: the gateway's own clusters (xDS, its agent) move on their own.
+        served = tuple(c for c in envoy.clusters_used(before, after)
+                       if c.startswith("outbound|") or c in (envoy.PASSTHROUGH, envoy.BLACKHOLE))
+        return {"gateway_served": served, "gateway_denied": envoy.rbac_denials(before, after)}
 
     def probe_all(self, requests: list[observe.Request]) -> observe.Batch:
         """Make all ``requests`` at once from the workload (one curl, in parallel), with the

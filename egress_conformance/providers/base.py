@@ -135,6 +135,12 @@ class EgressGateway:
     def host(self) -> str:
         return f"{self.service}.{self.namespace}.svc.cluster.local"
 
+    def substitutions(self) -> dict[str, str]:
+        """The placeholders of the gateway scenarios' manifests: ${gateway_namespace},
+        ${gateway_host}, ${gateway_selector} (a YAML flow mapping of its pods' labels)."""
+        return {"gateway_namespace": self.namespace, "gateway_host": self.host,
+                "gateway_selector": json.dumps(self.selector)}
+
 
 class Provider(abc.ABC):
     """A mesh under test. ``start`` brings it up (or connects); everything it changes is
@@ -236,10 +242,12 @@ class Provider(abc.ABC):
         """Return once what the mesh deployed for Gateway ``name`` is gone (after the Gateway's deletion)."""
         raise NotImplementedError(f"the {self.name} provider deploys no gateways (feature gateway-api)")
 
-    def side_pod(self, name: str, *, sidecar: bool, annotations: dict[str, str], run_as_user: int) -> dict:
+    def side_pod(self, name: str, *, sidecar: bool, annotations: dict[str, str], run_as_user: int,
+                 service_account: str | None = None) -> dict:
         """The manifest of another pod of the test namespace, made like the client (its image, hosts
-        and trusted CA), its app container running as ``run_as_user``; with ``sidecar`` False, never
-        injected (feature network-policy: the paths around a sidecar)."""
+        and trusted CA), its app container running as ``run_as_user``, under ``service_account``
+        (None: the namespace's default); with ``sidecar`` False, never injected (feature
+        network-policy: the paths around a sidecar)."""
         raise NotImplementedError(f"the {self.name} provider runs no pods beside its client (feature network-policy)")
 
     def side_workload(self, name: str, *, sidecar: bool) -> Workload:
@@ -255,8 +263,10 @@ class Provider(abc.ABC):
         ${endpoints}, the addresses a ServiceEntry of it names (a YAML flow list; [] to
         resolve the host's own name, as on the internet); ${target_ca}, the CA file that
         verifies the host, at the same path in the app and the sidecar ("" for the
-        proxy's system roots)."""
-        return {"endpoints": "[]", "target_ca": self.workload().trusted_ca or ""}
+        proxy's system roots); ${target_ca_credential}, the same CA as a DestinationRule's
+        credentialName for a proxy without that file, the egress gateway ("configmap://NS/NAME";
+        "" for the system roots)."""
+        return {"endpoints": "[]", "target_ca": self.workload().trusted_ca or "", "target_ca_credential": ""}
 
     def mesh_wide_changes_allowed(self) -> bool:
         """May the run change mesh-wide settings? Yes on a cluster the run owns; on a

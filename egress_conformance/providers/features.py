@@ -9,6 +9,7 @@ SIDECAR_SCOPED_POLICY = "sidecar-scoped-policy"
 EGRESS_GATEWAY = "egress-gateway"
 TLS_ORIGINATION = "tls-origination"
 NETWORK_POLICY = "network-policy"
+EGRESS_AUTHORIZATION = "egress-authorization"
 GATEWAY_API = "gateway-api"
 
 ALL = {
@@ -18,6 +19,8 @@ ALL = {
     SIDECAR_SCOPED_POLICY: "a Sidecar resource sets the outbound policy for one namespace only",
     EGRESS_GATEWAY: "external traffic leaves through a dedicated egress gateway",
     TLS_ORIGINATION: "a DestinationRule makes the sidecar originate TLS, verifying the host with a CA file it can read",
+    EGRESS_AUTHORIZATION: "an AuthorizationPolicy in the egress gateway's namespace decides which service accounts "
+                          "may leave (the sidecar reaches the gateway over mutual TLS)",
     NETWORK_POLICY: "NetworkPolicy is enforced (a scenario that finds it is not says so: not supported)",
     GATEWAY_API: "a Gateway API Gateway of class istio is deployed by istiod and carries egress routed by HTTPRoutes",
 }

@@ -64,18 +64,37 @@ def reachable(*, via: str):
 def left_through_gateway(gateway: str, external: str):
     """The request answered 2xx, sent by the sidecar to the egress gateway's cluster ``gateway``
     alone, and by the gateway's own Envoy to the external host's cluster ``external`` alone."""
-    to_gateway = reachable(via=gateway)
+    return _named(f"through the egress gateway to {external}",
+                  all_of(reachable(via=gateway), gateway_sent(external)))
+
+
+def gateway_sent(external: str):
+    """The egress gateway's own Envoy sent the request through the external host's cluster
+    ``external`` alone (whatever the answer)."""
 
     def check(obs):
-        reason = to_gateway(obs)
-        if reason:
-            return reason
         if obs.gateway_served != (external,):
             served = ", ".join(obs.gateway_served or ()) or "no cluster"
             return f"the gateway's Envoy sent it through {served}, not {external} alone"
         return None
 
-    return _named(f"through the egress gateway to {external}", check)
+    return _named(f"the gateway sent it through {external}", check)
+
+
+def denied_by_gateway_policy(external: str):
+    """The egress gateway refused the request itself, as an AuthorizationPolicy does: a 403, its
+    RBAC filter counting the refusal, nothing sent through the external host's cluster ``external``."""
+
+    def check(obs):
+        if obs.outcome != observe.HTTP_ERROR or obs.status != 403:
+            return f"expected the gateway's 403 (RBAC: access denied), got {_outcome(obs)}"
+        if not obs.gateway_denied:
+            return "a 403, but the gateway's RBAC filter counted no refusal: someone else said no"
+        if external in (obs.gateway_served or ()):
+            return f"the gateway's Envoy sent it on through {external}"
+        return None
+
+    return _named("refused by the gateway's AuthorizationPolicy (403, rbac.denied)", check)
 
 
 def refused_by_host(status: int, *, via: str):
@@ -180,9 +199,10 @@ def blocked_tls():
 
 def _outcome(obs) -> str:
     status = f" {obs.status}" if obs.status else ""
-    via = ", ".join(obs.served_by) or "no cluster"
+    # Another pod's sidecar is not read: its path is unknown, not "no cluster".
+    via = "" if obs.from_pod else f" via {', '.join(obs.served_by) or 'no cluster'}"
     error = f" ({obs.error})" if obs.error and obs.outcome != observe.REACHABLE else ""
-    return f"{obs.outcome}{status} via {via}{error}"
+    return f"{obs.outcome}{status}{via}{error}"
 
 
 def enforces(policy: str):
@@ -385,9 +405,17 @@ def refused_by_gateway(host: str):
         reason = not_answered()(obs)
         if reason:
             return reason
-        onward = [c for c in obs.gateway_served or () if c.rsplit("|", 1)[-1] == host]
+        onward = [c for c in obs.gateway_served or () if _names(c.rsplit("|", 1)[-1], host)]
         if onward:
             return f"the gateway's Envoy sent it on through {', '.join(onward)}"
         return None
 
     return _named(f"refused by the gateway for {host}", check)
+
+
+def _names(pattern: str, host: str) -> bool:
+    """Whether a ServiceEntry host (exact, ``*.suffix`` or ``*``) covers ``host``: a wildcard
+    entry's cluster (e.g. a dynamic forward proxy's) sends any host under it."""
+    if pattern == "*":
+        return True
+    return pattern == host or (pattern.startswith("*.") and host.endswith(pattern[1:]))

@@ -60,6 +60,16 @@ CLUSTERS_PATH = "/clusters"
 drops (a gateway installed by istioctl keeps no cluster stats in /stats)."""
 
 
+RBAC_STATS_PATH = "/stats?filter=rbac%5C.denied$"
+"""The RBAC filters' refusals (an AuthorizationPolicy's DENY, or no ALLOW matched): Istio's
+bootstrap keeps every stat ending in rbac.denied whatever else its stats matcher drops."""
+
+
+def rbac_denials(before: dict[str, int], after: dict[str, int]) -> int:
+    """Requests the RBAC filters refused between two snapshots (all listeners together)."""
+    return sum(value - before.get(name, 0) for name, value in after.items() if name.endswith("rbac.denied"))
+
+
 def parse_cluster_hosts(clusters_text: str) -> dict[str, int]:
     """``cluster::host::counter::value`` lines of /clusters -> counters named as in /stats
     (``cluster.<name>.upstream_rq_total``), summed over the cluster's hosts."""

@@ -64,6 +64,8 @@ class Observation:
     its counters stood after the request (since each cluster was made: connections are pooled)."""
     gateway_served: tuple[str, ...] | None = None
     """Clusters of the egress gateway's Envoy that took the request; None when no gateway was watched."""
+    gateway_denied: int = 0
+    """Requests the egress gateway's RBAC filter (an AuthorizationPolicy) refused meanwhile."""
     from_pod: str = ""
     """The pod that made the request when it was not the client (its sidecar, if any, is not read)."""
 
@@ -78,6 +80,7 @@ class Observation:
         via += f" (the sidecar has spoken TLS over {', '.join(self.tls_from_sidecar)})" if self.tls_from_sidecar else ""
         if self.gateway_served is not None:
             via += f", then the gateway via {', '.join(self.gateway_served) or 'no cluster'}"
+            via += f" (its AuthorizationPolicy refused {self.gateway_denied})" if self.gateway_denied else ""
         error = f" ({self.error})" if self.error and self.outcome != REACHABLE else ""
         state = f"; sidecar: {self.sidecar.summary()}" if self.sidecar else ""
         return f"{self.request} -> {self.outcome}{status}{via}{error}{state}"

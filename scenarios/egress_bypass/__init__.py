@@ -60,8 +60,7 @@ def _address(t) -> str | None:
 def run(t) -> None:
     gateway = t.egress_gateway()
     host = t.targets.host
-    where = {"gateway_namespace": gateway.namespace, "gateway_host": gateway.host,
-             "gateway_selector": json.dumps(gateway.selector)}
+    where = gateway.substitutions()
     http, https = Request(t.targets.url("http")), Request(t.targets.url("https"))
     entry_cluster = f"outbound|80||{host}"
     through_gateway = checks.all_of(checks.sidecar_policy(REGISTRY_ONLY),

@@ -9,7 +9,6 @@ a gateway the mesh deploys for a Gateway API Gateway."""
 
 import dataclasses
 import functools
-import json
 import pathlib
 from collections.abc import Callable
 
@@ -60,8 +59,7 @@ ISTIO_API = Route(MANIFESTS, lambda t: t.egress_gateway(), subset="external")
 def run(protocol: Protocol, t, route: Route = ISTIO_API) -> None:
     request = Request(t.targets.url(protocol.scheme))
     gateway = route.gateway(t)
-    where = {"gateway_namespace": gateway.namespace, "gateway_host": gateway.host,
-             "gateway_selector": json.dumps(gateway.selector)}
+    where = gateway.substitutions()
     entry_cluster = f"outbound|{protocol.port}||{t.targets.host}"
     to_gateway = f"outbound|{protocol.port}|{route.subset}|{gateway.host}"
     what = protocol.scheme.upper()

@@ -1,16 +1,23 @@
-"""TLS origination at the sidecar, as istio.io's "Egress TLS Origination" task builds it: the
+"""TLS origination, as istio.io's "Egress TLS Origination" tasks build it, at the sidecar and at
+the egress gateway.
+
+At the sidecar: the
 app speaks plain HTTP, a DestinationRule makes the sidecar speak TLS to the host's port 443.
 Restrict and see the host blocked; open port 80 onto the host's TLS port and see the host
 refuse the plain request (400: HTTP sent to its TLS port); add the DestinationRule and see
 it answer (its TLS port answers only TLS), the sidecar's TLS handshakes counted on the host's
 cluster; remove it and see the
-refusal again; remove the entry and see the host blocked; restore the starting policy."""
+refusal again; remove the entry and see the host blocked; restore the starting policy.
+
+At the egress gateway: the same, the app's plain HTTP sent through the gateway, whose Envoy
+sends it on to the host's 443: plain (the host's 400) until the DestinationRule makes the
+gateway speak TLS there (the host answers); evidence from both Envoys."""
 
 import pathlib
 
 from egress_conformance.cluster.meshconfig import REGISTRY_ONLY
 from egress_conformance.framework import scope
-from egress_conformance.framework.scenario import EXTENDED, Scenario
+from egress_conformance.framework.scenario import EXTENDED, GATEWAY, Scenario
 from egress_conformance.providers import features
 from egress_conformance.verdicts import checks
 from egress_conformance.verdicts.observe import Request
@@ -18,6 +25,9 @@ from egress_conformance.verdicts.observe import Request
 MANIFESTS = pathlib.Path(__file__).parent
 SERVICE_ENTRY = MANIFESTS / "service-entry.yaml"
 DESTINATION_RULE = MANIFESTS / "destination-rule.yaml"
+GATEWAY_SERVICE_ENTRY = MANIFESTS / "gateway-service-entry.yaml"
+GATEWAY_ROUTING = MANIFESTS / "gateway-routing.yaml"
+GATEWAY_DESTINATION_RULE = MANIFESTS / "gateway-destination-rule.yaml"
 
 
 def run(t):
@@ -48,6 +58,47 @@ def run(t):
     t.expect_configured_policy(start)
 
 
+def run_at_gateway(t):
+    gateway = t.egress_gateway()
+    where = gateway.substitutions()
+    http = Request(t.targets.url("http"))
+    direct_cluster = f"outbound|80||{t.targets.host}"
+    tls_cluster = f"outbound|443||{t.targets.host}"
+    to_gateway = f"outbound|80|external|{gateway.host}"
+
+    start = t.starting_policy()
+    restriction = t.set_outbound_policy(REGISTRY_ONLY)
+    restricted = checks.sidecar_policy(REGISTRY_ONLY)
+    blocked = checks.all_of(restricted, checks.blocked_http())
+    t.expect("restricted: HTTP blocked", http, blocked)
+
+    entry = t.apply(GATEWAY_SERVICE_ENTRY, **where)
+    direct = checks.all_of(restricted, checks.reachable(via=direct_cluster), checks.gateway_untouched())
+    t.expect("allowed: HTTP answers directly", http, direct)
+
+    routing = t.apply(GATEWAY_ROUTING, **where)
+    # The host's 400 (HTTP sent to its TLS port), reached through the gateway's cluster for 443.
+    plain = checks.all_of(restricted, checks.refused_by_host(400, via=to_gateway), checks.gateway_sent(tls_cluster))
+    t.expect("routed, no origination: the gateway sends plain HTTP to the host's TLS port, refused by the host",
+             http, plain)
+
+    origination = t.apply(GATEWAY_DESTINATION_RULE, **where)
+    t.expect("originated: the gateway speaks TLS to the host, which answers", http,
+             checks.all_of(restricted, checks.left_through_gateway(to_gateway, tls_cluster)))
+
+    t.restore(origination)
+    t.expect("rule removed: plain HTTP from the gateway refused by the host again", http, plain)
+
+    t.restore(routing)
+    t.expect("routing removed: HTTP answers directly again", http, direct)
+
+    t.restore(entry)
+    t.expect("entry removed: HTTP blocked again", http, blocked)
+
+    t.restore(restriction)
+    t.expect_configured_policy(start)
+
+
 SCENARIO = Scenario(
     name="tls-origination-sidecar",
     description="A DestinationRule makes the sidecar originate TLS (SIMPLE, the host's certificate verified) for "
@@ -55,6 +106,19 @@ SCENARIO = Scenario(
     profile=EXTENDED,
     features=frozenset({features.MESH_WIDE_POLICY, features.SERVICE_ENTRY_HTTP, features.TLS_ORIGINATION}),
     run=run,
+    manifests=MANIFESTS,
+    scopes=(scope.MESH_WIDE, scope.NAMESPACE),
+)
+
+GATEWAY_SCENARIO = Scenario(
+    name="tls-origination-gateway",
+    description="The egress gateway originates TLS (SIMPLE, the host's certificate verified) for the app's plain "
+                "HTTP sent through it; without the DestinationRule the gateway's plain request is refused by the "
+                "host on its TLS port.",
+    profile=GATEWAY,
+    features=frozenset({features.MESH_WIDE_POLICY, features.EGRESS_GATEWAY, features.SERVICE_ENTRY_HTTP,
+                        features.TLS_ORIGINATION}),
+    run=run_at_gateway,
     manifests=MANIFESTS,
     scopes=(scope.MESH_WIDE, scope.NAMESPACE),
 )

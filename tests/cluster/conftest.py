@@ -6,6 +6,7 @@ Under CI (CI=true) a missing cluster fails these tests with the reason; elsewher
 are skipped with it. They are slow: `ci/selftest` runs them only when asked (`-m cluster`
 is what `.ci/run` passes after bringing the node up)."""
 
+import contextlib
 import os
 import pathlib
 import subprocess
@@ -64,3 +65,18 @@ def own_journals(tmp_path, monkeypatch):
 def cli(*args: str, env=None, timeout: float = 900) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "egress_conformance.cli", *args], cwd=ROOT, capture_output=True,
                           text=True, env=env or os.environ, timeout=timeout)
+
+
+@contextlib.contextmanager
+def existing_objects(api, *objects: dict):
+    """Someone's objects (a broken mesh's shape) for the length of a test: created in order,
+    deleted newest first and waited gone, whatever the test did."""
+    made = []
+    try:
+        for obj in objects:
+            kube.create(api, obj)
+            made.append(obj)
+        yield objects
+    finally:
+        for obj in reversed(made):
+            kube.delete_and_wait(api, obj)

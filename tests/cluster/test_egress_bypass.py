@@ -1,13 +1,16 @@
 """egress-bypass on a cluster the suite did not create (the node, whose kube-router enforces
 NetworkPolicy): it passes, the gateway path working under the policy, and names each path
 around the sidecar that got out before the policy as a finding; the cluster reads back as
-before. (With kube-router stopped the same run is "not supported: NetworkPolicy not enforced";
+before. A gateway that forwards an unlisted host (someone's catch-all Gateway server and a
+VirtualService sending example.com on to the listed host's cluster) fails the "refused"
+step for that Host header, naming the answer. (With kube-router stopped the same run is "not supported: NetworkPolicy not enforced";
 that needs the node's daemon stopped, so it is not a test here: README, egress-bypass.)"""
 
+import pytest
 import yaml
 
 from tests.cluster import snapshot
-from tests.cluster.conftest import cli
+from tests.cluster.conftest import cli, existing_objects
 from tests.cluster.test_audit import existing
 
 PATHS = ('a pod without a sidecar (sidecar.istio.io/inject: "false")', "a container running as the proxy's uid 1337",
@@ -34,3 +37,35 @@ def test_every_bypass_is_blocked_by_the_policy_and_each_open_one_is_named_withou
     refused = [s for name, s in steps.items() if name.startswith("gateway reached straight") and "refused" in name]
     assert len(refused) == 2 and all(s["verdict"] == "passed" for s in refused), refused
     assert snapshot.differences(before, snapshot.take(api)) == []
+
+
+@pytest.fixture
+def gateway_forwarding_an_unlisted_host(api):
+    """A Gateway server for every host on the egress gateway's port 80 and a VirtualService that
+    sends example.com (unlisted) on to httpbin.org's cluster, which the run's ServiceEntry
+    exports to the gateway's namespace: the gateway answers for a host nobody listed."""
+    objects = [
+        {"apiVersion": "networking.istio.io/v1", "kind": "Gateway",
+         "metadata": {"name": "egress-conformance-catch-all", "namespace": "istio-system"},
+         "spec": {"selector": {"istio": "egressgateway"},
+                  "servers": [{"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": ["*"]}]}},
+        {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+         "metadata": {"name": "egress-conformance-forward-unlisted", "namespace": "istio-system"},
+         "spec": {"hosts": ["example.com"], "gateways": ["egress-conformance-catch-all"], "exportTo": ["."],
+                  "http": [{"route": [{"destination": {"host": "httpbin.org", "port": {"number": 80}}}]}]}},
+    ]
+    with existing_objects(api, *objects):
+        yield objects
+
+
+def test_a_gateway_answering_for_an_unlisted_host_fails_the_refused_step(kubeconfig, api, images, tmp_path,
+                                                                         own_journals,
+                                                                         gateway_forwarding_an_unlisted_host):
+    result = cli("run", "--profile", "gateway", "--run-test", "egress-bypass", "--convergence-timeout", "20",
+                 *existing(kubeconfig, images, tmp_path / "report"))
+    assert result.returncode == 1, result.stdout[-4000:] + result.stderr[-2000:]
+    document = yaml.safe_load((tmp_path / "report" / "report.yaml").read_text())
+    [test] = [t for p in document["profiles"] for t in p["tests"] if t["name"] == "egress-bypass"]
+    failed = [s for s in test["steps"] if s["verdict"] == "failed"]
+    assert [s["step"] for s in failed] == ["gateway reached straight, Host example.com: refused"], failed
+    assert failed[0]["detail"].startswith("expected no answer, got 200 from the host"), failed[0]["detail"]

@@ -1,12 +1,15 @@
-"""The gateway profile on a cluster the suite did not create: both egress-gateway scenarios
-pass through the node's istio-egressgateway (namespace-scoped); a gateway whose
-AuthorizationPolicy refuses everything fails the "routed" step with that policy named; the
-Gateway API variant passes through the gateway istiod deploys in the test namespace, and an
-older HTTPRoute there that forwards the host elsewhere fails its "routed" step with that route
-named, and deploy/job.yaml's RBAC with egress-gateway.yaml's GatewayClass read is enough for it
-(run as the Job's service account); an ambient namespace is "not supported" with the reason, never a verdict."""
+"""The gateway profile on a cluster the suite did not create: every gateway scenario passes
+through the node's istio-egressgateway, namespace-scoped and mesh-wide. Each keeps a broken gateway that
+makes it fail at the right step: an AuthorizationPolicy refusing everything fails
+egress-gateway-http's "routed" step with that policy named; an EnvoyFilter that strips the
+gateway's RBAC filter fails egress-gateway-authz where the second service account must be
+refused; someone's DestinationRule in the gateway's namespace that turns TLS off fails
+tls-origination-gateway's "originated" step (the host's 400: it came plain); someone's older
+HTTPRoute on egress-gateway-gateway-api's Gateway forwarding the host elsewhere fails its
+"routed" step with that route named. deploy/job.yaml's RBAC with egress-gateway.yaml's
+GatewayClass read is enough for the Gateway API variant (run as the Job's service account). An
+ambient namespace is "not supported" with the reason, never a verdict."""
 
-import contextlib
 import secrets
 
 import pytest
@@ -16,7 +19,7 @@ from kubernetes import client
 from egress_conformance.cluster import kube
 from egress_conformance.providers.existing import gateway
 from tests.cluster import snapshot
-from tests.cluster.conftest import ROOT, cli
+from tests.cluster.conftest import ROOT, cli, existing_objects
 from tests.cluster.test_audit import existing, namespace
 from tests.cluster.test_test_namespace import service_account_kubeconfig
 
@@ -35,10 +38,25 @@ def test_both_gateway_scenarios_leave_through_the_gateway(kubeconfig, api, image
     result = cli("run", "--profile", "gateway", *existing(kubeconfig, images, tmp_path / "report"))
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     tests = results_of(tmp_path / "report")
-    for name in ("egress-gateway-http-in-namespace", "egress-gateway-https-in-namespace", GATEWAY_API):
+    for name in ("egress-gateway-http-in-namespace", "egress-gateway-https-in-namespace",
+                 "egress-gateway-authz-in-namespace", "tls-origination-gateway-in-namespace", GATEWAY_API):
         assert tests[name]["result"] == "passed", tests[name]
         [routed] = [s for s in tests[name]["steps"] if s["step"].startswith("routed:")]
         assert "then the gateway via outbound|" in routed["evidence"], routed
+    assert snapshot.differences(before, snapshot.take(api)) == []
+
+
+def test_the_gateway_scenarios_pass_mesh_wide_and_leave_the_mesh_config_as_it_was(kubeconfig, api, images, tmp_path,
+                                                                                   own_journals):
+    before = snapshot.take(api)
+    mesh_wide = ("egress-gateway-http", "egress-gateway-https", "egress-gateway-authz", "tls-origination-gateway",
+                 "egress-gateway-gateway-api")
+    result = cli("run", "--profile", "gateway", "--allow-mesh-wide-changes",
+                 *(arg for name in mesh_wide for arg in ("--run-test", name)),
+                 *existing(kubeconfig, images, tmp_path / "report"))
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    tests = results_of(tmp_path / "report")
+    assert {name: tests[name]["result"] for name in mesh_wide} == dict.fromkeys(mesh_wide, "passed")
     assert snapshot.differences(before, snapshot.take(api)) == []
 
 
@@ -50,11 +68,8 @@ def gateway_denying_all(api):
               "metadata": {"name": "egress-conformance-deny-all", "namespace": "istio-system"},
               "spec": {"selector": {"matchLabels": {"istio": "egressgateway"}}, "action": "DENY",
                        "rules": [{}]}}
-    kube.create(api, policy)
-    try:
+    with existing_objects(api, policy):
         yield policy
-    finally:
-        kube.delete_and_wait(api, policy)
 
 
 def test_a_gateway_that_refuses_fails_the_routed_step_with_its_policy_named(
@@ -71,34 +86,79 @@ def test_a_gateway_that_refuses_fails_the_routed_step_with_its_policy_named(
 
 
 @pytest.fixture
+def gateway_without_rbac(api):
+    """An EnvoyFilter that removes Istio's RBAC filter from the egress gateway's HTTP chains:
+    every AuthorizationPolicy of the gateway is then silently ignored."""
+    envoy_filter = {
+        "apiVersion": "networking.istio.io/v1alpha3", "kind": "EnvoyFilter",
+        "metadata": {"name": "egress-conformance-strip-rbac", "namespace": "istio-system"},
+        "spec": {"workloadSelector": {"labels": {"istio": "egressgateway"}},
+                 "configPatches": [{"applyTo": "HTTP_FILTER",
+                                    "match": {"context": "GATEWAY", "listener": {"filterChain": {"filter": {
+                                        "name": "envoy.filters.network.http_connection_manager",
+                                        "subFilter": {"name": "envoy.filters.http.rbac"}}}}},
+                                    "patch": {"operation": "REMOVE"}}]}}
+    with existing_objects(api, envoy_filter):
+        yield envoy_filter
+
+
+def test_a_gateway_that_ignores_its_policy_fails_the_refusal_step(kubeconfig, api, images, tmp_path, own_journals,
+                                                                   gateway_without_rbac):
+    fails_at(kubeconfig, images, tmp_path, "egress-gateway-authz-in-namespace",
+             "policy: service account other-client is refused by the gateway",
+             "expected the gateway's 403 (RBAC: access denied), got reachable 200")
+
+
+@pytest.fixture
+def gateway_rule_turning_tls_off(api):
+    """Someone's DestinationRule for the host in the gateway's namespace, TLS off: for the
+    gateway's own Envoy it outranks the test namespace's rule (Istio looks in the proxy's
+    namespace first)."""
+    rule = {"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+            "metadata": {"name": "egress-conformance-plain-httpbin", "namespace": "istio-system"},
+            "spec": {"host": "httpbin.org", "exportTo": ["."], "trafficPolicy": {"tls": {"mode": "DISABLE"}}}}
+    with existing_objects(api, rule):
+        yield rule
+
+
+def test_a_gateway_whose_rule_turns_tls_off_fails_the_originated_step(kubeconfig, api, images, tmp_path, own_journals,
+                                                                      gateway_rule_turning_tls_off):
+    fails_at(kubeconfig, images, tmp_path, "tls-origination-gateway-in-namespace",
+             "originated: the gateway speaks TLS to the host, which answers", "expected reachable, got http-error 400")
+
+
+def fails_at(kubeconfig, images, tmp_path, name: str, step: str, detail: str, *extra: str) -> dict:
+    """Run one gateway scenario (run options ``extra``) that must fail at ``step`` alone, its detail
+    starting with ``detail``; return that step."""
+    result = cli("run", "--profile", "gateway", "--run-test", name, "--convergence-timeout", "20",
+                 *existing(kubeconfig, images, tmp_path / "report", *extra))
+    assert result.returncode == 1, result.stdout[-4000:] + result.stderr[-2000:]
+    failed = [s for s in results_of(tmp_path / "report")[name]["steps"] if s["verdict"] == "failed"]
+    assert [s["step"] for s in failed] == [step], failed
+    assert failed[0]["detail"].startswith(detail), failed[0]["detail"]
+    return failed[0]
+
+
+@pytest.fixture
 def misrouting_namespace(api):
     """A namespace labelled for injection holding someone's HTTPRoute, older than the run's, on the
     scenario's Gateway for the host, forwarding it to a host nothing opens: of two routes that
     match alike the oldest wins, so the deployed gateway answers 500 instead of forwarding."""
-    kube.create(api, namespace(MISROUTED, {"istio-injection": "enabled"}))
-    try:
-        kube.create(api, {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
-                          "metadata": {"name": "forward-elsewhere", "namespace": MISROUTED},
-                          "spec": {"parentRefs": [{"name": "egress-gateway"}], "hostnames": ["httpbin.org"],
-                                   "rules": [{"backendRefs": [{"group": "networking.istio.io", "kind": "Hostname",
-                                                               "name": "elsewhere.egress-conformance.invalid",
-                                                               "port": 80}]}]}})
+    route = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+             "metadata": {"name": "forward-elsewhere", "namespace": MISROUTED},
+             "spec": {"parentRefs": [{"name": "egress-gateway"}], "hostnames": ["httpbin.org"],
+                      "rules": [{"backendRefs": [{"group": "networking.istio.io", "kind": "Hostname",
+                                                  "name": "elsewhere.egress-conformance.invalid", "port": 80}]}]}}
+    with existing_objects(api, namespace(MISROUTED, {"istio-injection": "enabled"}), route):
         yield MISROUTED
-    finally:
-        kube.delete_and_wait(api, namespace(MISROUTED))
 
 
 def test_a_gateway_api_route_that_forwards_elsewhere_fails_the_routed_step_with_it_named(
         kubeconfig, api, images, tmp_path, own_journals, misrouting_namespace):
-    result = cli("run", "--profile", "gateway", "--run-test", GATEWAY_API, "--convergence-timeout", "20",
-                 *existing(kubeconfig, images, tmp_path / "report", "--test-namespace", misrouting_namespace))
-    assert result.returncode == 1, result.stdout[-4000:] + result.stderr[-2000:]
-    test = results_of(tmp_path / "report")[GATEWAY_API]
-    failed = [s for s in test["steps"] if s["verdict"] == "failed"]
-    assert [s["step"] for s in failed] == ["routed: HTTP leaves through the egress gateway"], failed
-    assert failed[0]["detail"].startswith("expected reachable, got http-error 500"), failed[0]["detail"]
+    failed = fails_at(kubeconfig, images, tmp_path, GATEWAY_API, "routed: HTTP leaves through the egress gateway",
+                      "expected reachable, got http-error 500", "--test-namespace", misrouting_namespace)
     assert (f"HTTPRoute {MISROUTED}/forward-elsewhere (on Gateway egress-gateway for httpbin.org -> Hostname "
-            "elsewhere.egress-conformance.invalid:80)" in failed[0]["detail"]), failed[0]["detail"]
+            "elsewhere.egress-conformance.invalid:80)" in failed["detail"]), failed["detail"]
     left = {r["metadata"]["name"] for r in kube.list_in(api, "gateway.networking.k8s.io/v1", "HTTPRoute", MISROUTED)}
     assert left == {"forward-elsewhere"}, left  # the run removed its own routes, and only those
     assert kube.list_in(api, "gateway.networking.k8s.io/v1", "Gateway", MISROUTED) == []
@@ -120,11 +180,7 @@ def gateway_api_job_rbac(api):
     for name in ("egress-conformance-runner", "egress-conformance-test", "egress-conformance-discovery",
                  "egress-conformance-istiod-reader", "egress-conformance-gateway-discovery"):
         text = text.replace(name, f"{name}-{suffix}")
-    objects = list(yaml.safe_load_all(text))
-    with contextlib.ExitStack() as made:  # deleted newest first, whatever the test did
-        for obj in objects:
-            kube.create(api, obj)
-            made.callback(kube.delete_and_wait, api, obj)
+    with existing_objects(api, *yaml.safe_load_all(text)) as objects:
         yield objects
 
 

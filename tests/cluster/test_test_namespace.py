@@ -17,7 +17,7 @@ from egress_conformance.changes import journal
 from egress_conformance.cluster import istiodiscovery, kube
 from tests import killing
 from tests.cluster import snapshot
-from tests.cluster.conftest import ROOT, cli
+from tests.cluster.conftest import ROOT, cli, existing_objects
 
 NAMESPACED = (("v1", "Pod"), ("v1", "ConfigMap"), ("v1", "Secret"), ("v1", "Service"), ("v1", "ServiceAccount"),
               ("networking.istio.io/v1", "ServiceEntry"), ("networking.istio.io/v1", "Sidecar"),
@@ -115,15 +115,8 @@ def test_an_unlabelled_namespace_is_refused_with_the_label_to_add(kubeconfig, ap
 def job_rbac(api):
     """deploy/job.yaml applied without its Job: namespaces, service account, roles and bindings."""
     objects = [d for d in yaml.safe_load_all((ROOT / "deploy" / "job.yaml").read_text()) if d and d["kind"] != "Job"]
-    made = []
-    try:
-        for obj in objects:
-            kube.create(api, obj)
-            made.append(obj)
+    with existing_objects(api, *objects):
         yield objects
-    finally:
-        for obj in reversed(made):
-            kube.delete_and_wait(api, obj)
 
 
 def service_account_kubeconfig(kubeconfig, api, account: dict, path) -> str:

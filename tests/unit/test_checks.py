@@ -119,3 +119,36 @@ def test_a_bypass_answered_or_not_and_the_gateway_answering_only_for_listed_host
     assert "sent it on through outbound|80||example.com" in checks.refused_by_gateway("example.com")(passed_on)
     assert "200" in checks.refused_by_gateway("example.com")(answer)
     assert "(from pod bypass-no-sidecar)" in dropped.summary() and "via no cluster" not in dropped.summary()
+
+
+def test_a_refusal_by_the_gateways_policy_needs_its_403_its_rbac_counter_and_nothing_sent_on():
+    check = checks.denied_by_gateway_policy("outbound|80||httpbin.org")
+    base = dict(request=REQUEST, outcome=observe.HTTP_ERROR, status=403, error="", from_pod="other-client")
+    assert check(observe.Observation(**base, gateway_served=(), gateway_denied=1)) is None
+    assert check(observe.Observation(**base, gateway_served=(), gateway_denied=0)) == (
+        "a 403, but the gateway's RBAC filter counted no refusal: someone else said no")
+    assert check(observe.Observation(**base, gateway_served=("outbound|80||httpbin.org",), gateway_denied=1)) == (
+        "the gateway's Envoy sent it on through outbound|80||httpbin.org")
+    answered = observe.Observation(**{**base, "outcome": observe.REACHABLE, "status": 200},
+                                   gateway_served=("outbound|80||httpbin.org",))
+    assert check(answered) == "expected the gateway's 403 (RBAC: access denied), got reachable 200"
+    assert "its AuthorizationPolicy refused 1" in observe.Observation(**base, gateway_served=(),
+                                                                      gateway_denied=1).summary()
+
+
+def test_what_the_gateway_sent_on_is_judged_whatever_the_answer():
+    check = checks.gateway_sent("outbound|443||httpbin.org")
+    refused = observe.Observation(REQUEST, observe.HTTP_ERROR, 400, "", gateway_served=("outbound|443||httpbin.org",))
+    assert check(refused) is None
+    assert check(observe.Observation(REQUEST, observe.HTTP_ERROR, 400, "", gateway_served=())) == (
+        "the gateway's Envoy sent it through no cluster, not outbound|443||httpbin.org alone")
+
+
+def test_a_wildcard_cluster_of_the_gateway_counts_as_sending_the_unlisted_host_on():
+    refused = checks.refused_by_gateway("example.com")
+    for cluster in ("outbound|80||*.com", "outbound|80||*"):
+        sent = observe.Observation(REQUEST, observe.HTTP_ERROR, 503, "", gateway_served=(cluster,), from_pod="p")
+        assert refused(sent) == f"the gateway's Envoy sent it on through {cluster}"
+    other = observe.Observation(REQUEST, observe.HTTP_ERROR, 404, "", gateway_served=("outbound|80||*.org",),
+                                from_pod="p")
+    assert refused(other) is None

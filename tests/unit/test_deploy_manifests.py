@@ -73,7 +73,7 @@ READ = {"get", "list", "watch"}
 PLURALS = {"Pod": "pods", "Secret": "secrets", "ConfigMap": "configmaps", "Telemetry": "telemetries",
            "Sidecar": "sidecars", "ServiceEntry": "serviceentries", "Namespace": "namespaces",
            "Gateway": "gateways", "DestinationRule": "destinationrules", "VirtualService": "virtualservices",
-           "NetworkPolicy": "networkpolicies", "HTTPRoute": "httproutes"}
+           "NetworkPolicy": "networkpolicies", "ServiceAccount": "serviceaccounts", "HTTPRoute": "httproutes"}
 """Kind -> resource, for the kinds the run creates (a new kind fails here until it is added)."""
 
 
@@ -127,6 +127,10 @@ def the_test_namespace() -> dict:
     return next(d for d in documents("job.yaml") if d["kind"] == "Namespace" and d["metadata"]["name"] == name)
 
 
+IN_THE_GATEWAY_NAMESPACE = {"AuthorizationPolicy"}
+"""Kinds a scenario creates in the egress gateway's namespace (deploy/egress-gateway.yaml grants those)."""
+
+
 def created_by_a_run() -> set[tuple[str, str]]:
     """(group, resource) of every object a run creates in its test namespace, from the code and manifests."""
     from egress_conformance.scenarios import allow_list
@@ -140,14 +144,17 @@ def created_by_a_run() -> set[tuple[str, str]]:
     chosen = targets.from_options({}, allow_list.DEFAULT_LIST)
     objects = [clientpod.manifest("n", "image"), clientpod.access_log_telemetry("n"),
                *external_target.SimulatedTarget("image", chosen).objects("n"), scope.policy_sidecar("n", "ALLOW_ANY"),
-               *(allowlist.service_entry(entry, "allow") for entry in chosen.allow_list)]
+               *(allowlist.service_entry(entry, "allow") for entry in chosen.allow_list),
+               {"apiVersion": "v1", "kind": "ServiceAccount"}]  # a second client's (framework/context.start_pod)
     for scenario in scenarios.DECLARED:
         for manifest in sorted(scenario.manifests.glob("*.yaml")) if scenario.manifests else ():
             objects += kube.load_manifests(manifest, namespace="n", mode="ALLOW_ANY", **chosen.substitutions(),
                                            endpoints="[]", gateway_namespace="g", gateway_host="gw.g.svc.cluster.local",
                                            gateway_selector="{istio: egressgateway}", target_ca="/ca.pem",
+                                           target_ca_credential="configmap://n/ca", test_namespace="n",
                                            istiod_namespace="i")
-    return {(o["apiVersion"].rpartition("/")[0], PLURALS[o["kind"]]) for o in objects}
+    return {(o["apiVersion"].rpartition("/")[0], PLURALS[o["kind"]]) for o in objects
+            if o["kind"] not in IN_THE_GATEWAY_NAMESPACE}
 
 
 def test_the_job_runs_the_existing_provider_in_cluster_in_its_labelled_test_namespace():
@@ -211,6 +218,11 @@ def test_the_gateway_opt_in_only_finds_the_gateway_and_execs_in_its_namespace():
     assert with_opt_in.allowed("create", "", "pods/exec", "istio-system")
     assert not with_opt_in.allowed("create", "", "pods/exec", "default")
     assert with_opt_in.allowed("list", "", "services", None) and not with_opt_in.allowed("get", "", "secrets", None)
+    # egress-gateway-authz's AuthorizationPolicy, in the gateway's namespace only.
+    for verb in ("create", "get", "delete"):
+        assert with_opt_in.allowed(verb, "security.istio.io", "authorizationpolicies", "istio-system")
+        assert not with_opt_in.allowed(verb, "security.istio.io", "authorizationpolicies", "default")
+        assert not job.allowed(verb, "security.istio.io", "authorizationpolicies", "istio-system")
 
 
 def test_by_default_the_job_may_not_change_any_mesh_config_and_the_opt_in_only_the_istio_one():

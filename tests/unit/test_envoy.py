@@ -121,3 +121,11 @@ def test_the_clusters_page_counts_requests_per_cluster_whatever_the_stats_matche
     assert counters["cluster.outbound|80||httpbin.org.upstream_rq_total"] == 4
     before = {**counters, "cluster.outbound|80||httpbin.org.upstream_rq_total": 3}
     assert envoy.clusters_used(before, counters) == ("outbound|80||httpbin.org",)
+
+
+def test_rbac_denials_are_summed_over_the_gateways_listeners():
+    before = envoy.parse_counters("http.outbound_0.0.0.0_8080;.rbac.denied: 2\nhttp.outbound_0.0.0.0_8443;.rbac.denied: 0\n")
+    after = envoy.parse_counters("http.outbound_0.0.0.0_8080;.rbac.denied: 3\nhttp.outbound_0.0.0.0_8443;.rbac.denied: 1\n"
+                                 "http.outbound_0.0.0.0_8443;.rbac.allowed: 9\n")
+    assert envoy.rbac_denials(before, after) == 2
+    assert envoy.rbac_denials(after, after) == 0

@@ -57,8 +57,10 @@ def manifest(namespace: str, image: str, host_aliases: list[dict] | None = None,
 
 
 def side_manifest(namespace: str, name: str, image: str, host_aliases: list[dict] | None, ca_config_map: str | None,
-                  *, sidecar: bool, annotations: dict[str, str], run_as_user: int) -> dict:
-    """Another pod made like the client (image, hosts, CA): a scenario's path around the sidecar.
+                  *, sidecar: bool, annotations: dict[str, str], run_as_user: int,
+                  service_account: str | None = None) -> dict:
+    """Another pod made like the client (image, hosts, CA): a scenario's path around the sidecar,
+    or a second client under another identity (``service_account``, which must exist).
     ``sidecar`` False: annotated sidecar.istio.io/inject "false", so no webhook injects it."""
     pod = manifest(namespace, image, host_aliases, ca_config_map)
     pod["metadata"].update(name=name, labels={"app": f"egress-conformance-{name}"})
@@ -67,6 +69,8 @@ def side_manifest(namespace: str, name: str, image: str, host_aliases: list[dict
         pod["metadata"]["annotations"]["sidecar.istio.io/inject"] = "false"
     [app] = pod["spec"]["containers"]
     app["securityContext"] = {"runAsUser": run_as_user, "runAsGroup": run_as_user}
+    if service_account:
+        pod["spec"]["serviceAccountName"] = service_account
     return pod
 
 

@@ -267,7 +267,7 @@ class ExistingProvider(Provider):
     def features(self) -> frozenset[str]:
         if self._ambient:
             return frozenset()
-        found = {features.EGRESS_GATEWAY} if self._gateway else set()
+        found = {features.EGRESS_GATEWAY, features.EGRESS_AUTHORIZATION} if self._gateway else set()
         found |= {features.GATEWAY_API} if self._gateway_api else set()
         # NetworkPolicy enforcement cannot be read from the API: the bypass scenario finds out and
         # reports a CNI that does not enforce it as "not supported", never as a pass.
@@ -280,7 +280,8 @@ class ExistingProvider(Provider):
             return self._ambient
         if feature == features.GATEWAY_API:
             return self._gateway_api_said
-        return f"egress gateway {self._gateway_said}" if feature == features.EGRESS_GATEWAY else ""
+        gateway_needed = feature in (features.EGRESS_GATEWAY, features.EGRESS_AUTHORIZATION)
+        return f"egress gateway {self._gateway_said}" if gateway_needed else ""
 
     def egress_gateway(self) -> EgressGateway | None:
         return self._gateway
@@ -291,10 +292,12 @@ class ExistingProvider(Provider):
     def deployed_gateway_removed(self, name: str) -> None:
         gateway.wait_removed(self._api, self.test_namespace, name)
 
-    def side_pod(self, name: str, *, sidecar: bool, annotations: dict[str, str], run_as_user: int) -> dict:
+    def side_pod(self, name: str, *, sidecar: bool, annotations: dict[str, str], run_as_user: int,
+                 service_account: str | None = None) -> dict:
         host_aliases, ca = (self.target.host_aliases, self.target.ca_config_map) if self.target else (None, None)
         return clientpod.side_manifest(self.test_namespace, name, self.options.client_image, host_aliases, ca,
-                                       sidecar=sidecar, annotations=annotations, run_as_user=run_as_user)
+                                       sidecar=sidecar, annotations=annotations, run_as_user=run_as_user,
+                                       service_account=service_account)
 
     def side_workload(self, name: str, *, sidecar: bool) -> Workload:
         clientpod.wait_ready(self._api, self.test_namespace, name, sidecar=sidecar)
@@ -305,9 +308,14 @@ class ExistingProvider(Provider):
         # A simulated host has no DNS name outside the client pod's hosts file: a ServiceEntry
         # that another proxy (the egress gateway) resolves names its address instead.
         aliases = self.target.host_aliases if self.target else None
+        found = super().substitutions()
         if aliases:
-            return {**super().substitutions(), "endpoints": json.dumps([{"address": aliases[0]["ip"]}])}
-        return super().substitutions()
+            found["endpoints"] = json.dumps([{"address": aliases[0]["ip"]}])
+        if self.target and self.target.ca_config_map:
+            # Istio lets any proxy read a ConfigMap's ca.crt across namespaces (it is no secret):
+            # the gateway verifies the simulated host with nothing added to its namespace.
+            found["target_ca_credential"] = f"configmap://{self.test_namespace}/{self.target.ca_config_map}"
+        return found
 
     def mesh_wide_changes_allowed(self) -> bool:
         return bool(self.options.allow_mesh_wide_changes)

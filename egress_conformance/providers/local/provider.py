@@ -225,7 +225,7 @@ class LocalProvider(Provider):
                           features.SIDECAR_SCOPED_POLICY, features.TLS_ORIGINATION})
 
     def lacking(self, feature: str) -> str:
-        if feature == features.EGRESS_GATEWAY:
+        if feature in (features.EGRESS_GATEWAY, features.EGRESS_AUTHORIZATION):
             return "the local mesh runs one client pod's sidecar and no gateway; run the gateway profile on a cluster"
         if feature == features.NETWORK_POLICY:
             return "the local mesh has no CNI and no pods beside its client; run egress-bypass on a cluster"
