@@ -19,6 +19,12 @@ GO_HTTPBIN = "v2.15.0"
 tag names the public image (mccutchen/go-httpbin, Istio's samples/httpbin) that kind and
 existing clusters pull, and the module the node's image is built from: one binary, one pin."""
 
+GATEWAY_API = "v1.6.0"
+"""sigs.k8s.io/gateway-api: the standard-channel CRDs the node installs (config/crd/standard in
+the module's zip). The version the default Istio build's go.mod names, so istiod knows every
+field of them; v1.6.3, the newest 1.6 patch the proxy serves, also passes istiod's minimum
+CRD versions (pkg/config/schema/gatewayapi/minimumversions.go)."""
+
 GO_MINIMUM = (1, 26)
 """Oldest Go toolchain that builds both module graphs above."""
 

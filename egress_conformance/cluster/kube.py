@@ -8,6 +8,7 @@ import weakref
 import yaml
 from kubernetes import client, config, dynamic
 from kubernetes.client.rest import ApiException
+from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
 
 def connect(kubeconfig: pathlib.Path | None, context: str | None = None) -> client.ApiClient:
@@ -63,6 +64,15 @@ def get(api: client.ApiClient, obj: dict) -> dict | None:
 def list_everywhere(api: client.ApiClient, api_version: str, kind: str) -> list[dict]:
     """Every object of a kind, in all namespaces."""
     found = resource(api, {"apiVersion": api_version, "kind": kind}).get()
+    return [item.to_dict() for item in found.items]
+
+
+def list_in(api: client.ApiClient, api_version: str, kind: str, namespace: str) -> list[dict]:
+    """Every object of a kind in one namespace; none when the cluster does not serve the kind."""
+    try:
+        found = resource(api, {"apiVersion": api_version, "kind": kind}).get(namespace=namespace)
+    except ResourceNotFoundError:
+        return []
     return [item.to_dict() for item in found.items]
 
 

@@ -226,6 +226,29 @@ class EgressTest:
         self.gateway = found
         return found
 
+    def deploy_gateway(self, manifest, **substitutions: str) -> EgressGateway:
+        """Create a Gateway API Gateway (``manifest``: one Gateway) that the mesh deploys itself;
+        return the gateway deployed for it once ready: from now on each observation also reads its
+        Envoy. The undo deletes the Gateway, then waits until what the mesh deployed for it is gone."""
+        [gateway] = self._load(manifest, **substitutions)
+        name = gateway["metadata"]["name"]
+        created = self.apply_objects([gateway], f"Gateway {name}")
+
+        def remove() -> None:
+            self.gateway = None  # its Envoy goes with it
+            created.run()
+            self.provider.deployed_gateway_removed(name)
+
+        self.undo.push(f"delete Gateway {self.namespace}/{name} and wait until what it deployed is gone", remove)
+        started = _now()
+        self.gateway = self.provider.deployed_gateway(name)
+        self.steps.append(Step(f"API: gateway deployed for Gateway {self.namespace}/{name}", Verdict.OBSERVED,
+                               detail=f"{self.gateway.host}, pod {self.gateway.proxy.name} ready", started=started,
+                               ended=_now()))
+        log.info("gateway deployed for Gateway %s/%s: %s (pod %s)", self.namespace, name, self.gateway.host,
+                 self.gateway.proxy.name)
+        return self.gateway
+
     def probe(self, request: observe.Request) -> observe.Observation:
         """Make ``request`` once from the workload, with the sidecar's state and counters around it
         (and the egress gateway's, once the scenario uses it)."""

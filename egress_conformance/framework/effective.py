@@ -4,7 +4,8 @@ run on someone's cluster says what to fix.
 
 Read, never written: the mesh config that counts, the Sidecars that set the namespace's
 policy (its own, else the root namespace's, else the mesh config), every ServiceEntry it can
-see (exportTo), and the EnvoyFilters that apply to it (they can rewrite anything).
+see (exportTo), the EnvoyFilters that apply to it (they can rewrite anything), and its own
+HTTPRoutes (the Gateway API's routing, to and from a gateway deployed there).
 """
 
 import dataclasses
@@ -21,6 +22,9 @@ ENVOY_FILTER = ("networking.istio.io/v1alpha3", "EnvoyFilter")
 AUTHORIZATION = ("security.istio.io/v1", "AuthorizationPolicy")
 ROUTING = (("networking.istio.io/v1", "DestinationRule"), ("networking.istio.io/v1", "VirtualService"))
 """Objects that change what a host's cluster does (TLS, routing) without opening it."""
+HTTP_ROUTE = ("gateway.networking.k8s.io/v1", "HTTPRoute")
+DEPLOYED_SUFFIX = "-istio"
+"""istiod names what it deploys for Gateway G of class istio ``G-istio`` (its Service among them)."""
 
 _URL_HOSTS = re.compile(r"https?://([^/:\s]+)")
 _CLUSTER_NAMES = re.compile(r"outbound\|\d+\|[^|]*\|[^\s,;)]+|" + envoy.PASSTHROUGH)
@@ -47,6 +51,8 @@ class Egress:
     """AuthorizationPolicies of every namespace: those of a Service's namespace (and the root
     namespace's) may refuse what is sent to it, e.g. at an egress gateway."""
     root: str = "istio-system"
+    http_routes: tuple[dict, ...] = dataclasses.field(default=(), repr=False)
+    """The namespace's HTTPRoutes, oldest first (of two that match alike, the oldest wins)."""
 
     def lines(self) -> list[str]:
         """The egress in words, for the report and the console."""
@@ -66,10 +72,14 @@ class Egress:
         if not cluster.startswith("outbound|") or cluster.count("|") != 3:
             return "not an outbound service cluster"
         host = cluster.split("|")[3]
-        owners = [f"ServiceEntry {_name(e)}{_resolution(e)}" for e in self.entries if _covers(e, host)]
+        covering = [e for e in self.entries if _covers(e, host)]
+        owners = [f"ServiceEntry {_name(e)}{_resolution(e)}" for e in covering]
         service = _service_of(host)
         owners = owners or [f"Service {service}" if service else "no ServiceEntry or Service visible here"]
         owners += [f"{o['kind']} {_name(o)}" for o in self.routing if _covers(o, host)]
+        parents = {f"ServiceEntry {_name(e)}" for e in covering} | (
+            {f"Gateway {service.removesuffix(DEPLOYED_SUFFIX)}"} if service else set())
+        owners += [_describe_route(r) for r in self.http_routes if _route_involves(r, host, service, parents)]
         if service:
             where = service.split("/")[0]
             owners += [f"AuthorizationPolicy {_name(p)} ({(p.get('spec') or {}).get('action') or 'ALLOW'}) applies in "
@@ -112,8 +122,11 @@ def read(api: client.ApiClient, namespace: str, mesh_config_map: tuple[str, str]
     routing = tuple(o for kind in ROUTING for o in kube.list_everywhere(api, *kind)
                     if preexisting.visible_to(o, namespace))
     authorization = tuple(kube.list_everywhere(api, *AUTHORIZATION))
+    # The namespace's own only: a route and the ServiceEntry or Gateway it attaches to share one
+    # (another namespace's needs a ReferenceGrant), and the run's rights to list them end there.
+    routes = sorted(kube.list_in(api, *HTTP_ROUTE, namespace), key=lambda r: r["metadata"]["creationTimestamp"])
     return Egress(namespace, policy, source, tuple(_describe(e) for e in entries), filters, entries, routing,
-                  authorization, root)
+                  authorization, root, tuple(routes))
 
 
 def _name(obj: dict) -> str:
@@ -141,6 +154,35 @@ def _describe(entry: dict) -> str:
     return (f"ServiceEntry {entry['metadata']['namespace']}/{entry['metadata']['name']}: "
             f"{', '.join(spec.get('hosts') or [])} on {ports or 'no port'}{_resolution(entry)}, exported to "
             f"{'every namespace' if '*' in export else ', '.join(export)}")
+
+
+def _route_involves(route: dict, host: str, service: str | None, parents: set[str]) -> bool:
+    """Does the HTTPRoute route requests for ``host``, send to it (or to ``service``, namespace/name),
+    or attach to one of ``parents`` ("ServiceEntry ns/name", "Gateway ns/name")?"""
+    spec, namespace = route.get("spec") or {}, route["metadata"]["namespace"]
+    if any(preexisting.covers(pattern, host) for pattern in spec.get("hostnames") or []):
+        return True
+    if any(f"{p.get('kind', 'Gateway')} {p.get('namespace') or namespace}/{p['name']}" in parents
+           for p in spec.get("parentRefs") or []):
+        return True
+    return any(_backend(ref, namespace) in (host, service) for rule in spec.get("rules") or []
+               for ref in rule.get("backendRefs") or [])
+
+
+def _backend(ref: dict, namespace: str) -> str:
+    """A backendRef as the host it names (kind Hostname) or as namespace/name (a Service)."""
+    if ref.get("kind", "Service") == "Hostname":
+        return ref["name"]
+    return f"{ref.get('namespace') or namespace}/{ref['name']}"
+
+
+def _describe_route(route: dict) -> str:
+    spec = route.get("spec") or {}
+    parents = ", ".join(f"{p.get('kind', 'Gateway')} {p['name']}" for p in spec.get("parentRefs") or [])
+    hostnames = f" for {', '.join(spec['hostnames'])}" if spec.get("hostnames") else ""
+    backends = ", ".join(f"{ref.get('kind', 'Service')} {ref['name']}:{ref.get('port')}"
+                         for rule in spec.get("rules") or [] for ref in rule.get("backendRefs") or [])
+    return f"HTTPRoute {_name(route)} (on {parents}{hostnames} -> {backends or 'no backend'})"
 
 
 def _resolution(entry: dict) -> str:

@@ -47,6 +47,16 @@ def staging_modules(kubernetes_gomod: str) -> list[str]:
 
 def download_gomod(module: str, version: str) -> str:
     """The go.mod text of module@version, fetched through the module proxy."""
+    return pathlib.Path(_download(module, version)["GoMod"]).read_text()
+
+
+def download_module(module: str, version: str) -> pathlib.Path:
+    """The unpacked source of module@version (read-only, in Go's module cache), fetched
+    through the module proxy: for files a module ships beside its code (e.g. CRDs)."""
+    return pathlib.Path(_download(module, version)["Dir"])
+
+
+def _download(module: str, version: str) -> dict:
     go = go_binary()
     result = subprocess.run(
         [go, "mod", "download", "-json", f"{module}@{version}"], capture_output=True, text=True
@@ -56,8 +66,7 @@ def download_gomod(module: str, version: str) -> str:
             f"cannot download {module}@{version} (GOPROXY={_goproxy()}): "
             f"{_last_line(result.stdout + result.stderr)}; check that the Go module proxy is reachable"
         )
-    info = json.loads(result.stdout)
-    return pathlib.Path(info["GoMod"]).read_text()
+    return json.loads(result.stdout)
 
 
 def cached(name: str, version: str) -> pathlib.Path | None:

@@ -8,6 +8,7 @@ import importlib
 import sys
 import time
 
+from egress_conformance import versions
 from egress_conformance.install import cache, components
 from egress_conformance.node import (
     builds,
@@ -15,6 +16,7 @@ from egress_conformance.node import (
     controlplane,
     daemons,
     dns,
+    gatewayapi,
     kubelet,
     layout,
     netpol,
@@ -112,10 +114,16 @@ def up(*, istio_revision: str | None = None, install_istio: bool = True) -> None
     # kube-router reads its Node object at start, so it comes once the node is registered.
     with stage("NetworkPolicy: kube-router (firewall only)"):
         netpol.start(kube_router)
+    # Before Istio, so that istiod starts with the Gateway API's kinds (gatewayapi.py).
+    with stage(f"Gateway API {versions.GATEWAY_API}: standard CRDs"):
+        for line in gatewayapi.install(layout.KUBECONFIG):
+            say(f"  {line}")
     if install_istio:
         istio = _module("istio")
         with stage("Istio"):
             istio.install(layout.KUBECONFIG, revision=istio_revision)
+        with stage(f"GatewayClass {gatewayapi.CLASS} accepted by istiod"):
+            gatewayapi.wait_for_class(layout.KUBECONFIG)
     say(f"node up in {time.monotonic() - started:.0f}s; kubeconfig: {layout.KUBECONFIG}")
 
 

@@ -236,6 +236,15 @@ class Provider(abc.ABC):
         """The mesh's egress gateway, if it has one (feature egress-gateway)."""
         return None
 
+    def deployed_gateway(self, name: str) -> EgressGateway:
+        """The gateway the mesh deployed for Gateway API Gateway ``name`` of the test namespace,
+        once it is ready (feature gateway-api)."""
+        raise NotImplementedError(f"the {self.name} provider deploys no gateways (feature gateway-api)")
+
+    def deployed_gateway_removed(self, name: str) -> None:
+        """Return once what the mesh deployed for Gateway ``name`` is gone (after the Gateway's deletion)."""
+        raise NotImplementedError(f"the {self.name} provider deploys no gateways (feature gateway-api)")
+
     def side_pod(self, name: str, *, sidecar: bool, annotations: dict[str, str], run_as_user: int,
                  service_account: str | None = None) -> dict:
         """The manifest of another pod of the test namespace, made like the client (its image, hosts

@@ -10,6 +10,7 @@ EGRESS_GATEWAY = "egress-gateway"
 TLS_ORIGINATION = "tls-origination"
 NETWORK_POLICY = "network-policy"
 EGRESS_AUTHORIZATION = "egress-authorization"
+GATEWAY_API = "gateway-api"
 
 ALL = {
     MESH_WIDE_POLICY: "outboundTrafficPolicy.mode in the mesh config decides what unknown hosts get",
@@ -21,6 +22,7 @@ ALL = {
     EGRESS_AUTHORIZATION: "an AuthorizationPolicy in the egress gateway's namespace decides which service accounts "
                           "may leave (the sidecar reaches the gateway over mutual TLS)",
     NETWORK_POLICY: "NetworkPolicy is enforced (a scenario that finds it is not says so: not supported)",
+    GATEWAY_API: "a Gateway API Gateway of class istio is deployed by istiod and carries egress routed by HTTPRoutes",
 }
 """Feature name -> what a scenario that needs it proves."""
 

@@ -4,16 +4,19 @@ blocked, open it with a ServiceEntry and see it answer directly, add the Gateway
 VirtualService and DestinationRule and see it leave through the gateway (evidence from both
 Envoys: the sidecar sent it to the gateway's cluster, the gateway's Envoy to the host's),
 remove them and see it answer directly again, remove the entry and see it blocked, restore
-the starting policy. One flow, two records."""
+the starting policy. One flow, two records here; scenarios/egress_gateway_api runs it through
+a gateway the mesh deploys for a Gateway API Gateway."""
 
 import dataclasses
 import functools
 import pathlib
+from collections.abc import Callable
 
 from egress_conformance.cluster.meshconfig import REGISTRY_ONLY
 from egress_conformance.framework import scope
 from egress_conformance.framework.scenario import GATEWAY, Scenario
 from egress_conformance.providers import features
+from egress_conformance.providers.base import EgressGateway
 from egress_conformance.verdicts import checks
 from egress_conformance.verdicts.observe import Request
 
@@ -26,25 +29,39 @@ class Protocol:
     port: int
     blocked: checks.Check
 
-    @property
-    def service_entry(self) -> pathlib.Path:
-        return MANIFESTS / f"service-entry-{self.scheme}.yaml"
-
-    @property
-    def routing(self) -> pathlib.Path:
-        return MANIFESTS / f"routing-{self.scheme}.yaml"
-
 
 HTTP = Protocol("http", 80, checks.blocked_http())
 HTTPS = Protocol("https", 443, checks.blocked_tls())
 
 
-def run(protocol: Protocol, t) -> None:
+@dataclasses.dataclass(frozen=True)
+class Route:
+    """How the host's traffic is sent through a gateway: the folder of the ServiceEntry and routing
+    manifests (``service-entry-<scheme>.yaml``, ``routing-<scheme>.yaml``), how the test gets its
+    gateway, and the subset (if any) that names the gateway's cluster in the client's sidecar."""
+
+    manifests: pathlib.Path
+    gateway: Callable[..., EgressGateway]
+    """Given the test ``t``: the gateway whose Envoy each observation reads from then on."""
+    subset: str = ""
+
+    def service_entry(self, protocol: Protocol) -> pathlib.Path:
+        return self.manifests / f"service-entry-{protocol.scheme}.yaml"
+
+    def routing(self, protocol: Protocol) -> pathlib.Path:
+        return self.manifests / f"routing-{protocol.scheme}.yaml"
+
+
+ISTIO_API = Route(MANIFESTS, lambda t: t.egress_gateway(), subset="external")
+"""The shared egress gateway, routed by a Gateway, a VirtualService and a DestinationRule's subset."""
+
+
+def run(protocol: Protocol, t, route: Route = ISTIO_API) -> None:
     request = Request(t.targets.url(protocol.scheme))
-    gateway = t.egress_gateway()
+    gateway = route.gateway(t)
     where = gateway.substitutions()
     entry_cluster = f"outbound|{protocol.port}||{t.targets.host}"
-    to_gateway = f"outbound|{protocol.port}|external|{gateway.host}"
+    to_gateway = f"outbound|{protocol.port}|{route.subset}|{gateway.host}"
     what = protocol.scheme.upper()
 
     start = t.starting_policy()
@@ -53,11 +70,11 @@ def run(protocol: Protocol, t) -> None:
     blocked = checks.all_of(restricted, protocol.blocked)
     t.expect(f"restricted: {what} blocked", request, blocked)
 
-    entry = t.apply(protocol.service_entry, **where)
+    entry = t.apply(route.service_entry(protocol), **where)
     direct = checks.all_of(restricted, checks.reachable(via=entry_cluster), checks.gateway_untouched())
     t.expect(f"allowed: {what} answers directly", request, direct)
 
-    routing = t.apply(protocol.routing, **where)
+    routing = t.apply(route.routing(protocol), **where)
     t.expect(f"routed: {what} leaves through the egress gateway", request,
              checks.all_of(restricted, checks.left_through_gateway(to_gateway, entry_cluster)))
 

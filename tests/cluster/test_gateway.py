@@ -5,19 +5,30 @@ egress-gateway-http's "routed" step with that policy named; an EnvoyFilter that 
 gateway's RBAC filter fails egress-gateway-authz where the second service account must be
 refused; someone's DestinationRule in the gateway's namespace that turns TLS off fails
 tls-origination-gateway's "originated" step (the host's 400: it came plain) and
-tls-origination-mutual's MUTUAL step (refused by a host that speaks only TLS). An ambient
-namespace is "not supported" with the reason, never a verdict."""
+tls-origination-mutual's MUTUAL step (refused by a host that speaks only TLS); someone's older
+HTTPRoute on egress-gateway-gateway-api's Gateway forwarding the host elsewhere fails its
+"routed" step with that route named. A gateway run SIGKILLed mid-test is undone by restore,
+in the gateway's namespace too. deploy/job.yaml's RBAC with egress-gateway.yaml's
+GatewayClass read is enough for the Gateway API variant (run as the Job's service account). An
+ambient namespace is "not supported" with the reason, never a verdict."""
+
+import secrets
 
 import pytest
 import yaml
+from kubernetes import client
 
 from egress_conformance.cluster import kube
+from egress_conformance.providers.existing import gateway
 from tests import killing
 from tests.cluster import snapshot
 from tests.cluster.conftest import ROOT, cli, existing_objects
 from tests.cluster.test_audit import existing, namespace
+from tests.cluster.test_test_namespace import service_account_kubeconfig
 
 AMBIENT = "egress-conformance-ambient"
+MISROUTED = "egress-conformance-misrouted"
+GATEWAY_API = "egress-gateway-gateway-api-in-namespace"
 
 
 def results_of(report_dir) -> dict:
@@ -32,7 +43,7 @@ def test_every_gateway_scenario_leaves_through_the_gateway(kubeconfig, api, imag
     tests = results_of(tmp_path / "report")
     for name in ("egress-gateway-http-in-namespace", "egress-gateway-https-in-namespace",
                  "egress-gateway-authz-in-namespace", "tls-origination-gateway-in-namespace",
-                 "tls-origination-mutual-in-namespace"):
+                 "tls-origination-mutual-in-namespace", GATEWAY_API):
         assert tests[name]["result"] == "passed", tests[name]
         [routed] = [s for s in tests[name]["steps"] if s["step"].startswith("routed")]
         assert "then the gateway via outbound|" in routed["evidence"], routed
@@ -43,7 +54,7 @@ def test_the_gateway_scenarios_pass_mesh_wide_and_leave_the_mesh_config_as_it_wa
                                                                                    own_journals):
     before = snapshot.take(api)
     mesh_wide = ("egress-gateway-http", "egress-gateway-https", "egress-gateway-authz", "tls-origination-gateway",
-                 "tls-origination-mutual")
+                 "tls-origination-mutual", "egress-gateway-gateway-api")
     result = cli("run", "--profile", "gateway", "--allow-mesh-wide-changes",
                  *(arg for name in mesh_wide for arg in ("--run-test", name)),
                  *existing(kubeconfig, images, tmp_path / "report"))
@@ -139,14 +150,75 @@ def test_a_gateway_whose_rule_turns_tls_off_fails_the_originated_step(kubeconfig
     fails_at(kubeconfig, images, tmp_path, name, step, detail)
 
 
-def fails_at(kubeconfig, images, tmp_path, name: str, step: str, detail: str) -> None:
-    """Run one gateway scenario that must fail at ``step`` alone, its detail starting with ``detail``."""
+def fails_at(kubeconfig, images, tmp_path, name: str, step: str, detail: str, *extra: str) -> dict:
+    """Run one gateway scenario (run options ``extra``) that must fail at ``step`` alone, its detail
+    starting with ``detail``; return that step."""
     result = cli("run", "--profile", "gateway", "--run-test", name, "--convergence-timeout", "20",
-                 *existing(kubeconfig, images, tmp_path / "report"))
+                 *existing(kubeconfig, images, tmp_path / "report", *extra))
     assert result.returncode == 1, result.stdout[-4000:] + result.stderr[-2000:]
     failed = [s for s in results_of(tmp_path / "report")[name]["steps"] if s["verdict"] == "failed"]
     assert [s["step"] for s in failed] == [step], failed
     assert failed[0]["detail"].startswith(detail), failed[0]["detail"]
+    return failed[0]
+
+
+@pytest.fixture
+def misrouting_namespace(api):
+    """A namespace labelled for injection holding someone's HTTPRoute, older than the run's, on the
+    scenario's Gateway for the host, forwarding it to a host nothing opens: of two routes that
+    match alike the oldest wins, so the deployed gateway answers 500 instead of forwarding."""
+    route = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+             "metadata": {"name": "forward-elsewhere", "namespace": MISROUTED},
+             "spec": {"parentRefs": [{"name": "egress-gateway"}], "hostnames": ["httpbin.org"],
+                      "rules": [{"backendRefs": [{"group": "networking.istio.io", "kind": "Hostname",
+                                                  "name": "elsewhere.egress-conformance.invalid", "port": 80}]}]}}
+    with existing_objects(api, namespace(MISROUTED, {"istio-injection": "enabled"}), route):
+        yield MISROUTED
+
+
+def test_a_gateway_api_route_that_forwards_elsewhere_fails_the_routed_step_with_it_named(
+        kubeconfig, api, images, tmp_path, own_journals, misrouting_namespace):
+    failed = fails_at(kubeconfig, images, tmp_path, GATEWAY_API, "routed: HTTP leaves through the egress gateway",
+                      "expected reachable, got http-error 500", "--test-namespace", misrouting_namespace)
+    assert (f"HTTPRoute {MISROUTED}/forward-elsewhere (on Gateway egress-gateway for httpbin.org -> Hostname "
+            "elsewhere.egress-conformance.invalid:80)" in failed["detail"]), failed["detail"]
+    left = {r["metadata"]["name"] for r in kube.list_in(api, "gateway.networking.k8s.io/v1", "HTTPRoute", MISROUTED)}
+    assert left == {"forward-elsewhere"}, left  # the run removed its own routes, and only those
+    assert kube.list_in(api, "gateway.networking.k8s.io/v1", "Gateway", MISROUTED) == []
+    deployed = client.CoreV1Api(api).list_namespaced_pod(MISROUTED, label_selector=f"{gateway.GATEWAY_NAME_LABEL}="
+                                                         "egress-gateway").items
+    assert deployed == [], [p.metadata.name for p in deployed]
+
+
+@pytest.fixture
+def gateway_api_job_rbac(api):
+    """deploy/job.yaml without its Job, and of deploy/egress-gateway.yaml only the GatewayClass read,
+    each name given a suffix of its own (a Job of the suite may hold the names on a shared cluster)."""
+    documents = [d for d in yaml.safe_load_all((ROOT / "deploy" / "job.yaml").read_text()) if d and d["kind"] != "Job"]
+    opt_in = [d for d in yaml.safe_load_all((ROOT / "deploy" / "egress-gateway.yaml").read_text())
+              if d and d["kind"] in ("ClusterRole", "ClusterRoleBinding")]
+    for document in opt_in:
+        document["rules"] = [r for r in document.get("rules", []) if "gatewayclasses" in r["resources"]]
+    text, suffix = yaml.safe_dump_all([*documents, *opt_in]), secrets.token_hex(3)
+    for name in ("egress-conformance-runner", "egress-conformance-test", "egress-conformance-discovery",
+                 "egress-conformance-istiod-reader", "egress-conformance-gateway-discovery"):
+        text = text.replace(name, f"{name}-{suffix}")
+    with existing_objects(api, *yaml.safe_load_all(text)) as objects:
+        yield objects
+
+
+def test_the_jobs_rbac_and_the_gatewayclass_read_are_enough_for_the_gateway_api_variant(
+        kubeconfig, api, images, tmp_path, own_journals, gateway_api_job_rbac):
+    account = next(d for d in gateway_api_job_rbac if d["kind"] == "ServiceAccount")
+    test_namespace = next(d["metadata"]["name"] for d in gateway_api_job_rbac if d["kind"] == "Namespace"
+                          and (d["metadata"].get("labels") or {}).get("istio-injection") == "enabled")
+    as_job = service_account_kubeconfig(kubeconfig, api, account, tmp_path / "job-kubeconfig")
+    result = cli("run", "--profile", "gateway", "--run-test", GATEWAY_API,
+                 *existing(as_job, images, tmp_path / "report", "--test-namespace", test_namespace))
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert results_of(tmp_path / "report")[GATEWAY_API]["result"] == "passed"
+    # Without the rest of the opt-in the shared gateway is not looked for, and said so.
+    assert "egress gateway: not looked for: the API refused to list Services cluster-wide" in result.stdout + result.stderr
 
 
 def test_an_ambient_namespace_is_not_supported_with_the_reason(kubeconfig, api, images, tmp_path, own_journals):

@@ -1,7 +1,8 @@
 """Istio in the single-node cluster, for real: a pod of a namespace labelled
 ``istio-injection=enabled`` comes up with istio-init and istio-proxy, its traffic goes
 through the sidecar, ``pilot-agent request GET stats`` answers; a second control plane
-under a revision injects the pods that name it and is removed whole.
+under a revision injects the pods that name it and is removed whole; the Gateway API's CRDs are
+served at the pinned version (a second install changes nothing) and istiod accepts GatewayClass istio.
 
 Slow (the node's builds must be cached): run with ``-m node``. The module uses a node that
 is already up with Istio as it finds it (and leaves it so); with none up, it brings one up
@@ -20,7 +21,8 @@ import pytest
 from kubernetes import client, config, stream
 from kubernetes.client.rest import ApiException
 
-from egress_conformance.node import images, istio, layout, sweep
+from egress_conformance import versions
+from egress_conformance.node import gatewayapi, images, istio, layout, sweep
 
 pytestmark = pytest.mark.node
 
@@ -129,3 +131,15 @@ def test_a_revision_gets_its_own_istiod_and_injects_the_pods_that_name_it(api):
     with pytest.raises(ApiException) as gone:
         core.read_namespaced_config_map("istio-canary", "istio-system")
     assert gone.value.status == 404
+
+
+def test_the_gateway_api_is_served_at_the_pinned_version_and_istiod_accepts_its_class(api):
+    extensions = client.ApiextensionsV1Api(api)
+    crds = [o["metadata"]["name"] for o in gatewayapi.objects() if o["kind"] == "CustomResourceDefinition"]
+    assert "httproutes.gateway.networking.k8s.io" in crds
+    for name in crds:
+        crd = extensions.read_custom_resource_definition(name)
+        assert crd.metadata.annotations[gatewayapi.BUNDLE_VERSION] == versions.GATEWAY_API, name
+    assert gatewayapi.class_not_accepted(api) is None
+    again = gatewayapi.install(layout.KUBECONFIG)
+    assert again and all(line.endswith(f"at {versions.GATEWAY_API} already") for line in again), again

@@ -189,3 +189,27 @@ def test_the_explanation_names_only_the_clusters_of_the_hosts_a_reason_names():
     assert egress.explain("expected reachable via PassthroughCluster", ()) == ""
     assert "yet the sidecar passes unknown hosts through" in egress.explain("PassthroughCluster took 2", ())
     assert pathlib.Path(broken_meshes.CATALOGUE).exists()
+
+
+def route(name: str, parents: list[dict], backends: list[dict], hostnames: list[str] | None = None) -> dict:
+    spec = {"parentRefs": parents, "rules": [{"backendRefs": backends}], **({"hostnames": hostnames} if hostnames
+                                                                          else {})}
+    return {"metadata": {"name": name, "namespace": "team-a"}, "spec": spec}
+
+
+def test_a_gateway_api_path_names_the_http_routes_to_and_on_the_deployed_gateway():
+    entry = {"metadata": {"name": "external", "namespace": "team-a"}, "spec": {"hosts": ["httpbin.org"]}}
+    to_gateway = route("to-gateway", [{"group": "networking.istio.io", "kind": "ServiceEntry", "name": "external"}],
+                       [{"name": "egress-istio", "port": 80}])
+    elsewhere = route("elsewhere", [{"name": "egress"}], [{"kind": "Hostname", "name": "other.example", "port": 80}],
+                      ["httpbin.org"])
+    unrelated = route("unrelated", [{"name": "ingress"}], [{"name": "app", "port": 8080}], ["app.example"])
+    egress = effective.Egress("team-a", "REGISTRY_ONLY", "Sidecar team-a/p", (), (), (entry,),
+                              http_routes=(to_gateway, elsewhere, unrelated))
+    assert egress.behind("outbound|80||egress-istio.team-a.svc.cluster.local") == (
+        "Service team-a/egress-istio, HTTPRoute team-a/to-gateway (on ServiceEntry external -> Service egress-istio:80), "
+        "HTTPRoute team-a/elsewhere (on Gateway egress for httpbin.org -> Hostname other.example:80)")
+    assert egress.behind("outbound|80||httpbin.org") == (
+        "ServiceEntry team-a/external (resolution NONE), HTTPRoute team-a/to-gateway (on ServiceEntry external -> "
+        "Service egress-istio:80), HTTPRoute team-a/elsewhere (on Gateway egress for httpbin.org -> Hostname "
+        "other.example:80)")

@@ -73,7 +73,7 @@ READ = {"get", "list", "watch"}
 PLURALS = {"Pod": "pods", "Secret": "secrets", "ConfigMap": "configmaps", "Telemetry": "telemetries",
            "Sidecar": "sidecars", "ServiceEntry": "serviceentries", "Namespace": "namespaces",
            "Gateway": "gateways", "DestinationRule": "destinationrules", "VirtualService": "virtualservices",
-           "NetworkPolicy": "networkpolicies", "ServiceAccount": "serviceaccounts"}
+           "NetworkPolicy": "networkpolicies", "ServiceAccount": "serviceaccounts", "HTTPRoute": "httproutes"}
 """Kind -> resource, for the kinds the run creates (a new kind fails here until it is added)."""
 
 

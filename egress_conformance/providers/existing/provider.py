@@ -63,6 +63,8 @@ class ExistingProvider(Provider):
     target: external_target.LiveTarget | external_target.SimulatedTarget | None = None
     _gateway: EgressGateway | None = None
     _gateway_said = ""
+    _gateway_api = False
+    _gateway_api_said = "not looked for"
     _ambient = ""
     """Why the given namespace has no sidecars to test (ambient), "" when it has them."""
 
@@ -158,8 +160,11 @@ class ExistingProvider(Provider):
                                                self.options.pod_channel)
         undo.push("close the channels to the client pod", self._workload.close)
         log.info("  client pod reached by %s", self._workload.open_channels())
-        self._gateway, self._gateway_said = gateway.find(self._api, self._gateway_proxy(undo))
+        self._proxy_of = self._gateway_proxy(undo)
+        self._gateway, self._gateway_said = gateway.find(self._api, self._proxy_of)
         log.info("  egress gateway: %s", self._gateway_said)
+        self._gateway_api, self._gateway_api_said = gateway.istio_class(self._api)
+        log.info("  Gateway API: %s", self._gateway_api_said)
         self._istio_version = self._read_istio_version()
 
     def _gateway_proxy(self, undo: cleanup.Stack):
@@ -263,6 +268,7 @@ class ExistingProvider(Provider):
         if self._ambient:
             return frozenset()
         found = {features.EGRESS_GATEWAY, features.EGRESS_AUTHORIZATION} if self._gateway else set()
+        found |= {features.GATEWAY_API} if self._gateway_api else set()
         # NetworkPolicy enforcement cannot be read from the API: the bypass scenario finds out and
         # reports a CNI that does not enforce it as "not supported", never as a pass.
         return frozenset({features.MESH_WIDE_POLICY, features.SERVICE_ENTRY_HTTP, features.HTTPS_PASSTHROUGH,
@@ -272,11 +278,19 @@ class ExistingProvider(Provider):
     def lacking(self, feature: str) -> str:
         if self._ambient:
             return self._ambient
+        if feature == features.GATEWAY_API:
+            return self._gateway_api_said
         gateway_needed = feature in (features.EGRESS_GATEWAY, features.EGRESS_AUTHORIZATION)
         return f"egress gateway {self._gateway_said}" if gateway_needed else ""
 
     def egress_gateway(self) -> EgressGateway | None:
         return self._gateway
+
+    def deployed_gateway(self, name: str) -> EgressGateway:
+        return gateway.wait_deployed(self._api, self.test_namespace, name, self._proxy_of)
+
+    def deployed_gateway_removed(self, name: str) -> None:
+        gateway.wait_removed(self._api, self.test_namespace, name)
 
     def side_pod(self, name: str, *, sidecar: bool, annotations: dict[str, str], run_as_user: int,
                  service_account: str | None = None) -> dict:

@@ -205,6 +205,15 @@ class KindProvider(Provider):
     def features(self):
         return self._inner.features()
 
+    def lacking(self, feature):
+        return self._inner.lacking(feature)
+
+    def deployed_gateway(self, name):
+        return self._inner.deployed_gateway(name)
+
+    def deployed_gateway_removed(self, name):
+        self._inner.deployed_gateway_removed(name)
+
     def cluster(self):
         return self._inner.cluster()
 
