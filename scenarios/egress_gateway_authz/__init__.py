@@ -39,7 +39,7 @@ def run(t) -> None:
     restriction = t.set_outbound_policy(REGISTRY_ONLY)
     t.expect("restricted: HTTP blocked", request, blocked)
 
-    entry = t.apply(egress_gateway.HTTP.service_entry, **where)
+    entry = t.apply(egress_gateway.ISTIO_API.service_entry(egress_gateway.HTTP), **where)
     routing = t.apply(ROUTING, **where)
     t.expect("routed over mutual TLS: the client leaves through the egress gateway", request, through_gateway)
     other = t.start_pod(OTHER, sidecar=True, service_account=OTHER)
