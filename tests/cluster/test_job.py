@@ -7,7 +7,6 @@ import json
 import time
 
 import pytest
-import yaml
 from kubernetes import client
 
 from egress_conformance import scenarios
@@ -21,6 +20,8 @@ from tests.cluster.test_test_namespace import contents, filled_in
 
 JOB_TIMEOUT = 600
 """Seconds a Job may take to end (core + extended, namespace-scoped, takes ~40 s on the node)."""
+MID_RUN = 4
+"""Changes the run has journaled when it is killed: the Telemetry, the simulated host's objects, ..."""
 
 
 @pytest.fixture(scope="session")
@@ -72,7 +73,7 @@ def test_the_job_runs_in_cluster_and_its_report_is_read_back_from_the_cluster(ku
     shown = read_back(kubeconfig, deployed.runner)
     assert shown.returncode == 0, shown.stdout[-3000:] + shown.stderr[-2000:]
     summary = read_back(kubeconfig, deployed.runner, "--format", "markdown")
-    assert summary.returncode == 0 and "success" in summary.stdout, summary.stdout[-2000:]
+    assert summary.returncode == 0 and "Egress conformance: SUCCESS" in summary.stdout, summary.stdout[-2000:]
     stored = json.loads(_report_bytes(api, deployed.runner))
     assert stored["result"] == "success" and stored["claim"] == {"scopes": ["namespace"]}, stored["claim"]
     assert stored["mesh"]["cluster"] == "in-cluster", stored["mesh"]
@@ -88,7 +89,7 @@ def test_a_job_on_a_broken_namespace_fails_and_its_report_names_the_leak(kubecon
     _keep_the_teams_egress(api, team)
     # The catalogue's wildcard-resolution-none shape, kept to this namespace (exportTo ".") on a shared node.
     shape = next(s for s in scenarios.broken_meshes.load() if s.name == "wildcard-resolution-none")
-    wildcard = yaml.safe_load(yaml.safe_dump(shape.objects[0]).replace("${shared}", team))
+    wildcard, = shape.manifests(shared=team, root="istio-system")
     wildcard["spec"]["exportTo"] = ["."]
     kube.create(api, wildcard)
 
@@ -103,24 +104,45 @@ def test_a_job_on_a_broken_namespace_fails_and_its_report_names_the_leak(kubecon
     assert json.loads(_report_bytes(api, deployed.runner))["result"] == "failure"
 
 
-def test_a_job_killed_mid_run_is_undone_by_restore_from_outside(kubeconfig, api, images, deployed, own_journals):
+@pytest.mark.parametrize("kill", ["pod deleted", "SIGKILL"])
+def test_a_job_killed_mid_run_leaves_only_what_restore_from_outside_undoes(kubeconfig, api, images, deployed,
+                                                                           own_journals, kill):
+    """"pod deleted" is `kubectl delete pod`: SIGTERM, the run undoes its changes within the
+    grace period. "SIGKILL" is the OOM killer or a lost node: the run gets no say, its journal
+    in the test namespace is all there is, and `restore` from outside the cluster undoes it."""
     before = filled_in(api, deployed.test_namespace)
     job = jobs.run(api, deployed.job, args_of(deployed, images))
     journal = _journal_kept_in(api, deployed.test_namespace, timeout=JOB_TIMEOUT)
     pod = jobs.pod_of(api, deployed.runner, job["metadata"]["name"])
-    # Grace 0: the kubelet gives the run ~2 s, not the 60 s it needs to undo what it made.
-    client.CoreV1Api(api).delete_namespaced_pod(pod.metadata.name, deployed.runner, grace_period_seconds=0)
+    if kill == "pod deleted":
+        client.CoreV1Api(api).delete_namespaced_pod(pod.metadata.name, deployed.runner)
+    else:
+        _sigkill(pod)
     state, _ = jobs.ended(api, job, JOB_TIMEOUT)
-    assert state == "Failed"
+    assert state == "Failed", jobs.pod_state(api, deployed.runner, job["metadata"]["name"])
     _lease_expired(api, journal, timeout=120)
 
     restored = cli("restore", "--kubeconfig", str(kubeconfig), "--test-namespace", deployed.test_namespace,
                    "--no-sweep")
     assert restored.returncode == 0, restored.stdout[-3000:] + restored.stderr[-2000:]
-    print(restored.stdout)
+    print(f"restore after {kill}:\n{restored.stdout}")
+    if kill == "SIGKILL":
+        assert restored.stdout.count("  deleted ") >= MID_RUN and "freed Lease" in restored.stdout, restored.stdout
     assert contents(api, deployed.test_namespace) == before
     assert cluster_journal.found(api, deployed.test_namespace) == []
-    assert _report_missing(api, deployed.runner)
+    # A run cut short never leaves a passing report (the earlier one was removed when it started).
+    left = None if _report_missing(api, deployed.runner) else json.loads(_report_bytes(api, deployed.runner))
+    print(f"report left by the run after {kill}: {left and left['result']}")
+    assert left is None or left["result"] != "success"
+
+
+def _sigkill(pod) -> None:
+    """SIGKILL the run's container through the node's containerd, as the OOM killer would."""
+    from egress_conformance.node import builds, runtime
+
+    container = pod.status.container_statuses[0].container_id.removeprefix("containerd://")
+    result = runtime.ctr(builds.cached(), "tasks", "kill", "--signal", "SIGKILL", container)
+    assert result.returncode == 0, result.stderr
 
 
 def _keep_the_teams_egress(api, team: str) -> None:
@@ -145,16 +167,16 @@ def _report_missing(api, namespace: str) -> bool:
 
 
 def _journal_kept_in(api, namespace: str, timeout: float) -> dict:
-    """The run's journal as the cluster keeps it, once it records a change (the run is mid-way)."""
+    """The run's journal as the cluster keeps it, once it records MID_RUN changes."""
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
         for _, data in cluster_journal.found(api, namespace):
             last = data
-            if data and data.get("entries"):
+            if data and len(data.get("entries", [])) >= MID_RUN:
                 return data
         time.sleep(0.2)
-    raise AssertionError(f"no journal with a change in {namespace} within {timeout:.0f}s; last seen: {last}")
+    raise AssertionError(f"no journal with {MID_RUN} changes in {namespace} within {timeout:.0f}s; last seen: {last}")
 
 
 def _lease_expired(api, journal: dict, timeout: float) -> None:
