@@ -138,6 +138,9 @@ def suite_image() -> str:
     name, archive = suite.build()
     with stage(f"importing {name}"):
         runtime.import_images(binaries, {name: archive})
+    for older in sorted(runtime.images(binaries)):
+        if older.startswith(f"{suite.REPOSITORY}:") and older != name:
+            runtime.ctr(binaries, "images", "rm", older)  # a running container keeps its snapshot
     return name
 
 

@@ -80,7 +80,17 @@ def build() -> tuple[str, pathlib.Path]:
         with progress.step(f"image {name}"):
             oci.write_archive(archive, name, [base, dependencies, suite], CONFIG)
         cache.finish(entry)
+    _prune(keep=key)
     return name, archive
+
+
+def _prune(keep: str) -> None:
+    """Remove the images of earlier checkouts (each archive holds the whole ~350 MB image): only
+    the newest is kept; the base and dependencies layers stay, shared by all."""
+    for stale in (*cache.root().glob("image-egress-conformance-*"),
+                  *cache.root().glob("image-layer-egress-conformance-*")):
+        if not stale.name.endswith(f"-{keep}") and "-deps-" not in stale.name:
+            shutil.rmtree(stale, ignore_errors=True)
 
 
 def _project_version() -> str:
