@@ -7,6 +7,7 @@ import json
 import time
 
 import pytest
+import yaml
 from kubernetes import client
 
 from egress_conformance import scenarios
@@ -121,6 +122,8 @@ def test_a_job_killed_mid_run_leaves_only_what_restore_from_outside_undoes(kubec
     state, _ = jobs.ended(api, job, JOB_TIMEOUT)
     assert state == "Failed", jobs.pod_state(api, deployed.runner, job["metadata"]["name"])
     _lease_expired(api, journal, timeout=120)
+    if kill == "SIGKILL":
+        _the_next_job_refuses_to_start_over(api, deployed, images, journal)
 
     restored = cli("restore", "--kubeconfig", str(kubeconfig), "--test-namespace", deployed.test_namespace,
                    "--no-sweep")
@@ -134,6 +137,17 @@ def test_a_job_killed_mid_run_leaves_only_what_restore_from_outside_undoes(kubec
     left = None if _report_missing(api, deployed.runner) else json.loads(_report_bytes(api, deployed.runner))
     print(f"report left by the run after {kill}: {left and left['result']}")
     assert left is None or left["result"] != "success"
+
+
+def _the_next_job_refuses_to_start_over(api, deployed: jobs.Deployed, images: dict, journal: dict) -> None:
+    following = yaml.safe_load(yaml.safe_dump(deployed.job))
+    following["metadata"]["name"] = "egress-conformance-next"
+    job = jobs.run(api, following, args_of(deployed, images))
+    state, _ = jobs.ended(api, job, JOB_TIMEOUT)
+    log = jobs.log(api, deployed.runner, job["metadata"]["name"])
+    assert state == "Failed" and jobs.exit_code(api, deployed.runner, job["metadata"]["name"]) == 4, log[-3000:]
+    assert f"run {journal['run']} died leaving changes in the cluster" in log and "restore --kubeconfig" in log, \
+        log[-3000:]
 
 
 def _sigkill(pod) -> None:
