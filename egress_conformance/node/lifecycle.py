@@ -136,11 +136,10 @@ def suite_image() -> str:
     from egress_conformance.node.images import suite  # imported late: only this command builds it
 
     name, archive = suite.build()
+    # Earlier checkouts' tags stay: a Job of another checkout may be about to start on one
+    # (`ci/node down` removes them all).
     with stage(f"importing {name}"):
         runtime.import_images(binaries, {name: archive})
-    for older in sorted(runtime.images(binaries)):
-        if older.startswith(f"{suite.REPOSITORY}:") and older != name:
-            runtime.ctr(binaries, "images", "rm", older)  # a running container keeps its snapshot
     return name
 
 

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import tomllib
 import zipfile
 
 from egress_conformance.install import cache, progress
@@ -85,17 +86,18 @@ def build() -> tuple[str, pathlib.Path]:
 
 
 def _prune(keep: str) -> None:
-    """Remove the images of earlier checkouts (each archive holds the whole ~350 MB image): only
-    the newest is kept; the base and dependencies layers stay, shared by all."""
-    for stale in (*cache.root().glob("image-egress-conformance-*"),
-                  *cache.root().glob("image-layer-egress-conformance-*")):
-        if not stale.name.endswith(f"-{keep}") and "-deps-" not in stale.name:
-            shutil.rmtree(stale, ignore_errors=True)
+    """Remove the images of earlier checkouts (each archive holds the whole ~350 MB image), all
+    but this one and the newest other (another checkout may be between its build and its import);
+    the base and dependencies layers stay, shared by all."""
+    others = sorted((e for e in cache.root().glob("image-egress-conformance-*") if not e.name.endswith(f"-{keep}")),
+                    key=lambda e: e.stat().st_mtime, reverse=True)
+    for stale in others[1:]:
+        shutil.rmtree(stale, ignore_errors=True)
+        shutil.rmtree(cache.entry("image-layer-egress-conformance", stale.name.rpartition("-")[2]),
+                      ignore_errors=True)
 
 
 def _project_version() -> str:
-    import tomllib
-
     return str(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"])
 
 
