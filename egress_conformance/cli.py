@@ -28,11 +28,13 @@ from egress_conformance.cluster import istiodiscovery, kubeconfigs, meshconfig
 from egress_conformance.framework.scenario import AUDIT, MATRIX
 from egress_conformance.providers import options as provider_options
 from egress_conformance.providers.base import ProviderError
-from egress_conformance.reports import diff, markdown, pages, render, report, runs
+from egress_conformance.reports import cluster_store, diff, markdown, pages, render, report, runs
 from egress_conformance.reports.model import Report, RunResult
-from egress_conformance.run import interrupts, options, suite
+from egress_conformance.run import interrupts, options, report_configmap, suite
 
 POLICY_WORDS = {"allowed": meshconfig.ALLOW_ANY, "restricted": meshconfig.REGISTRY_ONLY}
+CLUSTER_PREFIX = "cluster:"
+"""A report argument that names ConfigMap(s) in a cluster instead of a file."""
 FORMATS = ("text", "markdown", "html")
 """Output formats of `report` and `summary`."""
 
@@ -77,6 +79,14 @@ def run(args) -> int:
         raise UsageError(str(err)) from None
     report_dir = chosen.report_dir or pathlib.Path(args.report_dir).resolve()
     _remove_stale_report(report_dir)
+    try:
+        kept = report_configmap.destination(args.report_configmap, chosen.provider, chosen.provider_options)
+        if kept:
+            kept.clear()
+    except cluster_store.StoreError as err:
+        raise UsageError(str(err)) from None
+    except report_configmap.PublishError as err:
+        raise NotRun(str(err)) from None
     with interrupts.handled():
         try:
             providers.get(chosen.provider).prepare(chosen.provider_options)
@@ -85,6 +95,12 @@ def run(args) -> int:
         except ProviderError as err:
             raise NotRun(str(err)) from None
         code = _run_pytest(dataclasses.replace(chosen, prepared=True), report_dir, args)
+    if kept:
+        try:
+            print(f"egress-conformance: {kept.publish(report_dir)}")
+        except report_configmap.PublishError as err:
+            # A gate reads the ConfigMap: without it the run cannot count as passed, whatever it found.
+            raise CliError(str(err)) from None
     return _run_exit_code(code, report_dir, chosen.accept_partial)
 
 
@@ -243,7 +259,7 @@ def _restore_one(entry: journal.Journal, api, force: bool) -> list[str]:
 def show_report(args) -> int:
     """Print a saved report as a readable summary; exit with the code of the result its tests give
     (recomputed: the stored field is not trusted, and a disagreement is said in one line)."""
-    stored = _load_report(args.path)
+    stored = _load_report(args.path, args)
     document = report.recomputed(stored)
     if document.result != stored.result:
         print(f"egress-conformance: {args.path} says result '{stored.result}' but its tests give "
@@ -260,7 +276,7 @@ def show_report(args) -> int:
 def diff_reports(args) -> int:
     """What changed between two saved reports; exit 1 on any regression (for CI after an upgrade).
     With --html, also the two runs side by side as a page."""
-    before, after = (_load_report(path) for path in (args.before, args.after))
+    before, after = (_load_report(path, args) for path in (args.before, args.after))
     changes = diff.compare(before, after, args.timing_threshold)
     print(diff.render(changes))
     if args.html:
@@ -304,7 +320,9 @@ def _page_link(given: str, page_folder: pathlib.Path) -> str | None:
     return pages.relative_link(page, page_folder) if page.exists() else None
 
 
-def _load_report(given: str) -> Report:
+def _load_report(given: str, args=None) -> Report:
+    if given.startswith(CLUSTER_PREFIX):
+        return _load_cluster_report(given, args)
     path = pathlib.Path(given)
     if path.is_dir():
         path = path / "report.yaml"
@@ -314,6 +332,21 @@ def _load_report(given: str) -> Report:
         raise CliError(f"no report at {path}: pass a report.yaml/report.json or its run folder") from None
     except ValueError as err:
         raise CliError(f"{path} is not a conformance report: {err}") from None
+
+
+def _load_cluster_report(given: str, args) -> Report:
+    namespace, _, name = given.removeprefix(CLUSTER_PREFIX).partition("/")
+    if not (namespace and name):
+        raise UsageError(f"{given}: name the report's ConfigMap as cluster:NAMESPACE/NAME")
+    api = _connect(getattr(args, "kubeconfig", None), getattr(args, "context", None))
+    try:
+        return report.load(cluster_store.read(api, namespace, name).decode())
+    except cluster_store.StoreError as err:
+        raise CliError(f"{given}: {err}") from None
+    except ValueError as err:
+        raise CliError(f"{given} is not a conformance report: {err}") from None
+    except Exception as err:
+        raise CliError(f"{given}: cannot reach the cluster at {api.configuration.host} ({_short(err)})") from None
 
 
 def _connect(kubeconfig: str | None, context: str | None):
@@ -342,6 +375,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run profiles of the suite (default: core on the local mesh)")
     options.add_to(p.add_argument)
     p.add_argument("--junit-xml", help="JUnit XML path (default: in the report folder)")
+    _add_report_configmap(p)
     p.add_argument("pytest_args", nargs="*", help="after --: passed to pytest as they are")
     p.set_defaults(command=run)
 
@@ -353,6 +387,7 @@ def _parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=says)
         options.add_to(p.add_argument, profiles=False)
         p.add_argument("--junit-xml", help="JUnit XML path (default: in the report folder)")
+        _add_report_configmap(p)
         p.add_argument("pytest_args", nargs="*", help="after --: passed to pytest as they are")
         p.set_defaults(command=profile_command(profile))
 
@@ -379,7 +414,9 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(command=restore)
 
     p = sub.add_parser("report", help="print a saved report as a summary")
-    p.add_argument("path", help="report.yaml, report.json, or a run's report folder")
+    p.add_argument("path", help="report.yaml, report.json, a run's report folder, or cluster:NAMESPACE/NAME (the "
+                   "ConfigMap `run --report-configmap` wrote, in the cluster of --kubeconfig)")
+    _add_cluster_source(p)
     p.add_argument("--accept-partial", action="store_true", help="exit 0 for a partial result instead of 3")
     p.add_argument("--format", choices=FORMATS, default="text",
                    help="text (default), markdown (a short summary for CI job pages), html (the run's page)")
@@ -392,14 +429,28 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(command=summary)
 
     p = sub.add_parser("diff", help="what changed between two saved reports; exit 1 on any regression")
-    p.add_argument("before", help="the earlier report (report.yaml/json or its run folder)")
+    p.add_argument("before", help="the earlier report (report.yaml/json, its run folder, or cluster:NAMESPACE/NAME)")
     p.add_argument("after", help="the later report")
+    _add_cluster_source(p)
     p.add_argument("--timing-threshold", type=float, default=diff.TIMING_THRESHOLD, metavar="SECONDS",
                    help=f"list a step's duration change only from this many seconds (default "
                         f"{diff.TIMING_THRESHOLD})")
     p.add_argument("--html", metavar="FILE", help="also write the two runs side by side as a page, regressions first")
     p.set_defaults(command=diff_reports)
     return parser
+
+
+def _add_report_configmap(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--report-configmap", metavar="[NAMESPACE/]NAME",
+                   help="also keep the report in the cluster under test (--provider existing): ConfigMap NAME (and "
+                        "NAME-2, ... past 768 KiB gzipped) in NAMESPACE, by default the pod's own with --in-cluster; "
+                        "an earlier report of that name is removed first")
+
+
+def _add_cluster_source(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--kubeconfig", help="for cluster:NAMESPACE/NAME: the cluster's kubeconfig (default: $KUBECONFIG "
+                   "or ~/.kube/config; read once, never written)")
+    p.add_argument("--context", help="context of --kubeconfig (default: its current context)")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""``python -m egress_conformance.node up [--istio-revision REV] | down | status``."""
+"""``python -m egress_conformance.node up [--istio-revision REV] | down | status | suite-image``."""
 
 import argparse
 import sys
@@ -19,10 +19,15 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--no-istio", action="store_true", help="bring the node up without installing Istio")
     commands.add_parser("down", help="stop the node and remove every trace of it")
     commands.add_parser("status", help="say whether the node runs (exit 0), is down (3) or half up (1)")
+    commands.add_parser("suite-image", help="build the suite's own image from this checkout (cached) and import it "
+                        "into the running node; prints its name")
     args = parser.parse_args(argv)
     try:
         if args.command == "status":
             return lifecycle.status()
+        if args.command == "suite-image":
+            print(lifecycle.suite_image())
+            return 0
         with lifecycle.exclusive():
             if args.command == "up":
                 lifecycle.up(istio_revision=args.istio_revision, install_istio=not args.no_istio)

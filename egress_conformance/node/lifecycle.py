@@ -135,6 +135,22 @@ def down() -> None:
     say(f"node down in {time.monotonic() - started:.1f}s; no trace left")
 
 
+def suite_image() -> str:
+    """Build the suite's own image from this checkout (cached by its content) and import it into
+    the running node (skipped when containerd holds it already); its pinned name."""
+    binaries = _binaries_if_built()
+    if binaries is None or daemons.pid("containerd") is None:
+        raise NodeError("the node is not up: run `ci/node up` first, then import the suite's image")
+    from egress_conformance.node.images import suite  # imported late: only this command builds it
+
+    name, archive = suite.build()
+    # Earlier checkouts' tags stay: a Job of another checkout may be about to start on one
+    # (`ci/node down` removes them all).
+    with stage(f"importing {name}"):
+        runtime.import_images(binaries, {name: archive})
+    return name
+
+
 def status() -> int:
     """Print the daemons' state and any trace; 0 when the node runs whole, 3 when it is down, 1 when half."""
     names = sweep.STOP_ORDER

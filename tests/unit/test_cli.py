@@ -180,3 +180,13 @@ def test_run_combines_pytests_exit_code_with_the_reports(capsys, suite_run, tmp_
 def test_bad_targets_are_a_usage_error_before_anything_starts(capsys, argv, message):
     code, err = run(capsys, "run", *argv)
     assert code == 2 and message in err and err.count("\n") == 0
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["report", "cluster:runner"], "cluster:runner: name the report's ConfigMap as cluster:NAMESPACE/NAME"),
+    (["run", "--report-configmap", "runner/report"],
+     "--report-configmap keeps the report in the cluster under test: it needs --provider existing, not local"),
+])
+def test_a_report_in_the_cluster_named_wrongly_is_a_usage_error(capsys, argv, message):
+    assert cli.main(argv) == report.USAGE_ERROR_EXIT
+    assert capsys.readouterr().err == f"egress-conformance: {message}\n"

@@ -1,5 +1,7 @@
 """deploy/Containerfile read with Docker's own parser (the `dockerfile` package): pinned base
-images, and its first stage really builds the suite's wheel from exactly what it copies."""
+images, and its first stage really builds the suite's wheel from exactly what it copies; and
+the image assembled here for the node (egress_conformance/node/images/suite.py) installs the
+same wheel, from the same sources, with the same entrypoint, command, user and state folder."""
 
 import pathlib
 import re
@@ -9,6 +11,8 @@ import sys
 import zipfile
 
 import dockerfile
+
+from egress_conformance.node.images import suite
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 INSTRUCTIONS = dockerfile.parse_file(str(ROOT / "deploy" / "Containerfile"))
@@ -43,3 +47,33 @@ def test_the_image_runs_the_existing_provider_as_a_non_root_user():
     commands = {i.cmd: i.value for i in INSTRUCTIONS}
     assert commands["USER"] != ("root",) and commands["ENTRYPOINT"] == ("egress-conformance",)
     assert commands["CMD"][:3] == ("run", "--provider", "existing")
+
+
+def test_the_node_image_builds_the_wheel_from_what_the_containerfile_copies():
+    first_stage = INSTRUCTIONS[:[i.cmd for i in INSTRUCTIONS].index("FROM", 1)]
+    copied = [source for i in first_stage if i.cmd == "COPY" for source in i.value[:-1]]
+    assert sorted(copied) == sorted(suite.SOURCES)
+    wheel_command = next(i.value[0] for i in first_stage if i.cmd == "RUN")
+    assert "pip wheel --no-deps" in wheel_command
+
+
+def test_the_node_image_has_the_containerfiles_entrypoint_command_user_and_state():
+    commands = {i.cmd: i.value for i in INSTRUCTIONS}
+    assert list(commands["ENTRYPOINT"]) == suite.CONFIG["Entrypoint"]
+    assert list(commands["CMD"]) == suite.CONFIG["Cmd"]
+    assert commands["USER"] == (suite.CONFIG["User"],) and f"--uid {suite.UID}" in " ".join(commands["RUN"])
+    assert commands["WORKDIR"] == (suite.HOME,)
+    env = dict(pair.split("=", 1) for pair in suite.CONFIG["Env"])  # type: ignore[union-attr]
+    assert dict(zip(commands["ENV"][::2], commands["ENV"][1::2], strict=True)).items() <= env.items()
+    python_line = next(i.value[0] for i in INSTRUCTIONS if i.cmd == "FROM").split(":")[1]
+    assert python_line.startswith(suite.PYTHON + ".") and "bookworm" in python_line
+
+
+def test_the_node_image_runs_the_console_script_the_wheel_declares(tmp_path):
+    wheel = tmp_path / "egress_conformance-0.1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr("egress_conformance-0.1.0.dist-info/entry_points.txt",
+                         "[console_scripts]\negress-conformance = egress_conformance.cli:main\n")
+    assert suite.console_script(wheel) == "egress_conformance.cli:main"
+    declared = (ROOT / "pyproject.toml").read_text()
+    assert f'{suite.COMMAND} = "egress_conformance.cli:main"' in declared

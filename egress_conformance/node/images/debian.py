@@ -1,6 +1,6 @@
 """The base layer of every image but pause: a minimal Debian (debootstrap --variant=minbase)
 with the packages the images run: curl (the client), iptables (istio-init's capture),
-CA certificates."""
+CA certificates; the suite's own image asks for python3 instead (node/images/suite.py)."""
 
 import hashlib
 import os
@@ -15,13 +15,20 @@ from egress_conformance.node.images import oci
 
 SUITE = "bookworm"
 PACKAGES = ("ca-certificates", "curl", "iptables")
-VERSION = f"{SUITE}-" + hashlib.sha256(" ".join(PACKAGES).encode()).hexdigest()[:8]
-"""Cache key: the suite and the package list."""
 
 
-def base_layer() -> pathlib.Path:
-    """The base layer's tar, built once per VERSION."""
-    entry = cache.entry("image-layer-debian", VERSION)
+def version(packages: tuple[str, ...] = PACKAGES) -> str:
+    """The cache key of a base with ``packages``: the suite and the package list."""
+    return f"{SUITE}-" + hashlib.sha256(" ".join(packages).encode()).hexdigest()[:8]
+
+
+VERSION = version()
+"""The node's images' base: its cache key, part of the curl image's tag."""
+
+
+def base_layer(packages: tuple[str, ...] = PACKAGES) -> pathlib.Path:
+    """The base layer's tar with ``packages`` (default: the node's images' base), built once per version."""
+    entry = cache.entry("image-layer-debian", version(packages))
     layer = entry / "layer.tar"
     if cache.is_complete(entry):
         return layer
@@ -30,9 +37,9 @@ def base_layer() -> pathlib.Path:
     cache.begin(entry)
     with tempfile.TemporaryDirectory(prefix="egress-node-rootfs-") as scratch:
         rootfs = pathlib.Path(scratch) / "rootfs"
-        with progress.step(f"debian base layer ({SUITE}, {', '.join(PACKAGES)}): debootstrap") as state:
+        with progress.step(f"debian base layer ({SUITE}, {', '.join(packages)}): debootstrap") as state:
             result = progress.run_counting(
-                ["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", SUITE, str(rootfs), mirror()],
+                ["debootstrap", "--variant=minbase", f"--include={','.join(packages)}", SUITE, str(rootfs), mirror()],
                 state=state, env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
         if result.returncode != 0:
             raise InstallError(f"debootstrap of the image base failed: {result.stdout.strip()[-300:]}; check that "
