@@ -6,7 +6,7 @@ import sys
 import time
 
 from egress_conformance import versions
-from egress_conformance.install import components, debian, layout, progress
+from egress_conformance.install import cache, components, debian, layout, progress
 from egress_conformance.install.errors import InstallError
 
 
@@ -22,15 +22,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"set-up failed: {err}", file=sys.stderr)
         return 2
     try:
-        debian.ensure_commands()
-        paths = layout.Layout(
-            kubernetes_bin=components.kubernetes(),
-            istio_bin=components.istio(release),
-            istio_source=components.istio_source(release),
-            envoy=components.envoy(),
-        )
-        layout.save(paths, release)
-        components.actionlint()  # lints ci/templates in the project's own tests
+        with cache.locked("set-up", "another set-up is installing into the same cache"):
+            _install(release)
     except InstallError as err:
         print(f"set-up failed: {err}", file=sys.stderr)
         return 1
@@ -39,6 +32,18 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     progress.say(f"local mesh components (Istio {release.label}) ready in {time.monotonic() - started:.0f}s")
     return 0
+
+
+def _install(release: versions.IstioRelease) -> None:
+    debian.ensure_commands()
+    paths = layout.Layout(
+        kubernetes_bin=components.kubernetes(),
+        istio_bin=components.istio(release),
+        istio_source=components.istio_source(release),
+        envoy=components.envoy(),
+    )
+    layout.save(paths, release)
+    components.actionlint()  # lints ci/templates in the project's own tests
 
 
 if __name__ == "__main__":

@@ -5,9 +5,12 @@ counts as installed only once its ``.complete`` marker exists, written last, so 
 build killed half-way is redone on the next run instead of being trusted.
 """
 
+import contextlib
+import fcntl
 import os
 import pathlib
 import shutil
+import sys
 
 
 def root() -> pathlib.Path:
@@ -44,3 +47,18 @@ def begin(path: pathlib.Path) -> pathlib.Path:
 def finish(path: pathlib.Path) -> None:
     """Mark an entry complete; call only after every file is in place."""
     (path / ".complete").write_text("ok\n")
+
+
+@contextlib.contextmanager
+def locked(name: str, waiting: str):
+    """Hold the cache-wide lock ``name`` (a second holder waits, saying ``waiting`` once):
+    two checkouts building into one cache would each discard the other's half-built entry."""
+    path = root() / f"{name}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"{waiting} ({path}): waiting for it", file=sys.stderr)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield

@@ -3,7 +3,6 @@ its duration. ``up`` is idempotent (a running node is checked, not restarted) an
 what a killed run left before starting afresh."""
 
 import contextlib
-import fcntl
 import importlib
 import sys
 import time
@@ -45,19 +44,10 @@ def stage(title: str):
     say(f"{title}: done in {time.monotonic() - started:.1f}s")
 
 
-@contextlib.contextmanager
 def exclusive():
     """One up or down at a time on this machine (a second one waits). The lock file lives in
     the build cache, which outlives the node by design, so it is no trace of the node."""
-    path = cache.root() / "egress-node.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            say(f"another `ci/node` holds {path}: waiting for it")
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        yield
+    return cache.locked("egress-node", "another `ci/node` holds the node")
 
 
 def _module(name: str):
