@@ -9,7 +9,7 @@ kube-router's firewall needs iptables, ipset (hash:ip, hash:net, xt_set) and not
 
 KUBE_ROUTER v2.1.0 is the version the Go module proxy serves; security advisories are
 reported for it. It is acceptable only on this throwaway test node, which nothing outside
-the host can reach: pinned here, and said in the README.
+the host can reach: pinned here, and said in docs/node.md.
 """
 
 import subprocess
