@@ -1,6 +1,7 @@
 """CONTRIBUTING.md's example scenario (tests/integration/example_scenario/) on the local mesh:
-it passes on a sound mesh, and its "listed" check fails, naming what the sidecar did, on the
-broken mesh for that check: one whose ServiceEntry opens another host than the run's."""
+it passes on a sound mesh, and its "listed" check fails, with the sidecar's own refusal and the
+cluster it holds instead, on the broken mesh for that check: one whose ServiceEntry opens
+another host than the run's."""
 
 import dataclasses
 
@@ -23,7 +24,9 @@ def test_the_example_passes_and_its_listed_check_fails_when_the_entry_opens_anot
         with session.test_context(held, scope.NAMESPACE) as t:
             example_scenario.SCENARIO.run(t)
         assert [s.name for s in t.steps if s.waited] == WAITED
-        assert {s.verdict for s in t.steps} == {Verdict.PASSED}, [(s.name, s.verdict, s.detail) for s in t.steps]
+        # The starting policy is a fact read from the API (observed); every other step passed.
+        assert {s.verdict for s in t.steps} == {Verdict.OBSERVED, Verdict.PASSED}, [(s.name, s.verdict) for s in t.steps]
+        assert {s.verdict for s in t.steps if s.waited} == {Verdict.PASSED}
 
         other_host = t.targets.unlisted[-1]
         wrong = tmp_path / "service-entry.yaml"
@@ -35,4 +38,7 @@ def test_the_example_passes_and_its_listed_check_fails_when_the_entry_opens_anot
                 example_scenario.SCENARIO.run(broken)
     assert str(failed.value).startswith("listed: the host answers through its entry"), failed.value
     [last] = [s for s in broken.steps if s.verdict == Verdict.FAILED]
-    assert last.name == "listed: the host answers through its entry" and "BlackHoleCluster" in (last.evidence or "")
+    assert last.name == "listed: the host answers through its entry"
+    # The sidecar refused it itself (block_all's 502) and holds only the other host's cluster.
+    assert last.detail.startswith("expected reachable, got http-error 502"), last.detail
+    assert f"clusters: outbound|443||kubernetes.default.svc.cluster.local, outbound|80||{other_host}" in (last.evidence or "")
