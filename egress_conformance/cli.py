@@ -23,18 +23,16 @@ import traceback
 import pytest
 
 from egress_conformance import providers
-from egress_conformance.changes import cluster_journal, journal, lease
+from egress_conformance.changes import restore as restoring
 from egress_conformance.cluster import istiodiscovery, kubeconfigs, meshconfig
 from egress_conformance.framework.scenario import AUDIT, MATRIX
 from egress_conformance.providers import options as provider_options
 from egress_conformance.providers.base import ProviderError
-from egress_conformance.reports import cluster_store, diff, markdown, pages, render, report, runs
+from egress_conformance.reports import cluster_store, diff, markdown, pages, render, report, runs, saved
 from egress_conformance.reports.model import Report, RunResult
 from egress_conformance.run import interrupts, options, report_configmap, suite
 
 POLICY_WORDS = {"allowed": meshconfig.ALLOW_ANY, "restricted": meshconfig.REGISTRY_ONLY}
-CLUSTER_PREFIX = "cluster:"
-"""A report argument that names ConfigMap(s) in a cluster instead of a file."""
 FORMATS = ("text", "markdown", "html")
 """Output formats of `report` and `summary`."""
 
@@ -182,24 +180,12 @@ def restore(args) -> int:
     Exits 1 when a change someone else made since the run is in the way (a conflict): that
     entry is left as it is and kept in the journal, unless --force."""
     providers.know_journal_entry_types()
+    connect = functools.partial(_connect, args.kubeconfig, args.context) if args.kubeconfig else None
     try:
-        pending = journal.pending()
-    except journal.JournalError as err:
+        conflicts = restoring.restore(connect, args.test_namespace, _reconnect_for, discard=args.discard,
+                                      force=args.force, say=print)
+    except restoring.RestoreError as err:
         raise CliError(str(err)) from None
-    for other in journal.running():
-        print(f"journal {journal.describe(other)}: its run (pid {other.data['pid']}) is still going: left to it")
-    api = _connect(args.kubeconfig, args.context) if args.kubeconfig else None
-    in_cluster = _cluster_journals(api, args.test_namespace, pending) if api else []
-    if not pending and not in_cluster:
-        print("nothing to restore: no unrestored journal")
-    conflicts = []
-    for entry in pending + in_cluster:
-        print(f"journal {journal.describe(entry)}")
-        if args.discard:
-            entry.discard()
-            print("  discarded without restoring")
-            continue
-        conflicts += _restore_one(entry, api if entry.sink else None, args.force)
     if not args.no_sweep:
         for name in sorted(providers.PROVIDERS):
             for line in providers.get(name).sweep():
@@ -209,51 +195,9 @@ def restore(args) -> int:
     return 1 if conflicts else 0
 
 
-def _cluster_journals(api, namespace: str | None, local: list[journal.Journal]) -> list[journal.Journal]:
-    """The journals a cluster keeps of runs that are dead (their Leases expired), each taking the
-    place of this machine's copy of the same run (both are settled as it is restored)."""
-    try:
-        kept = cluster_journal.found(api, namespace)
-    except Exception as err:
-        raise CliError(f"cannot list the journals kept in the cluster ({_short(err)}); with only a Role in the "
-                       "test namespace, pass --test-namespace") from None
-    dead = []
-    for sink, data in kept:
-        try:
-            entry = journal.Journal.from_cluster(sink, data)
-        except journal.JournalError as err:
-            raise CliError(str(err)) from None
-        alive = [lease.read(api, *where) for where in entry.data.get("leases", [])]
-        if any(h and h.identity == entry.run_id and h.alive() for h in alive):
-            print(f"journal {journal.describe(entry)}: the Lease of run {entry.run_id} has not expired: left to it "
-                  f"(a dead run's expires {lease.DURATION_SECONDS}s after its last renewal; restore again then)")
-            continue
-        same = next((j for j in local if j.data.get("run") == entry.run_id), None)
-        if same:
-            local.remove(same)
-            entry.path = same.path
-        dead.append(entry)
-    return dead
-
-
-def _restore_one(entry: journal.Journal, api, force: bool) -> list[str]:
-    """Undo one journal (then free a dead run's Leases); its conflicts."""
-    cluster = entry.data["cluster"]
-    reconnect = (functools.partial(providers.get(cluster.get("provider") or "existing").reconnect, cluster)
-                 if api is None else (lambda: api))
-    try:
-        lines, found = journal.restore(entry, reconnect, force=force)
-        if not found and (entry.data.get("leases") or entry.data.get("mirror")):
-            lines += cluster_journal.release(entry, reconnect())
-    except journal.UndoFailed as err:
-        raise CliError(f"cannot restore {entry.name}: {err}") from None
-    except Exception as err:
-        raise CliError(f"cannot restore {entry.name}: cluster {cluster.get('server')} unreachable or "
-                       f"refusing ({_short(err)}); if that cluster is gone, run `egress-conformance restore "
-                       "--discard`") from None
-    for line in lines:
-        print(f"  {line}")
-    return found
+def _reconnect_for(cluster: dict):
+    """How the provider that made a journal's run reaches its cluster again."""
+    return functools.partial(providers.get(cluster.get("provider") or "existing").reconnect, cluster)
 
 
 def show_report(args) -> int:
@@ -321,32 +265,13 @@ def _page_link(given: str, page_folder: pathlib.Path) -> str | None:
 
 
 def _load_report(given: str, args=None) -> Report:
-    if given.startswith(CLUSTER_PREFIX):
-        return _load_cluster_report(given, args)
-    path = pathlib.Path(given)
-    if path.is_dir():
-        path = path / "report.yaml"
+    connect = functools.partial(_connect, getattr(args, "kubeconfig", None), getattr(args, "context", None))
     try:
-        return report.load(path.read_text())
-    except FileNotFoundError:
-        raise CliError(f"no report at {path}: pass a report.yaml/report.json or its run folder") from None
-    except ValueError as err:
-        raise CliError(f"{path} is not a conformance report: {err}") from None
-
-
-def _load_cluster_report(given: str, args) -> Report:
-    namespace, _, name = given.removeprefix(CLUSTER_PREFIX).partition("/")
-    if not (namespace and name):
-        raise UsageError(f"{given}: name the report's ConfigMap as cluster:NAMESPACE/NAME")
-    api = _connect(getattr(args, "kubeconfig", None), getattr(args, "context", None))
-    try:
-        return report.load(cluster_store.read(api, namespace, name).decode())
-    except cluster_store.StoreError as err:
-        raise CliError(f"{given}: {err}") from None
-    except ValueError as err:
-        raise CliError(f"{given} is not a conformance report: {err}") from None
-    except Exception as err:
-        raise CliError(f"{given}: cannot reach the cluster at {api.configuration.host} ({_short(err)})") from None
+        return saved.load(given, connect)
+    except saved.BadReference as err:
+        raise UsageError(str(err)) from None
+    except saved.ReportError as err:
+        raise CliError(str(err)) from None
 
 
 def _connect(kubeconfig: str | None, context: str | None):

@@ -14,9 +14,9 @@ from egress_conformance.scenarios import core_egress
 
 from egress_conformance.cluster.meshconfig import REGISTRY_ONLY
 from egress_conformance.run import options, session
+from egress_conformance.timing import Timing
 from egress_conformance.verdicts import checks, envoy
 from egress_conformance.verdicts.observe import Request
-from egress_conformance.verdicts.timing import Timing
 
 log = logging.getLogger("egress")
 

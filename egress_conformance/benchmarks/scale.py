@@ -20,12 +20,12 @@ import urllib.request
 from egress_conformance.scenarios import allow_list
 from kubernetes import client
 
+from egress_conformance import waits
 from egress_conformance.benchmarks import soak
 from egress_conformance.framework import scope
 from egress_conformance.reports.model import Step
 from egress_conformance.run import options, session
-from egress_conformance.verdicts import waits
-from egress_conformance.verdicts.timing import Timing
+from egress_conformance.timing import Timing
 
 MIXES = (("HTTP", 80), ("HTTPS", 443), ("TLS", 8443), ("HTTP", 8080))
 """The generated list cycles through these: both protocols the suite proves, on well-known and other ports."""

@@ -16,7 +16,7 @@ from kubernetes import client
 
 from egress_conformance.framework import scope
 from egress_conformance.run import options, session
-from egress_conformance.verdicts.timing import Timing
+from egress_conformance.timing import Timing
 
 log = logging.getLogger("egress")
 

@@ -3,7 +3,8 @@ one observation costs, split into its admin reads and its request: on the local 
 a cluster through the existing provider, namespace-scoped (``ci/benchmark --split [--node K]``).
 On a cluster, once per way of reaching the client pod (--pod-channel exec, then stream).
 
-  python -m egress_conformance.benchmarks.split [--node KUBECONFIG] [--repetitions N] [--runs N]
+  python -m egress_conformance.benchmarks.split [--node KUBECONFIG --client-image I --external-image I]
+      [--repetitions N] [--runs N]
 
 On a cluster it also times the namespace-scoped core + extended run (``--runs`` per channel): the
 whole command, and the part after the client pod was ready (the run's own line saying how the pod
@@ -23,7 +24,6 @@ import time
 
 from egress_conformance.benchmarks import flow
 from egress_conformance.framework import scope
-from egress_conformance.node import images
 from egress_conformance.providers.base import Workload
 from egress_conformance.run import options, session
 from egress_conformance.verdicts import checks
@@ -123,12 +123,12 @@ def table(where: str, samples: list[flow.Sample], cost: Cost) -> str:
     return "\n".join(lines)
 
 
-def suite_wall(kubeconfig: str, channel: str) -> tuple[int, float, float]:
+def suite_wall(kubeconfig: str, channel: str, images: tuple[str, str]) -> tuple[int, float, float]:
     """(exit code, wall seconds, seconds after the client pod was ready) of the namespace-scoped
     core + extended run on a cluster, the test namespace and its pods started and removed within it."""
     argv = [sys.executable, "-m", "egress_conformance.cli", "run", "--provider", "existing", "--kubeconfig",
-            kubeconfig, "--external", "simulated", "--client-image", images.NAMES["curl"], "--external-image",
-            images.NAMES["httpbin"], "--profile", "core", "--profile", "extended", "--pod-channel", channel]
+            kubeconfig, "--external", "simulated", "--client-image", images[0], "--external-image",
+            images[1], "--profile", "core", "--profile", "extended", "--pod-channel", channel]
     with tempfile.TemporaryDirectory() as report:
         started = time.monotonic()
         ready = None
@@ -148,10 +148,14 @@ def _ms(seconds: float) -> str:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--node", metavar="KUBECONFIG", help="a cluster's kubeconfig (else: the local mesh)")
+    parser.add_argument("--client-image", help="with --node: the client pod's image (ci/benchmark: the node's)")
+    parser.add_argument("--external-image", help="with --node: the simulated host's image (ci/benchmark: the node's)")
     parser.add_argument("--repetitions", type=int, default=5)
     parser.add_argument("--channels", nargs="+", default=["exec", "stream"], help="--pod-channel values, in turn")
     parser.add_argument("--runs", type=int, default=3, help="namespace-scoped core + extended runs per channel")
     args = parser.parse_args(argv)
+    if args.node and not (args.client_image and args.external_image):
+        parser.error("--node needs --client-image and --external-image (images the cluster has)")
     logging.basicConfig(level=logging.WARNING)
     print(f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, evidence wait")
     if not args.node:
@@ -160,12 +164,12 @@ def main(argv: list[str]) -> int:
         return 0
     for channel in args.channels:
         run_options = options.defaults(timing=flow.EVIDENCE, provider="existing", kubeconfig=args.node,
-                                       external="simulated", client_image=images.NAMES["curl"],
-                                       external_image=images.NAMES["httpbin"], pod_channel=channel)
+                                       external="simulated", client_image=args.client_image,
+                                       external_image=args.external_image, pod_channel=channel)
         print(table(f"node, namespace-scoped, --pod-channel {channel}",
                     *measure(run_options, scope.NAMESPACE, args.repetitions)), flush=True)
     for channel in args.channels:
-        runs = [suite_wall(args.node, channel) for _ in range(args.runs)]
+        runs = [suite_wall(args.node, channel, (args.client_image, args.external_image)) for _ in range(args.runs)]
         print(f"core + extended on the node, namespace-scoped, --pod-channel {channel}: exit "
               f"{','.join(str(code) for code, _, _ in runs)}; wall {_s([w for _, w, _ in runs])}; after the client "
               f"pod was ready {_s([r for _, _, r in runs])}", flush=True)

@@ -12,14 +12,15 @@ import secrets
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
+from egress_conformance import waits
 from egress_conformance.changes import cleanup, objects
 from egress_conformance.changes.journal import Journal
 from egress_conformance.cluster import kube, meshconfig, pods
 from egress_conformance.framework import effective, scope
 from egress_conformance.providers.base import EgressGateway, Provider, Workload
 from egress_conformance.reports.model import Step, Verdict
-from egress_conformance.verdicts import checks, envoy, observe, waits
-from egress_conformance.verdicts.timing import Timing
+from egress_conformance.timing import Timing
+from egress_conformance.verdicts import checks, envoy, observe
 
 log = logging.getLogger("egress")
 

@@ -167,7 +167,7 @@ class Provider(abc.ABC):
     @classmethod
     def prepare(cls, options) -> None:
         """Before pytest starts: check prerequisites and install what the provider needs
-        (the local mesh builds its components here). Raise ProviderError to stop."""
+        (the local mesh checks that the test bed built its components). Raise ProviderError to stop."""
 
     @classmethod
     def sweep(cls) -> list[str]:

@@ -58,7 +58,7 @@ ALL = frozenset({LOCAL, EXISTING, KIND})
 
 OPTIONS = (
     Option("--istio-version", "Istio to test: a release line of versions.ISTIO_RELEASES or an istio.io/istio "
-           "pseudo-version (built on first use)", frozenset({LOCAL, KIND})),
+           "pseudo-version (the local mesh's: built by `ci/setup --istio VERSION`)", frozenset({LOCAL, KIND})),
     Option("--local-mesh-config", "start the local mesh with this mesh config (the istio ConfigMap's mesh key)",
            frozenset({LOCAL}), metavar="FILE"),
     Option("--kubeconfig", "kubeconfig of the cluster under test (read once, copied; never written)",

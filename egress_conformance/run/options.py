@@ -23,7 +23,7 @@ from egress_conformance.providers import options as provider_options
 from egress_conformance.providers.options import OPTIONS as PROVIDER_OPTIONS
 from egress_conformance.providers.options import Option, OptionError
 from egress_conformance.reports.report import USAGE_ERROR_EXIT
-from egress_conformance.verdicts.timing import Timing
+from egress_conformance.timing import Timing
 
 _TIMING = Timing()
 

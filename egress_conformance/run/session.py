@@ -14,7 +14,7 @@ from egress_conformance.framework.context import EgressTest
 from egress_conformance.providers.base import Provider, ProviderError
 from egress_conformance.run import interrupts
 from egress_conformance.run.options import RunOptions
-from egress_conformance.verdicts.timing import Timing
+from egress_conformance.timing import Timing
 
 log = logging.getLogger("egress")
 

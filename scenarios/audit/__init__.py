@@ -13,12 +13,13 @@ failed request. Each check runs whatever the others found, and each failure is a
 naming the path and the Istio object behind it.
 """
 
+from egress_conformance import waits
 from egress_conformance.cluster.meshconfig import REGISTRY_ONLY
 from egress_conformance.framework import scope
 from egress_conformance.framework.scenario import AUDIT, Scenario
 from egress_conformance.hosts import allowlist
 from egress_conformance.providers import features
-from egress_conformance.verdicts import checks, waits
+from egress_conformance.verdicts import checks
 from egress_conformance.verdicts.observe import Request
 
 

@@ -51,7 +51,7 @@ def api(kubeconfig):
 @pytest.fixture(scope="session")
 def images() -> dict:
     """--client-image and --external-image for the node's pinned local images."""
-    from egress_conformance.node import images
+    from egress_testbed import images
 
     return {"client": images.NAMES["curl"], "external": images.NAMES["httpbin"]}
 

@@ -4,7 +4,7 @@ around the sidecar that got out before the policy as a finding; the cluster read
 before. A gateway that forwards an unlisted host (someone's catch-all Gateway server and a
 VirtualService sending example.com on to the listed host's cluster) fails the "refused"
 step for that Host header, naming the answer. (With kube-router stopped the same run is "not supported: NetworkPolicy not enforced";
-that needs the node's daemon stopped, so it is not a test here: README, egress-bypass.)"""
+that needs the node's daemon stopped, so it is not a test here: docs/scenarios.md, egress-bypass.)"""
 
 import pytest
 import yaml

@@ -28,7 +28,7 @@ MID_RUN = 4
 @pytest.fixture(scope="session")
 def suite_image(kubeconfig) -> str:
     """The suite's image built from this checkout (cached by content) and imported into the node."""
-    from egress_conformance.node import lifecycle
+    from egress_testbed.node import lifecycle
 
     started = time.monotonic()
     name = lifecycle.suite_image()
@@ -152,7 +152,7 @@ def _the_next_job_refuses_to_start_over(api, deployed: jobs.Deployed, images: di
 
 def _sigkill(pod) -> None:
     """SIGKILL the run's container through the node's containerd, as the OOM killer would."""
-    from egress_conformance.node import builds, runtime
+    from egress_testbed.node import builds, runtime
 
     container = pod.status.container_statuses[0].container_id.removeprefix("containerd://")
     result = runtime.ctr(builds.cached(), "tasks", "kill", "--signal", "SIGKILL", container)

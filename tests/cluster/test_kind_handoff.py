@@ -18,7 +18,7 @@ from egress_conformance.framework import scope
 from egress_conformance.providers.kind import commands
 from egress_conformance.providers.kind import provider as kind
 from egress_conformance.run import options, session
-from egress_conformance.verdicts.timing import Timing
+from egress_conformance.timing import Timing
 from tests.cluster import snapshot
 
 CLUSTER = commands.CLUSTER_PREFIX + kind.CLUSTER_NAME

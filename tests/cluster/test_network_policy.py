@@ -1,4 +1,4 @@
-"""The node enforces NetworkPolicy (kube-router's firewall, egress_conformance/node/netpol.py),
+"""The node enforces NetworkPolicy (kube-router's firewall, testbed/egress_testbed/node/netpol.py),
 proven with pods before anything builds on it: pod A reaches pod B; a NetworkPolicy that
 denies A's egress makes B unreachable from A while pod C, which no policy selects, still
 reaches it; once the policy is deleted A reaches B again. Each state must hold several

@@ -12,10 +12,10 @@ import yaml
 from kubernetes import client
 
 from egress_conformance.cluster import istiodiscovery, kube
-from egress_conformance.node import images
 from egress_conformance.providers import base
 from egress_conformance.providers.existing import clientpod
 from egress_conformance.verdicts import envoy
+from egress_testbed import images
 
 UNRESOLVABLE = "http://egress-conformance.invalid/"
 

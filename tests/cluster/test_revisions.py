@@ -19,7 +19,7 @@ CANARY = "canary"
 @pytest.fixture(scope="module")
 def canary(kubeconfig, api):
     """istiod of revision `canary` beside the default one, removed at the end."""
-    from egress_conformance.node import istio
+    from egress_testbed.node import istio
 
     istio.install(kubeconfig, revision=CANARY)
     yield

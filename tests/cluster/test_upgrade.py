@@ -20,7 +20,7 @@ REVISION = "from-1-30"
 @pytest.fixture
 def older_revision(kubeconfig):
     """istiod of the older build under its own revision, removed at the end."""
-    from egress_conformance.node import istio
+    from egress_testbed.node import istio
 
     istio.install(kubeconfig, revision=REVISION, release=FROM)
     yield

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from egress_conformance.install import layout
+from egress_conformance import installed
 from tests.integration import traces
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -23,7 +23,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 def _missing_prerequisite() -> str | None:
     if os.geteuid() != 0:
         return "the local mesh needs root; run the project's tests as root"
-    if layout.load() is None:
+    if installed.load() is None:
         return "the local mesh's components are not installed: run ci/setup"
     return None
 

@@ -20,9 +20,9 @@ from egress_conformance.providers.base import ProviderError
 from egress_conformance.providers.local import processes, proctable
 from egress_conformance.providers.local.errors import ComponentCrashed
 from egress_conformance.run import options
+from egress_conformance.timing import Timing
 from egress_conformance.verdicts import faults
 from egress_conformance.verdicts.observe import Request
-from egress_conformance.verdicts.timing import Timing
 
 LOCAL = options.defaults()
 """A default run's options: the local mesh as `egress-conformance run` starts it."""
@@ -123,7 +123,7 @@ def test_without_root_the_local_mesh_says_so():
 
 def _install(env_changes: dict, tmp_path) -> subprocess.CompletedProcess:
     env = dict(os.environ, EGRESS_CONFORMANCE_CACHE=str(tmp_path / "cache"), **env_changes)
-    return subprocess.run([sys.executable, "-m", "egress_conformance.install"], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "egress_testbed.install"], capture_output=True, text=True,
                           env=env, timeout=300)
 
 
@@ -144,7 +144,7 @@ def test_set_up_with_an_unreachable_module_proxy_names_it(tmp_path):
 
 
 def test_a_second_set_up_rebuilds_nothing():
-    result = subprocess.run([sys.executable, "-m", "egress_conformance.install"], capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-m", "egress_testbed.install"], capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0, result.stderr
     for component in ("kubernetes", "istio", "envoy"):
@@ -155,7 +155,7 @@ def test_a_second_set_up_rebuilds_nothing():
 def test_an_istio_commit_whose_dependencies_are_not_served_fails_in_one_line(tmp_path):
     # The release-1.30 commit needs an istio.io/api version the module proxy refuses.
     result = subprocess.run(
-        [sys.executable, "-m", "egress_conformance.install", "--istio", "v0.0.0-20260826214018-9739e10eb9d7"],
+        [sys.executable, "-m", "egress_testbed.install", "--istio", "v0.0.0-20260826214018-9739e10eb9d7"],
         capture_output=True, text=True, timeout=300,
         env=dict(os.environ, EGRESS_CONFORMANCE_CACHE=str(tmp_path / "cache")))
     last = result.stderr.strip().splitlines()[-1]

@@ -12,7 +12,7 @@ from egress_conformance.changes import cleanup, journal
 from egress_conformance.cluster import kube, meshconfig
 from egress_conformance.framework.context import EgressTest
 from egress_conformance.run import options
-from egress_conformance.verdicts.timing import Timing
+from egress_conformance.timing import Timing
 
 LOCAL = options.defaults()
 """A default run's options: the local mesh as `egress-conformance run` starts it."""

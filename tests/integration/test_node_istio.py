@@ -22,12 +22,13 @@ from kubernetes import client, config, stream
 from kubernetes.client.rest import ApiException
 
 from egress_conformance import versions
-from egress_conformance.node import gatewayapi, images, istio, layout, sweep
+from egress_testbed import images
+from egress_testbed.node import gatewayapi, istio, layout, sweep
 
 pytestmark = pytest.mark.node
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-NODE = [sys.executable, "-m", "egress_conformance.node"]
+NODE = [sys.executable, "-m", "egress_testbed.node"]
 UP_TIMEOUT_SECONDS = 900.0
 POD_TIMEOUT_SECONDS = 180.0
 KUBERNETES_CLUSTER = "outbound|443||kubernetes.default.svc.cluster.local::"

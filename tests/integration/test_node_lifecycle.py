@@ -21,12 +21,12 @@ import time
 import pytest
 from kubernetes import client, config, stream
 
-from egress_conformance.node import layout, network, sweep
+from egress_testbed.node import layout, network, sweep
 
 pytestmark = pytest.mark.node
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-NODE = [sys.executable, "-m", "egress_conformance.node"]
+NODE = [sys.executable, "-m", "egress_testbed.node"]
 UP_TIMEOUT_SECONDS = 900.0
 """A cold up builds the node's components; a warm one takes well under a minute."""
 
@@ -111,7 +111,7 @@ def dns_query(server: str, name: str) -> list[str]:
 
 def run_pause_pod(api: client.ApiClient) -> client.V1Pod:
     """A pod of the pause image behind a Service, Running with a pod IP."""
-    from egress_conformance.node import images
+    from egress_testbed import images
     core = client.CoreV1Api(api)
     core.create_namespaced_pod("default", client.V1Pod(
         metadata=client.V1ObjectMeta(name="probe", labels={"app": "probe"}),

@@ -7,15 +7,15 @@ import tempfile
 import pytest
 from egress_conformance.scenarios import audit, broken_meshes
 
-from egress_conformance import scenarios
+from egress_conformance import scenarios, waits
 from egress_conformance.changes.journal import Journal
 from egress_conformance.cluster import kube
 from egress_conformance.framework import effective, scope
 from egress_conformance.hosts import allowlist, targets
 from egress_conformance.reports.model import Result, Step, TestResult, Verdict
 from egress_conformance.run import session
-from egress_conformance.verdicts import checks, envoy, observe, waits
-from egress_conformance.verdicts.timing import Timing
+from egress_conformance.timing import Timing
+from egress_conformance.verdicts import checks, envoy, observe
 from fixtures import matrix
 from tests import fakemesh
 

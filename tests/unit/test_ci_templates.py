@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from egress_conformance.install import cache, components
+from egress_testbed.install import cache, components
 
 TEMPLATES = pathlib.Path(__file__).parents[2] / "ci" / "templates"
 

@@ -1,6 +1,6 @@
 """deploy/Containerfile read with Docker's own parser (the `dockerfile` package): pinned base
 images, and its first stage really builds the suite's wheel from exactly what it copies; and
-the image assembled here for the node (egress_conformance/node/images/suite.py) installs the
+the image assembled here for the node (testbed/egress_testbed/images/suite.py) installs the
 same wheel, from the same sources, with the same entrypoint, command, user and state folder."""
 
 import pathlib
@@ -12,7 +12,7 @@ import zipfile
 
 import dockerfile
 
-from egress_conformance.node.images import suite
+from egress_testbed.images import suite
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 INSTRUCTIONS = dockerfile.parse_file(str(ROOT / "deploy" / "Containerfile"))

@@ -10,8 +10,8 @@ from egress_conformance.changes import cleanup
 from egress_conformance.changes.journal import Journal
 from egress_conformance.framework.context import EgressTest
 from egress_conformance.hosts import targets
+from egress_conformance.timing import Timing
 from egress_conformance.verdicts import evidence
-from egress_conformance.verdicts.timing import Timing
 from tests import fakemesh
 
 

@@ -1,4 +1,4 @@
-from egress_conformance.install import gobuild
+from egress_testbed.install import gobuild
 
 GOMOD = """module k8s.io/kubernetes
 

@@ -7,7 +7,7 @@ import pathlib
 import re
 import tomllib
 
-from egress_conformance.node import builds, kubelet, layout, network, ports, proxy, runtime
+from egress_testbed.node import builds, kubelet, layout, network, ports, proxy, runtime
 
 BINARIES = builds.NodeBinaries(
     containerd_bin=pathlib.Path("/cache/containerd/bin"), runc_bin=pathlib.Path("/cache/runc/bin"),
@@ -88,7 +88,7 @@ def test_kube_router_runs_its_firewall_only_and_finds_only_its_own_ipsets(monkey
     import pathlib
     import subprocess
 
-    from egress_conformance.node import netpol
+    from egress_testbed.node import netpol
 
     argv = netpol.argv(pathlib.Path("/cache/kube-router-v2.1.0/bin"))
     assert argv[0] == "/cache/kube-router-v2.1.0/bin/kube-router"

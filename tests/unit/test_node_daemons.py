@@ -3,8 +3,8 @@ file whose process is gone (or was recycled) is not taken for a running daemon."
 
 import pytest
 
-from egress_conformance.node import daemons, layout
-from egress_conformance.node.errors import NodeError
+from egress_testbed.node import daemons, layout
+from egress_testbed.node.errors import NodeError
 
 
 @pytest.fixture(autouse=True)

@@ -5,8 +5,9 @@ import json
 import tarfile
 
 from egress_conformance import versions
-from egress_conformance.node import images, istio
-from egress_conformance.node.images import oci
+from egress_testbed import images
+from egress_testbed.images import oci
+from egress_testbed.node import istio
 
 
 def test_an_archive_names_its_image_and_every_blob_matches_its_digest(tmp_path):

@@ -3,7 +3,7 @@ walks (containers dying during ``down``) is no error."""
 
 import types
 
-from egress_conformance.node import sweep
+from egress_testbed.node import sweep
 
 
 def test_cgroups_are_listed_deepest_first_with_their_parent_last(tmp_path):

@@ -21,7 +21,7 @@ from egress_conformance.changes.journal import Journal
 from egress_conformance.fixtures import PLUGINS
 from egress_conformance.hosts import targets
 from egress_conformance.run import session
-from egress_conformance.verdicts.timing import Timing
+from egress_conformance.timing import Timing
 from tests import fakemesh
 
 pytest_plugins = list(PLUGINS)

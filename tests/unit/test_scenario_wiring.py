@@ -12,7 +12,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from egress_conformance import scenarios
+from egress_conformance import scenarios, waits
 from egress_conformance.changes.journal import Journal
 from egress_conformance.cluster import kube
 from egress_conformance.framework import scope
@@ -22,8 +22,8 @@ from egress_conformance.hosts import targets
 from egress_conformance.providers import base, features
 from egress_conformance.providers.base import ProviderError
 from egress_conformance.run import session
-from egress_conformance.verdicts import envoy, faults, waits
-from egress_conformance.verdicts.timing import Timing
+from egress_conformance.timing import Timing
+from egress_conformance.verdicts import envoy, faults
 from tests import fakemesh
 
 DATA = pathlib.Path(__file__).parent / "data"

@@ -1,7 +1,7 @@
 import pytest
 
-from egress_conformance.verdicts import waits
-from egress_conformance.verdicts.timing import Timing
+from egress_conformance import waits
+from egress_conformance.timing import Timing
 
 
 class FakeClock:

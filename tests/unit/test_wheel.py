@@ -1,5 +1,6 @@
-"""The built wheel carries the whole suite inside the egress_conformance package, puts nothing
-else at the top of site-packages, and `egress-conformance run` finds the suite from there."""
+"""The built wheel carries the whole suite inside the egress_conformance package and none of its
+test bed, puts nothing else at the top of site-packages, and `egress-conformance run` finds the
+suite from there."""
 
 import pathlib
 import shutil
@@ -34,6 +35,16 @@ def test_the_wheel_carries_suites_fixtures_scenarios_and_their_manifests_inside_
                      "reports/templates/summary.html.j2", "reports/templates/style.css.j2"):
         assert f"egress_conformance/{expected}" in names, expected
     assert {name.split("/")[0] for name in names} == {"egress_conformance", wheel.name.split("-py3")[0] + ".dist-info"}
+
+
+def test_the_wheel_carries_none_of_the_test_bed(wheel):
+    """The node, the component builders and the image builders are the project's test bed
+    (testbed/), not the suite's: the wheel a user installs holds no module of theirs."""
+    names = zipfile.ZipFile(wheel).namelist()
+    modules = [name for name in names if name.endswith(".py")]
+    assert modules and not [name for name in modules if set(name.split("/")[1:-1]) & {"node", "install", "images"}
+                            or name.split("/")[0] == "egress_testbed"]
+    assert not [name for name in names if "egress_testbed" in name or name.startswith("testbed/")]
 
 
 def test_installed_into_a_clean_environment_only_the_package_and_its_command_land_and_the_suite_runs_from_there(

@@ -1,15 +1,14 @@
 """Finding the cluster's egress gateways: the shared one, in any namespace and of any revision
 (a Service labelled ``istio=egressgateway``, what istioctl's egressGateways component and
 Istio's gateway chart label it, with a ready pod behind it); whether istiod deploys gateways
-for the Gateway API (its GatewayClass ``istio`` accepted); and the gateway it deployed for a
+for the Gateway API (cluster/gatewayclass.py: its GatewayClass ``istio`` accepted); and the gateway it deployed for a
 scenario's Gateway, once ready. Read-only."""
 
 import time
 
 from kubernetes import client
-from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
-from egress_conformance.cluster import kube
+from egress_conformance.cluster import gatewayclass, kube
 from egress_conformance.providers.base import EgressGateway, ProviderError, Workload
 
 LABEL = "istio=egressgateway"
@@ -22,7 +21,7 @@ def find(api: client.ApiClient, proxy_of) -> tuple[EgressGateway | None, str]:
     try:
         services = core.list_service_for_all_namespaces(label_selector=LABEL).items
     except client.ApiException as err:
-        return None, _refused(err, "list Services cluster-wide")
+        return None, gatewayclass.refused(err, "list Services cluster-wide")
     for service in services:
         selector = service.spec.selector or {}
         if not selector:
@@ -41,34 +40,11 @@ def find(api: client.ApiClient, proxy_of) -> tuple[EgressGateway | None, str]:
     return None, f"none (no Service labelled {LABEL} with a ready pod)"
 
 
-GATEWAY_API = "gateway.networking.k8s.io/v1"
-ISTIO_CLASS = "istio"
-ISTIO_CONTROLLER = "istio.io/gateway-controller"
+ISTIO_CLASS = gatewayclass.ISTIO_CLASS
 GATEWAY_NAME_LABEL = "gateway.networking.k8s.io/gateway-name"
 """The label istiod puts on the pods it deploys for a Gateway API Gateway."""
 DEPLOY_TIMEOUT_SECONDS = 120.0
 """A deployed gateway's pod is Ready in seconds on the node; the first start on a cluster may pull proxyv2."""
-
-
-def istio_class(api: client.ApiClient) -> tuple[bool, str]:
-    """(whether istiod's gateway controller accepts GatewayClass ``istio``; in words, what was
-    found or why not): the Gateway API CRDs served and the class accepted."""
-    try:
-        found = kube.get(api, {"apiVersion": GATEWAY_API, "kind": "GatewayClass", "metadata": {"name": ISTIO_CLASS}})
-    except ResourceNotFoundError:
-        return False, "no Gateway API CRDs (gateway.networking.k8s.io/v1 GatewayClass is not served)"
-    except client.ApiException as err:
-        return False, f"GatewayClass {ISTIO_CLASS} {_refused(err, 'get it')}"
-    if found is None:
-        return False, (f"no GatewayClass {ISTIO_CLASS}: istiod does not manage the Gateway API (its "
-                       "PILOT_ENABLE_GATEWAY_API or PILOT_ENABLE_GATEWAY_API_GATEWAYCLASS_CONTROLLER is off)")
-    controller = (found.get("spec") or {}).get("controllerName")
-    if controller != ISTIO_CONTROLLER:
-        return False, f"GatewayClass {ISTIO_CLASS} belongs to {controller}, not {ISTIO_CONTROLLER}"
-    accepted = _condition(found, "Accepted")
-    if accepted.get("status") != "True":
-        return False, f"GatewayClass {ISTIO_CLASS} not accepted by istiod: {_said(accepted)}"
-    return True, f"GatewayClass {ISTIO_CLASS} accepted by {ISTIO_CONTROLLER}"
 
 
 def wait_deployed(api: client.ApiClient, namespace: str, name: str, proxy_of) -> EgressGateway:
@@ -106,10 +82,10 @@ def wait_removed(api: client.ApiClient, namespace: str, name: str) -> None:
 
 def _deployed(api: client.ApiClient, namespace: str, name: str) -> tuple[dict, client.V1Pod | None, str]:
     """(the Gateway, its Ready pod or None, the state in words)."""
-    gateway = kube.get(api, {"apiVersion": GATEWAY_API, "kind": "Gateway",
+    gateway = kube.get(api, {"apiVersion": gatewayclass.GATEWAY_API, "kind": "Gateway",
                              "metadata": {"name": name, "namespace": namespace}}) or {}
-    programmed = _condition(gateway, "Programmed")
-    state = f"Gateway Programmed={programmed.get('status', 'unknown')} ({_said(programmed)})"
+    programmed = gatewayclass.condition(gateway, "Programmed")
+    state = f"Gateway Programmed={programmed.get('status', 'unknown')} ({gatewayclass.said(programmed)})"
     pods = client.CoreV1Api(api).list_namespaced_pod(namespace, label_selector=f"{GATEWAY_NAME_LABEL}={name}").items
     if not pods:
         return gateway, None, f"{state}; no pod labelled {GATEWAY_NAME_LABEL}={name} yet"
@@ -124,21 +100,3 @@ def _deployed(api: client.ApiClient, namespace: str, name: str) -> tuple[dict, c
     return gateway, None, (f"{state}; pod {pod.metadata.name} phase {pod.status.phase}, "
                            f"{'ready' if ready else 'not ready'}{'; waiting: ' + ', '.join(waiting) if waiting else ''}"
                            f"{'; being deleted' if pod.metadata.deletion_timestamp else ''}")
-
-
-def _refused(err: client.ApiException, what: str) -> str:
-    """The "not looked for" line of a read the API refused; any other error is raised again."""
-    if err.status not in (401, 403):
-        raise err
-    return (f"not looked for: the API refused to {what} (HTTP {err.status}); deploy/egress-gateway.yaml grants "
-            "what the gateway scenarios need")
-
-
-def _condition(obj: dict, kind: str) -> dict:
-    return next((c for c in (obj.get("status") or {}).get("conditions") or [] if c.get("type") == kind), {})
-
-
-def _said(condition: dict) -> str:
-    if not condition:
-        return "no condition yet"
-    return f"{condition.get('reason')}: {condition.get('message')}"

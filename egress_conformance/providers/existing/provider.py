@@ -25,7 +25,7 @@ from kubernetes import client
 from egress_conformance import versions
 from egress_conformance.changes import cleanup, objects
 from egress_conformance.changes.journal import Journal
-from egress_conformance.cluster import clusterinfo, istiodiscovery, kube, kubeconfigs, meshconfig
+from egress_conformance.cluster import clusterinfo, gatewayclass, istiodiscovery, kube, kubeconfigs, meshconfig
 from egress_conformance.providers import base, features
 from egress_conformance.providers.base import EgressGateway, MeshInfo, Provider, ProviderError, Workload
 from egress_conformance.providers.existing import clientpod, external_target, gateway, hold
@@ -163,7 +163,7 @@ class ExistingProvider(Provider):
         self._proxy_of = self._gateway_proxy(undo)
         self._gateway, self._gateway_said = gateway.find(self._api, self._proxy_of)
         log.info("  egress gateway: %s", self._gateway_said)
-        self._gateway_api, self._gateway_api_said = gateway.istio_class(self._api)
+        self._gateway_api, self._gateway_api_said = gatewayclass.istio_class(self._api)
         log.info("  Gateway API: %s", self._gateway_api_said)
         self._istio_version = self._read_istio_version()
 

@@ -11,7 +11,7 @@ import pathlib
 from egress_conformance import pki
 from egress_conformance.changes import cleanup
 from egress_conformance.cluster import healthz
-from egress_conformance.install.layout import Layout
+from egress_conformance.installed import Layout
 from egress_conformance.providers.local import ports, processes
 
 READY_TIMEOUT_SECONDS = 90.0

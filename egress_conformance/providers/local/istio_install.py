@@ -9,7 +9,7 @@ import yaml
 from kubernetes import client
 
 from egress_conformance.cluster import kube
-from egress_conformance.install.layout import Layout
+from egress_conformance.installed import Layout
 from egress_conformance.providers.local.errors import LocalMeshError
 
 CRD_TIMEOUT_SECONDS = 60.0

@@ -13,7 +13,7 @@ import urllib.request
 
 from egress_conformance.changes import cleanup
 from egress_conformance.cluster import clusterinfo
-from egress_conformance.install.layout import Layout
+from egress_conformance.installed import Layout
 from egress_conformance.providers.local import ports, processes
 
 READY_TIMEOUT_SECONDS = 120.0

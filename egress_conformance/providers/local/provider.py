@@ -26,11 +26,10 @@ import time
 import yaml
 from kubernetes import client
 
-from egress_conformance import pki, versions
+from egress_conformance import installed, pki, versions
 from egress_conformance.changes import cleanup
 from egress_conformance.changes.journal import Journal
 from egress_conformance.cluster import clusterinfo, kube, meshconfig
-from egress_conformance.install import layout as install_layout
 from egress_conformance.providers import base, features
 from egress_conformance.providers.base import ExecResult, MeshInfo, Provider, ProviderError, Workload
 from egress_conformance.providers.local import controlplane, external, istio_install, istiod, netns, runstate, sidecar
@@ -131,14 +130,10 @@ class LocalProvider(Provider):
 
     @classmethod
     def prepare(cls, options: "LocalOptions") -> None:
-        """Root first (a ten-minute build is no way to learn it is missing), then the components."""
+        """Root first, then the components: built by the test bed (``ci/setup``), never by the suite."""
         _require_root()
-        from egress_conformance.install import __main__ as install
-
-        release = options.istio
-        if install_layout.load(release) is None and install.main(["--istio", release.module_version]) != 0:
-            raise ProviderError(f"set-up of the local mesh with Istio {release.label} failed (see above); "
-                                "fix it or choose another --istio-version")
+        if installed.load(options.istio) is None:
+            raise ProviderError(_not_installed(options.istio))
 
     @classmethod
     def sweep(cls) -> list[str]:
@@ -152,12 +147,9 @@ class LocalProvider(Provider):
     def start(self, undo: cleanup.Stack, journal: Journal) -> None:
         _require_root()
         self.release = self.options.istio
-        layout = install_layout.load(self.release)
+        layout = installed.load(self.release)
         if layout is None:
-            raise ProviderError(
-                f"the local mesh's components for Istio {self.release.label} are not installed: run "
-                f"`python -m egress_conformance.install --istio {self.release.module_version}` "
-                "(or `egress-conformance run`, which installs them)")
+            raise ProviderError(_not_installed(self.release))
         for line in runstate.sweep_stale():
             print(line)
         run_id = secrets.token_hex(3)
@@ -323,6 +315,12 @@ def _stage(what: str):
 
 def _names(names: tuple[str, ...]) -> str:
     return ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+
+
+def _not_installed(release: versions.IstioRelease) -> str:
+    return (f"the local mesh's components for Istio {release.label} are not installed: run "
+            f"`ci/setup --istio {release.module_version}` in a checkout of egress-conformance (its test bed, "
+            "testbed/, builds them; cached) or choose another --istio-version")
 
 
 def _require_root() -> None:

@@ -13,7 +13,7 @@ import shutil
 
 from egress_conformance import pki
 from egress_conformance.changes import cleanup
-from egress_conformance.install.layout import Layout
+from egress_conformance.installed import Layout
 from egress_conformance.providers.local import netns, processes
 from egress_conformance.providers.local.errors import LocalMeshError
 from egress_conformance.verdicts import envoy
