@@ -29,6 +29,9 @@ DEPLOYED_SUFFIX = "-istio"
 _URL_HOSTS = re.compile(r"https?://([^/:\s]+)")
 _CLUSTER_NAMES = re.compile(r"outbound\|\d+\|[^|]*\|[^\s,;)]+|" + envoy.PASSTHROUGH)
 _PASSTHROUGH_USED = re.compile(rf"-> {envoy.PASSTHROUGH}|{envoy.PASSTHROUGH} took")
+_WALKED_CLUSTERS = re.compile(r"(?:-> |cluster )(\S+) \((?:EDS|STRICT_DNS|LOGICAL_DNS|STATIC|ORIGINAL_DST|"
+                              r"dynamic-forward-proxy)\)")
+"""A cluster as a walked path names it (paths.leaks): its name, then its type."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,7 +73,9 @@ class Egress:
                        else "no EnvoyFilter explains it (istiod or the proxy is at fault)")
             return f"{self.policy_source} sets {self.policy}, yet the sidecar passes unknown hosts through: {changed}"
         if not cluster.startswith("outbound|") or cluster.count("|") != 3:
-            return "not an outbound service cluster"
+            made = (f"EnvoyFilter {', '.join(self.envoy_filters)} may have added it" if self.envoy_filters
+                    else "no EnvoyFilter applies here")
+            return f"not a cluster Istio makes for a service: {made}"
         host = cluster.split("|")[3]
         covering = [e for e in self.entries if _covers(e, host)]
         owners = [f"ServiceEntry {_name(e)}{_resolution(e)}" for e in covering]
@@ -93,6 +98,7 @@ class Egress:
         hosts = set(_URL_HOSTS.findall(text))
         served = tuple(c for c in served if not hosts or c.split("|")[-1] in hosts)
         named = [c for c in _CLUSTER_NAMES.findall(text) if c != envoy.PASSTHROUGH]
+        named += [c for c in _WALKED_CLUSTERS.findall(text) if c not in named and c != envoy.PASSTHROUGH]
         if _PASSTHROUGH_USED.search(text):  # not where the reason names it as what was expected
             named.append(envoy.PASSTHROUGH)
         clusters = dict.fromkeys([*named, *served])

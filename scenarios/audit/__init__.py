@@ -5,16 +5,19 @@ Nothing is changed: no policy, no ServiceEntry. The API says what configures the
 namespace's egress (recorded first); the sidecar's own config is compared with the list
 both ways (a listed host without its cluster: missing; a cluster for an unlisted external
 host: a leak); then requests, one batch per observation: every listed host through its own
-cluster, the probe hosts (--probe-hosts, else example.com and friends) blocked over HTTP and
+cluster; every path out of the sidecar (each listener's filter chains, each route, each cluster
+with its type and endpoints) to a listed cluster or inside the cluster's networks; the probe
+hosts (--probe-hosts, else example.com and friends) blocked over HTTP and
 HTTPS, TLS with an unlisted SNI blocked on every TLS port of the list, and a connection on
 every TCP port of the list kept to that port's listed host. A "blocked" verdict needs the
 sidecar's own refusal (BlackHoleCluster, or block_all's direct response), never just a
-failed request. Each check runs whatever the others found, and each failure is a finding
-naming the path and the Istio object behind it.
+failed request. Each check runs whatever the others found; a leak seen once under the final
+configuration is a leak (waits.until_settled, sticky). Each failure is a finding naming the
+path and the Istio object behind it.
 """
 
 from egress_conformance.cluster.meshconfig import REGISTRY_ONLY
-from egress_conformance.framework import scope
+from egress_conformance.framework import networks, scope
 from egress_conformance.framework.scenario import AUDIT, Scenario
 from egress_conformance.hosts import allowlist
 from egress_conformance.providers import features
@@ -32,22 +35,24 @@ def run(t):
     probes = t.targets.unlisted
     unlisted = [Request(t.targets.url("http", host)) for host in probes]
     unlisted += [Request(t.targets.url("https", host, port)) for host in probes for port in tls_ports]
-    closed = checks.all_of(checks.sidecar_policy(REGISTRY_ONLY),
-                           checks.no_unlisted_external_clusters(listed.values()),
-                           checks.each_blocked(listed.values()))
+    closed = checks.all_of(checks.sidecar_policy(REGISTRY_ONLY), checks.each_blocked(listed.values()))
+    inside = networks.read(t.api)
 
     leaks = []
-    for step, requests, check in (
-        (f"each of the {len(entries)} listed hosts answers via its own cluster", [Request(u) for u in listed],
-         checks.all_of(checks.sidecar_has_clusters(listed.values()), checks.each_answered(listed))),
+    for step, probe, check, sticky in (
+        (f"each of the {len(entries)} listed hosts answers via its own cluster",
+         lambda: t.probe_all([Request(u) for u in listed]),
+         checks.all_of(checks.sidecar_has_clusters(listed.values()), checks.each_answered(listed)), False),
+        ("every path out of the sidecar goes to a listed host or stays inside the cluster", t.walk,
+         checks.no_leaking_paths(listed.values(), inside), True),
         (f"{len(probes)} unlisted hosts blocked over HTTP and TLS on ports {', '.join(map(str, tls_ports))}",
-         unlisted, closed),
+         lambda: t.probe_all(unlisted), closed, True),
         *([(f"TCP ports {', '.join(str(e.port) for e in tcp)}: unlisted hosts kept to the listed one",
-            [Request(t.targets.url("http", host, e.port)) for host in probes for e in tcp],
-            checks.each_contained(allowlist.cluster(e) for e in tcp))] if tcp else []),
+            lambda: t.probe_all([Request(t.targets.url("http", host, e.port)) for host in probes for e in tcp]),
+            checks.each_contained(allowlist.cluster(e) for e in tcp), True)] if tcp else []),
     ):
         try:
-            t.verify_all(step, requests, check)
+            t.verify(step, probe, check, sticky=sticky)
         except waits.NotConverged:
             leaks.append(f"{step}: {t.steps[-1].detail}")
     t.findings.extend(f"audit of namespace {t.namespace}: {leak}" for leak in leaks)
