@@ -86,6 +86,7 @@ _OBJECT_PATH = re.compile(r"^/(?:api/(?P<core>v1)|apis/(?P<group>[^/]+)/(?P<vers
                           r"/namespaces/(?P<namespace>[^/]+)/(?P<plural>[^/]+)(?:/(?P<name>[^/]+))?$")
 _EVERYWHERE_PATH = re.compile(r"^/(?:api/(?P<core>v1)|apis/(?P<group>[^/]+)/(?P<version>[^/]+))/(?P<plural>[^/]+)$")
 """A kind's objects in every namespace (what a cluster-wide list asks for)."""
+_NAMESPACE_PATH = re.compile(r"^/api/v1/namespaces/(?P<name>[^/]+)$")
 
 
 class ApiServer:
@@ -94,6 +95,7 @@ class ApiServer:
 
     def __init__(self, mesh_text: str = MESH_TEXT):
         self.namespaces = {ISTIO_NAMESPACE, TEST_NAMESPACE}
+        self.namespace_labels: dict[str, dict[str, str]] = {}
         self.store: dict[tuple[str, str, str], dict] = {}
         """(kind, namespace, name) -> the object as the API holds it."""
         self.history: list[tuple[str, str, str, str]] = []
@@ -143,6 +145,10 @@ class ApiServer:
         if listed is not None and method == "GET":
             return 200, {"kind": f"{listed.kind}List", "apiVersion": listed.api_version, "metadata": {},
                          "items": self.objects(listed.kind)}
+        named = _NAMESPACE_PATH.match(path)
+        if named and method == "GET":
+            return 200, {"apiVersion": "v1", "kind": "Namespace",
+                         "metadata": {"name": named["name"], "labels": self.namespace_labels.get(named["name"], {})}}
         match = _OBJECT_PATH.match(path)
         kind = _kind_of(match)
         if kind is None:

@@ -16,11 +16,14 @@ configuration is a leak (waits.until_settled, sticky). Each failure is a finding
 path and the Istio object behind it.
 """
 
+import datetime
+
 from egress_conformance.cluster.meshconfig import REGISTRY_ONLY
-from egress_conformance.framework import networks, scope
+from egress_conformance.framework import inventory, networks, scope, workloads
 from egress_conformance.framework.scenario import AUDIT, Scenario
 from egress_conformance.hosts import allowlist
 from egress_conformance.providers import features
+from egress_conformance.reports.model import Step, Verdict
 from egress_conformance.verdicts import checks, waits
 from egress_conformance.verdicts.observe import Request
 
@@ -55,8 +58,27 @@ def run(t):
             t.verify(step, probe, check, sticky=sticky)
         except waits.NotConverged:
             leaks.append(f"{step}: {t.steps[-1].detail}")
+    leaks += _around_sidecars(t)
     t.findings.extend(f"audit of namespace {t.namespace}: {leak}" for leak in leaks)
     assert not leaks, f"{len(leaks)} audit checks failed: " + " | ".join(leaks)
+
+
+def _around_sidecars(t) -> list[str]:
+    """The namespace's own workloads from the API: every path around a sidecar is a finding naming
+    the workload and the field (framework/workloads.py), recorded as a step either way."""
+    step = f"no workload of namespace {t.namespace} leaves around its sidecar"
+    found, mesh = inventory.read(t.api, t.namespace, t.provider.mesh_config_map())
+    paths, covered = workloads.findings(found, mesh)
+    seen = f"{len(found)} workloads: {', '.join(str(w) for w in found) or 'none but the probe'}"
+    seen += "".join(f"\ncovered: {c}" for c in covered)
+    t.steps.append(Step(step, Verdict.FAILED if paths else Verdict.PASSED,
+                        detail="; ".join(paths) or f"{len(found)} workloads, each behind its sidecar",
+                        evidence=seen, started=_now(), ended=_now()))
+    return [f"{step}: {'; '.join(paths)}"] if paths else []
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds")
 
 
 SCENARIO = Scenario(

@@ -54,7 +54,7 @@ def team_entries(namespace=fakemesh.TEST_NAMESPACE):
 def test_the_audit_passes_a_restricted_namespace_that_sees_exactly_its_list_and_changes_nothing(tmp_path):
     failure, t, provider = audited(tmp_path, fakemesh.RESTRICTED_MESH_TEXT, team_entries())
     assert failure is None and t.findings == []
-    assert [s.verdict for s in t.steps] == ["observed", "passed", "passed", "passed"]
+    assert [s.verdict for s in t.steps] == ["observed", "passed", "passed", "passed", "passed"]
     assert [change for change in provider.server.history if change[0] != "create"] == []
     assert len([c for c in provider.server.history if c[0] == "create"]) == len(TARGETS.allow_list)  # the set-up's
 
@@ -84,6 +84,21 @@ def test_the_audit_names_another_teams_entry_that_opens_an_unlisted_host(tmp_pat
             "for a host the list does not name (outbound|80||example.com: ServiceEntry other-team/example "
             "(resolution DNS))") in path
     assert "GET http://example.com/get -> reachable 200, expected it blocked" in blocked
+
+
+def test_the_audit_fails_on_a_team_workload_that_sends_around_its_sidecar_and_names_it(tmp_path):
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment",
+                  "metadata": {"name": "billing", "namespace": fakemesh.TEST_NAMESPACE},
+                  "spec": {"selector": {"matchLabels": {"app": "billing"}}, "template": {
+                      "metadata": {"labels": {"app": "billing"},
+                                   "annotations": {"traffic.sidecar.istio.io/excludeOutboundPorts": "80,443"}},
+                      "spec": {"containers": [{"name": "app", "image": "billing"}]}}}}
+    failure, t, _ = audited(tmp_path, fakemesh.RESTRICTED_MESH_TEXT, [*team_entries(), deployment])
+    assert failure is not None
+    [finding] = t.findings
+    assert finding.endswith("no workload of namespace egress-test leaves around its sidecar: Deployment "
+                            "egress-test/billing: traffic.sidecar.istio.io/excludeOutboundPorts: 80,443: these ports "
+                            "leave around the sidecar")
 
 
 def sidecar(clusters, unknown=envoy.BLACKHOLE, any_address=()):
