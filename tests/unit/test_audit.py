@@ -12,6 +12,7 @@ from egress_conformance.changes.journal import Journal
 from egress_conformance.cluster import kube
 from egress_conformance.framework import effective, scope
 from egress_conformance.hosts import allowlist, targets
+from egress_conformance.providers import features
 from egress_conformance.reports.model import Result, Step, TestResult, Verdict
 from egress_conformance.run import session
 from egress_conformance.verdicts import checks, envoy, observe, waits
@@ -261,3 +262,26 @@ def test_a_gateway_api_path_names_the_http_routes_to_and_on_the_deployed_gateway
         "ServiceEntry team-a/external (resolution NONE), HTTPRoute team-a/to-gateway (on ServiceEntry external -> "
         "Service egress-istio:80), HTTPRoute team-a/elsewhere (on Gateway egress for httpbin.org -> Hostname "
         "other.example:80)")
+
+
+def test_shapes_with_real_pods_need_the_workloads_feature_which_the_local_mesh_lacks_with_its_reason(tmp_path):
+    shapes = {s.name: s for s in broken_meshes.load()}
+    assert shapes["pod-without-sidecar"].needs == (features.WORKLOADS,)
+    assert "pod-without-sidecar" not in [s.name for s in broken_meshes.load() if not s.needs and s.pods]
+    scenario = next(s for s in broken_meshes.SCENARIOS if s.name == "matrix-pod-without-sidecar")
+    assert features.WORKLOADS in scenario.features
+    bad = tmp_path / "catalogue.yaml"
+    bad.write_text("- {name: x, what: y, expect: passes, objects: [], pods: [{name: p}]}\n")
+    with pytest.raises(ValueError, match="pods need 'needs: \\[workloads\\]'"):
+        broken_meshes.load(bad)
+
+
+def test_the_catalogue_has_a_shape_for_each_gap_the_audit_closed():
+    shapes = broken_meshes.load()
+    leaking = [s for s in shapes if s.expect == broken_meshes.CAUGHT]
+    assert len(shapes) >= 25 and len(leaking) >= 17 and len(shapes) - len(leaking) >= 8
+    said = " ".join(word for s in leaking for word in s.diagnosis)
+    for gap in ("virtual host", "(ORIGINAL_DST)", "server names", "outside the cluster's networks",
+                "excludeOutboundPorts", "excludeOutboundIPRanges", "includeOutboundIPRanges", "inject",
+                "hostNetwork", "runAsUser: 1337", "istio.io/rev", "dataplane-mode: ambient", "workloadSelector"):
+        assert gap in said, gap

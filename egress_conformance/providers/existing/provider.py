@@ -273,7 +273,7 @@ class ExistingProvider(Provider):
         # reports a CNI that does not enforce it as "not supported", never as a pass.
         return frozenset({features.MESH_WIDE_POLICY, features.SERVICE_ENTRY_HTTP, features.HTTPS_PASSTHROUGH,
                           features.SIDECAR_SCOPED_POLICY, features.TLS_ORIGINATION, features.NETWORK_POLICY,
-                          *found})
+                          features.WORKLOADS, *found})
 
     def lacking(self, feature: str) -> str:
         if self._ambient:
