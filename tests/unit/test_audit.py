@@ -285,3 +285,12 @@ def test_the_catalogue_has_a_shape_for_each_gap_the_audit_closed():
                 "excludeOutboundPorts", "excludeOutboundIPRanges", "includeOutboundIPRanges", "inject",
                 "hostNetwork", "runAsUser: 1337", "istio.io/rev", "dataplane-mode: ambient", "workloadSelector"):
         assert gap in said, gap
+
+
+def test_a_sidecar_selecting_workloads_is_shown_with_the_egress_and_judged_only_where_it_selects_one(tmp_path):
+    selecting = {"apiVersion": "networking.istio.io/v1", "kind": "Sidecar",
+                 "metadata": {"name": "web-open", "namespace": fakemesh.TEST_NAMESPACE},
+                 "spec": {"workloadSelector": {"labels": {"app": "web"}}, "outboundTrafficPolicy": {"mode": "ALLOW_ANY"}}}
+    failure, t, _ = audited(tmp_path, fakemesh.RESTRICTED_MESH_TEXT, [*team_entries(), selecting])
+    assert failure is None  # no workload of the namespace has app=web: nothing leaves through it
+    assert "Sidecar egress-test/web-open selects app=web: ALLOW_ANY for those workloads" in t.steps[0].evidence
