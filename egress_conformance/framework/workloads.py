@@ -97,12 +97,33 @@ def _template(obj: dict) -> dict:
     return spec.get("template") or {}
 
 
-def findings(workloads: list[Workload], mesh: Mesh) -> tuple[list[str], list[str]]:
+def own_config(w: Workload, mesh: Mesh) -> tuple[str, ...]:
+    """The Sidecars and EnvoyFilters that select this workload alone (workloadSelector): what makes
+    its sidecar's config differ from the probe's. Workloads with the same tuple share one config."""
+    namespace = w.name.split("/")[0]
+    return tuple(f"{kind} {_name(o)}" for kind, objects in (("Sidecar", mesh.sidecars),
+                                                          ("EnvoyFilter", mesh.envoy_filters))
+                 for o in objects if o["metadata"]["namespace"] in (namespace, mesh.root) and _selects(o, w.labels))
+
+
+def meshed_pod(w: Workload) -> str | None:
+    """A running pod of the workload with its sidecar, whose own config can be read; None without one."""
+    for pod in w.pods:
+        names = [c.get("name") for c in (pod.get("spec") or {}).get("containers") or []]
+        names += [c.get("name") for c in (pod.get("spec") or {}).get("initContainers") or []]
+        if PROXY in names and (pod.get("status") or {}).get("phase") == "Running":
+            return pod["metadata"]["name"]
+    return None
+
+
+def findings(workloads: list[Workload], mesh: Mesh, walked: frozenset[str] = frozenset()
+             ) -> tuple[list[str], list[str]]:
     """(findings, covered): each path around a workload's sidecar, in words naming the workload and
-    the field; those an enforced NetworkPolicy blocks are covered instead, naming the policy."""
+    the field; those an enforced NetworkPolicy blocks are covered instead, naming the policy.
+    ``walked``: workloads whose own sidecar the audit walked (their EnvoyFilters are judged there)."""
     found, covered = [], []
     for workload in workloads:
-        for path, policy_can_block in _paths_around(workload, mesh):
+        for path, policy_can_block in _paths_around(workload, mesh, workload.name in walked):
             blocker = _blocking_policy(workload, mesh.network_policies) if policy_can_block else None
             if blocker and mesh.policies_enforced:
                 covered.append(f"{workload}: {path}: covered by NetworkPolicy {blocker}")
@@ -114,7 +135,7 @@ def findings(workloads: list[Workload], mesh: Mesh) -> tuple[list[str], list[str
     return found, covered
 
 
-def _paths_around(w: Workload, mesh: Mesh):
+def _paths_around(w: Workload, mesh: Mesh, walked: bool = False):
     """(the path in words, whether a NetworkPolicy can block it) for each way around the sidecar."""
     inject = w.annotations.get("sidecar.istio.io/inject", w.labels.get("sidecar.istio.io/inject"))
     ambient = (w.labels.get("istio.io/dataplane-mode") or mesh.namespace_labels.get("istio.io/dataplane-mode"))
@@ -145,7 +166,7 @@ def _paths_around(w: Workload, mesh: Mesh):
             if context.get(field) == PROXY_ID:
                 yield (f"container {container.get('name')} {field}: {PROXY_ID}: the proxy's own id, whose traffic "
                        "the sidecar's iptables let out unredirected"), True
-    yield from _selected_alone(w, mesh)
+    yield from _selected_alone(w, mesh, walked)
 
 
 def _capture(w: Workload):
@@ -169,7 +190,7 @@ def _capture(w: Workload):
         yield f"{CAPTURE}interceptionMode: NONE: nothing is captured, every connection leaves around the sidecar", True
 
 
-def _selected_alone(w: Workload, mesh: Mesh):
+def _selected_alone(w: Workload, mesh: Mesh, walked: bool):
     """A Sidecar or EnvoyFilter with a workloadSelector that selects this workload: its sidecar is
     configured apart from the probe's. Istio's precedence: the namespace's Sidecar that selects the
     workload, else the namespace's without selector, else the root namespace's without selector."""
@@ -184,8 +205,8 @@ def _selected_alone(w: Workload, mesh: Mesh):
             yield (f"Sidecar {_name(sidecar)} selects it (workloadSelector) and sets {mode}{source}: unknown hosts "
                    "pass through its sidecar"), True
     for envoy_filter in mesh.envoy_filters:
-        if (envoy_filter.get("spec") or {}).get("workloadSelector") and _selects(envoy_filter, w.labels) and \
-                envoy_filter["metadata"]["namespace"] in (namespace, mesh.root):
+        if not walked and _selects(envoy_filter, w.labels) and envoy_filter["metadata"]["namespace"] in (
+                namespace, mesh.root):
             yield (f"EnvoyFilter {_name(envoy_filter)} selects it alone (workloadSelector): its sidecar is not the "
                    "probe's, and the audit has not walked it"), False
 

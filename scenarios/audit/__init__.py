@@ -25,6 +25,7 @@ from egress_conformance.hosts import allowlist
 from egress_conformance.providers import features
 from egress_conformance.reports.model import Step, Verdict
 from egress_conformance.verdicts import checks, waits
+from egress_conformance.verdicts import paths as verdicts_paths
 from egress_conformance.verdicts.observe import Request
 
 
@@ -58,23 +59,51 @@ def run(t):
             t.verify(step, probe, check, sticky=sticky)
         except waits.NotConverged:
             leaks.append(f"{step}: {t.steps[-1].detail}")
-    leaks += _around_sidecars(t)
+    leaks += _around_sidecars(t, listed.values(), inside)
     t.findings.extend(f"audit of namespace {t.namespace}: {leak}" for leak in leaks)
     assert not leaks, f"{len(leaks)} audit checks failed: " + " | ".join(leaks)
 
 
-def _around_sidecars(t) -> list[str]:
+def _around_sidecars(t, listed, inside) -> list[str]:
     """The namespace's own workloads from the API: every path around a sidecar is a finding naming
-    the workload and the field (framework/workloads.py), recorded as a step either way."""
+    the workload and the field (framework/workloads.py); a workload whose sidecar a Sidecar or
+    EnvoyFilter configures apart from the probe's has its own sidecar walked, one pod per distinct
+    config. Recorded as a step either way."""
     step = f"no workload of namespace {t.namespace} leaves around its sidecar"
     found, mesh = inventory.read(t.api, t.namespace, t.provider.mesh_config_map())
-    paths, covered = workloads.findings(found, mesh)
+    own, walked = _own_sidecars(t, found, mesh, listed, inside)
+    paths, covered = workloads.findings(found, mesh, walked)
+    paths += own
     seen = f"{len(found)} workloads: {', '.join(str(w) for w in found) or 'none but the probe'}"
+    seen += f"; own sidecars walked: {', '.join(sorted(walked))}" if walked else ""
     seen += "".join(f"\ncovered: {c}" for c in covered)
     t.steps.append(Step(step, Verdict.FAILED if paths else Verdict.PASSED,
                         detail="; ".join(paths) or f"{len(found)} workloads, each behind its sidecar",
                         evidence=seen, started=_now(), ended=_now()))
     return [f"{step}: {'; '.join(paths)}"] if paths else []
+
+
+def _own_sidecars(t, found, mesh, listed, inside) -> tuple[list[str], frozenset[str]]:
+    """Walk one running pod's sidecar per distinct config that differs from the probe's: (its
+    leaks, named with the workload and what configures it apart; the workloads walked)."""
+    groups: dict[tuple[str, ...], list] = {}
+    for workload in found:
+        key = workloads.own_config(workload, mesh)
+        if key:
+            groups.setdefault(key, []).append(workload)
+    leaks, walked = [], set()
+    for key, group in sorted(groups.items()):
+        meshed = [(w, p) for w in group if (p := workloads.meshed_pod(w))]
+        sidecar = t.provider.sidecar_of(meshed[0][1]) if meshed else None
+        if sidecar is None:
+            continue  # no pod to read: workloads.findings names what selects it as not walked
+        workload, pod = meshed[0]
+        said = verdicts_paths.leaks(verdicts_paths.walk(*sidecar.envoy_admin_many(list(verdicts_paths.CONFIG_PATHS))),
+                                    listed, inside)
+        walked |= {w.name for w in group}
+        leaks += [f"{workload} (its own sidecar, pod {pod}, configured apart by {', '.join(key)}): {leak}"
+                  for leak in said]
+    return leaks, frozenset(walked)
 
 
 def _now() -> str:

@@ -1,6 +1,7 @@
 """The audit and the broken-mesh matrix: their pure logic, and the audit's wiring on the fake
 API server (the matrix itself runs on real meshes: tests/integration, tests/cluster)."""
 
+import json
 import pathlib
 import tempfile
 
@@ -294,3 +295,35 @@ def test_a_sidecar_selecting_workloads_is_shown_with_the_egress_and_judged_only_
     failure, t, _ = audited(tmp_path, fakemesh.RESTRICTED_MESH_TEXT, [*team_entries(), selecting])
     assert failure is None  # no workload of the namespace has app=web: nothing leaves through it
     assert "Sidecar egress-test/web-open selects app=web: ALLOW_ANY for those workloads" in t.steps[0].evidence
+
+
+def test_a_team_pod_configured_apart_has_its_own_sidecar_walked_and_its_leak_named(tmp_path, monkeypatch):
+    def obj(kind, api_version, name, **rest):
+        return {"apiVersion": api_version, "kind": kind, "metadata": {"name": name, "namespace": fakemesh.TEST_NAMESPACE,
+                                                                      **rest.pop("meta", {})}, **rest}
+
+    tap = obj("EnvoyFilter", "networking.istio.io/v1alpha3", "web-tap",
+              spec={"workloadSelector": {"labels": {"app": "web"}}, "configPatches": []})
+    web = obj("Pod", "v1", "web-1", meta={"labels": {"app": "web"}},
+              spec={"containers": [{"name": "app"}, {"name": "istio-proxy"}]}, status={"phase": "Running"})
+    vhost = {"name": "mirror", "domains": ["mirror.example"], "routes": [{"match": {"prefix": "/"},
+                                                                          "route": {"cluster": "PassthroughCluster"}}]}
+    dump = json.dumps({"configs": [{"@type": "type.googleapis.com/envoy.admin.v3.RoutesConfigDump",
+                                    "dynamic_route_configs": [{"route_config": {"name": "80", "virtual_hosts": [vhost]}}]},
+                                   {"@type": "type.googleapis.com/envoy.admin.v3.ListenersConfigDump",
+                                    "dynamic_listeners": [{"active_state": {"listener": {
+                                        "name": "0.0.0.0_80", "filter_chains": [{"filters": [{"typed_config": {
+                                            "rds": {"route_config_name": "80"}}}]}]}}}]}]})
+
+    class TeamSidecar:
+        def envoy_admin_many(self, paths):
+            return [dump] + ['{"configs": []}'] * (len(paths) - 1)
+
+    monkeypatch.setattr(fakemesh.Provider, "sidecar_of", lambda self, pod: TeamSidecar(), raising=False)
+    failure, t, _ = audited(tmp_path, fakemesh.RESTRICTED_MESH_TEXT, [*team_entries(), tap, web])
+    assert failure is not None
+    [finding] = t.findings
+    assert ("Pod egress-test/web-1 (its own sidecar, pod web-1, configured apart by EnvoyFilter egress-test/web-tap): "
+            "listener 0.0.0.0_80, chain #0, route 80, virtual host mirror (mirror.example), route / -> "
+            "PassthroughCluster: passes connections through to any address") in finding
+    assert "has not walked it" not in finding

@@ -127,3 +127,15 @@ def test_an_envoy_filter_that_selects_a_workload_alone_is_named_as_not_walked():
     paths, _ = found([deployment("web"), deployment("api")], envoy_filters=(envoy_filter,))
     assert paths == ["Deployment team-a/web: EnvoyFilter team-a/web-tap selects it alone (workloadSelector): its "
                      "sidecar is not the probe's, and the audit has not walked it"]
+
+
+def test_workloads_selected_alike_share_one_config_and_one_running_meshed_pod_is_read():
+    envoy_filter = {"metadata": {"name": "web-tap", "namespace": NS},
+                    "spec": {"workloadSelector": {"labels": {"app": "web"}}}}
+    mesh = workloads.Mesh(envoy_filters=(envoy_filter,))
+    running = dict(pod("web-a", "uid-web"), status={"phase": "Running"})
+    found_workloads = workloads.inventory([deployment("web"), pod("web-pending", "uid-web"), running, deployment("api")])
+    web, api = found_workloads[1], found_workloads[0]
+    assert workloads.own_config(web, mesh) == ("EnvoyFilter team-a/web-tap",) and workloads.own_config(api, mesh) == ()
+    assert workloads.meshed_pod(web) == "web-a" and workloads.meshed_pod(api) is None
+    assert workloads.findings(found_workloads, mesh, walked=frozenset({"team-a/web"})) == ([], [])

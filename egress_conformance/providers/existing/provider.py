@@ -304,6 +304,10 @@ class ExistingProvider(Provider):
         return clientpod.PodWorkload(self._exec_api, self.test_namespace, self.target.trusted_ca if self.target
                                      else None, name=name)
 
+    def sidecar_of(self, pod: str) -> Workload | None:
+        # One exec per admin read: a team's pod is read a few times, not held open for the run.
+        return clientpod.PodWorkload(self._exec_api, self.test_namespace, None, clientpod.CHANNEL_EXEC, name=pod)
+
     def substitutions(self) -> dict[str, str]:
         # A simulated host has no DNS name outside the client pod's hosts file: a ServiceEntry
         # that another proxy (the egress gateway) resolves names its address instead.
