@@ -220,6 +220,11 @@ def test_the_kill_rate_counts_caught_leaks_and_false_failures():
     assert lines[0] == "kill rate: 1/2 leaking meshes caught with the right diagnosis"
     assert lines[1].startswith("false failures: 1/2 sound meshes")
     assert markdown.count("\n") == 2 + len(tests)
+    lines, _ = matrix.table([*tests, result("pod-meshed", Result.NOT_SUPPORTED),
+                             result("pod-without-sidecar", Result.NOT_SUPPORTED)])
+    assert lines[:3] == ["kill rate: 1/2 leaking meshes caught with the right diagnosis",
+                         "false failures: 1/2 sound meshes (the clean mesh before and after among them)",
+                         "no verdict: 2 shapes not run on this mesh (below)"]
 
 
 def test_probe_hosts_come_from_a_file_and_a_bad_name_is_refused(tmp_path):
