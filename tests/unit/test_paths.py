@@ -5,7 +5,9 @@ for the leaks a name-only reading missed."""
 import json
 import pathlib
 
+from egress_conformance.framework import networks
 from egress_conformance.verdicts import paths
+from tests import fakemesh
 
 DATA = pathlib.Path(__file__).parent / "data"
 LISTED = ["outbound|80||httpbin.org"]
@@ -185,3 +187,22 @@ def test_networks_say_inside_by_address_range_and_service_name():
     assert not NETWORKS.inside("198.51.100.1")
     assert NETWORKS.inside("reviews.team-b.svc.cluster.local")
     assert not NETWORKS.inside("evil.team-b.svc.cluster.local") and not NETWORKS.inside("httpbin.org")
+
+
+def test_the_clusters_networks_are_read_from_its_nodes_services_and_pod_endpoints():
+    server = fakemesh.ApiServer()
+    server.store[("Node", "", "node-1")] = {"metadata": {"name": "node-1", "namespace": ""},
+                                           "spec": {"podCIDRs": ["10.244.0.0/24"]},
+                                           "status": {"addresses": [{"type": "InternalIP", "address": "172.18.0.2"}]}}
+    server.store[("Service", "team-b", "legacy")] = {"metadata": {"name": "legacy", "namespace": "team-b"},
+                                                     "spec": {"clusterIPs": ["10.96.7.7"]}}
+    server.store[("EndpointSlice", "team-b", "legacy-1")] = {
+        "metadata": {"name": "legacy-1", "namespace": "team-b", "labels": {"kubernetes.io/service-name": "legacy"}},
+        "endpoints": [{"addresses": ["203.0.113.60"]},
+                      {"addresses": ["10.1.2.3"], "targetRef": {"kind": "Pod", "name": "legacy-0"}}]}
+    found = networks.read(fakemesh.ApiClient(server))
+    assert found.cidrs == ("10.244.0.0/24",)
+    assert found.inside("10.244.0.9") and found.inside("172.18.0.2") and found.inside("10.96.7.7")
+    assert found.inside("10.1.2.3") and found.inside(fakemesh.API_SERVER_IP)  # a pod's; the API server's own
+    assert not found.inside("203.0.113.60")  # written by hand, no pod behind it
+    assert found.inside("legacy.team-b.svc.cluster.local") and not found.inside("other.team-b.svc.cluster.local")
