@@ -17,6 +17,8 @@ PROXY_ID = 1337
 """istio-proxy's uid and gid: the sidecar's iptables let their traffic out unredirected."""
 CAPTURE = "traffic.sidecar.istio.io/"
 AMBIENT_ISSUE = "istio/istio#54281"
+UNPROVEN = "this run has not proven that the cluster enforces NetworkPolicy"
+"""How a finding says that a NetworkPolicy would cover it, enforcement unproven."""
 OWN_PREFIX = "egress-conformance-"
 """The audit's own probe pods (app label egress-conformance-*): the run's, not the team's."""
 
@@ -128,8 +130,7 @@ def findings(workloads: list[Workload], mesh: Mesh, walked: frozenset[str] = fro
             if blocker and mesh.policies_enforced:
                 covered.append(f"{workload}: {path}: covered by NetworkPolicy {blocker}")
             elif blocker:
-                found.append(f"{workload}: {path} (NetworkPolicy {blocker} would block it, but this run has not "
-                             "proven that the cluster enforces NetworkPolicy)")
+                found.append(f"{workload}: {path} (NetworkPolicy {blocker} would block it, but {UNPROVEN})")
             else:
                 found.append(f"{workload}: {path}")
     return found, covered

@@ -16,7 +16,10 @@ configuration is a leak (waits.until_settled, sticky). Each failure is a finding
 path and the Istio object behind it.
 """
 
+import dataclasses
 import datetime
+
+from egress_conformance.scenarios.audit import enforcement
 
 from egress_conformance.cluster.meshconfig import REGISTRY_ONLY
 from egress_conformance.framework import inventory, networks, scope, workloads
@@ -73,8 +76,14 @@ def _around_sidecars(t, listed, inside) -> list[str]:
     found, mesh = inventory.read(t.api, t.namespace, t.provider.mesh_config_map())
     own, walked = _own_sidecars(t, found, mesh, listed, inside)
     paths, covered = workloads.findings(found, mesh, walked)
+    proof = ""
+    if any(workloads.UNPROVEN in path for path in paths):  # a NetworkPolicy would cover it: prove it is enforced
+        enforced, proof = enforcement.proven(t)
+        if enforced:
+            paths, covered = workloads.findings(found, dataclasses.replace(mesh, policies_enforced=True), walked)
     paths += own
     seen = f"{len(found)} workloads: {', '.join(str(w) for w in found) or 'none but the probe'}"
+    seen += f"; NetworkPolicy enforcement: {proof}" if proof else ""
     seen += f"; own sidecars walked: {', '.join(sorted(walked))}" if walked else ""
     seen += "".join(f"\ncovered: {c}" for c in covered)
     t.steps.append(Step(step, Verdict.FAILED if paths else Verdict.PASSED,
