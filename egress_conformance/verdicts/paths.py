@@ -132,13 +132,13 @@ def leaks(found: Walk, listed, networks: Networks) -> list[str]:
     said: dict[str, str] = {}
     for path in found.paths:
         cluster = found.clusters.get(path.cluster)
-        why = _why(path, cluster, path.cluster in allowed, networks)
+        why = _why(path, cluster, _without_subset(path.cluster) in allowed, networks)
         if why and path.cluster not in said:
             said[path.cluster] = f"{path.via} -> {_named(path.cluster, cluster)}: {why}"
     walked = {path.cluster for path in found.paths}
     for name, cluster in found.clusters.items():  # a cluster no walked path shows may still be reached
         if name.startswith("outbound|") and name not in walked:
-            why = _why(Path("", name), cluster, name in allowed, networks)
+            why = _why(Path("", name), cluster, _without_subset(name) in allowed, networks)
             if why:
                 said[name] = f"cluster {_named(name, cluster)}: {why}"
     return list(said.values())
@@ -161,6 +161,12 @@ def _why(path: Path, cluster: Cluster | None, listed: bool, networks: Networks) 
         more = f" and {len(outside) - 1} more" if len(outside) > 1 else ""
         return f"endpoint {outside[0]}{more} outside the cluster's networks, for a host the list does not name"
     return None
+
+
+def _without_subset(name: str) -> str:
+    """``outbound|80|v1|httpbin.org`` (a DestinationRule's subset) -> ``outbound|80||httpbin.org``: the same host."""
+    parts = name.split("|")
+    return "|".join([*parts[:2], "", parts[3]]) if len(parts) == 4 and parts[0] == "outbound" else name
 
 
 def _named(name: str, cluster: Cluster | None) -> str:

@@ -206,3 +206,11 @@ def test_the_clusters_networks_are_read_from_its_nodes_services_and_pod_endpoint
     assert found.inside("10.1.2.3") and found.inside(fakemesh.API_SERVER_IP)  # a pod's; the API server's own
     assert not found.inside("203.0.113.60")  # written by hand, no pod behind it
     assert found.inside("legacy.team-b.svc.cluster.local") and not found.inside("other.team-b.svc.cluster.local")
+
+
+def test_a_destination_rules_subset_of_a_listed_host_is_the_listed_host():
+    subset = "outbound|80|v1|httpbin.org"
+    assert leaks(cluster(subset, "STRICT_DNS", "httpbin.org")) == []
+    assert leaks(cluster("outbound|80|v1|example.org", "STRICT_DNS", "example.org")) == [
+        "cluster outbound|80|v1|example.org (STRICT_DNS): endpoint example.org outside the cluster's networks, for a "
+        "host the list does not name"]
