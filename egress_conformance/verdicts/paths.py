@@ -130,11 +130,16 @@ def leaks(found: Walk, listed, networks: Networks) -> list[str]:
     the path, the cluster with its type, and why it leaks."""
     allowed = set(listed)
     said: dict[str, str] = {}
+    more: dict[str, int] = {}
     for path in found.paths:
         cluster = found.clusters.get(path.cluster)
         why = _why(path, cluster, _without_subset(path.cluster) in allowed, networks)
-        if why and path.cluster not in said:
+        if why and path.cluster in said:
+            more[path.cluster] = more.get(path.cluster, 0) + 1
+        elif why:
             said[path.cluster] = f"{path.via} -> {_named(path.cluster, cluster)}: {why}"
+    for name, count in more.items():  # one line per cluster: its first path, and how many more lead there
+        said[name] += f" (and {count} more path{'s' if count > 1 else ''} to it)"
     walked = {path.cluster for path in found.paths}
     for name, cluster in found.clusters.items():  # a cluster no walked path shows may still be reached
         if name.startswith("outbound|") and name not in walked:

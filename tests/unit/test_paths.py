@@ -214,3 +214,38 @@ def test_a_destination_rules_subset_of_a_listed_host_is_the_listed_host():
     assert leaks(cluster("outbound|80|v1|example.org", "STRICT_DNS", "example.org")) == [
         "cluster outbound|80|v1|example.org (STRICT_DNS): endpoint example.org outside the cluster's networks, for a "
         "host the list does not name"]
+
+
+CAPTURED_LIST = ["outbound|443||api.github.com", "outbound|443||files.pythonhosted.org", "outbound|443||proxy.golang.org",
+                 "outbound|443||pypi.org", "outbound|80||httpbin.org"]
+"""The team's list in the captured dumps below: each is a sidecar of the local mesh (Istio master, Envoy 1.40)
+under one catalogue shape, trimmed to what a walk reads (tests/unit/data, captured by the matrix's evidence)."""
+
+
+def captured(name: str) -> list[str]:
+    return paths.leaks(paths.walk((DATA / f"config_dump_{name}.json").read_text()), CAPTURED_LIST, paths.Networks())
+
+
+def test_captured_sidecars_of_broken_meshes_leak_exactly_where_the_shape_opened_a_path():
+    assert captured("envoyfilter_original_dst_chain") == [
+        "listener virtualOutbound, chain to-partner (to 203.0.113.0/24) -> partner-egress (ORIGINAL_DST): sends to "
+        "whatever address the connection asked for, for hosts the list does not name"]
+    assert captured("envoyfilter_virtual_host_to_passthrough") == [
+        "listener 0.0.0.0_80, chain #0, route 80, virtual host internal-mirror (mirror.corp.example), route / -> "
+        "PassthroughCluster (ORIGINAL_DST): passes connections through to any address"]
+    [selectorless] = captured("service_without_selector_outside")
+    assert selectorless.startswith("listener 10.96.93.72_5432, chain #0 -> outbound|5432||legacy-db.")
+    assert selectorless.endswith("svc.cluster.local (EDS): endpoint 203.0.113.60 outside the cluster's networks, for "
+                                 "a host the list does not name")
+    [sni] = captured("envoyfilter_sni_chain_to_passthrough")
+    assert sni.startswith("listener 10.96.0.1_443, chain partner-sni (server names *.partner.example) -> "
+                          "PassthroughCluster (ORIGINAL_DST): passes connections through to any address (and ")
+
+
+def test_a_captured_sound_sidecar_walks_every_listener_and_finds_no_leak():
+    walked = paths.walk((DATA / "config_dump_envoyfilter_virtual_host_to_passthrough.json").read_text())
+    listeners = {p.via.split(",")[0] for p in walked.paths}
+    assert listeners == {"listener virtualOutbound", "listener 0.0.0.0_80", "listener 0.0.0.0_443",
+                         "listener 10.96.0.1_443"}
+    sound = [p for p in walked.paths if "internal-mirror" not in p.via]
+    assert paths.leaks(paths.Walk(tuple(sound), walked.clusters), CAPTURED_LIST, paths.Networks()) == []
