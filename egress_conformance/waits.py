@@ -87,8 +87,8 @@ class Refuted(NotConverged):
     """The state was observed consistently *not* to hold: a settled verdict, not a timeout."""
 
 
-def until_settled(probe: Callable[[], T], check, timing: Timing, *, what: str, clock=time.monotonic,
-                  sleep=time.sleep) -> Converged[T]:
+def until_settled(probe: Callable[[], T], check, timing: Timing, *, what: str, sticky: bool = False,
+                  clock=time.monotonic, sleep=time.sleep) -> Converged[T]:
     """Call ``probe()`` until ``timing.consecutive`` observations in a row agree on the verdict,
     either way: for a mesh nobody is changing (an audit), a leak seen that many times under one
     configuration is as settled as a match, and waiting for it to go away proves nothing.
@@ -96,20 +96,34 @@ def until_settled(probe: Callable[[], T], check, timing: Timing, *, what: str, c
     Agreeing observations follow the rules of until_consistent (one unchanged config generation
     when the sidecar shows it). Returns on a settled match; raises Refuted on a settled mismatch
     (the last mismatch's reason), NotConverged when the answers still disagree at the timeout.
+
+    ``sticky``: a mismatch seen under the configuration that finally matched is not outvoted by
+    the matches after it (a leak seen once is a leak): Refuted, with that mismatch. Without a
+    generation to tell configurations apart, any mismatch sticks.
     """
     __tracebackhide__ = True
     started = clock()
     attempts, streak, matched, streak_generation = 0, 0, None, None
+    seen_failing: dict = {}
+    """Generation -> the first mismatching observation under it, and its reason."""
     while True:
         last = probe()
         attempts += 1
         reason = check(last)
         generation = getattr(last, "generation", None)
+        if reason is not None:
+            seen_failing.setdefault(generation, (last, reason))
         same = streak and (reason is None) == matched and generation == streak_generation
         streak = streak + 1 if same else 1
         matched, streak_generation = reason is None, generation
         elapsed = clock() - started
         if streak >= timing.consecutive:
+            if matched and sticky and (generation in seen_failing or (generation is None and seen_failing)):
+                earlier, why = seen_failing.get(generation) or next(iter(seen_failing.values()))
+                summary = earlier.summary() if hasattr(earlier, "summary") else repr(earlier)
+                raise Refuted(f"{what}: failed once under the configuration that then passed {streak} times "
+                              f"({attempts} attempts, {elapsed:.1f}s): a leak seen once is a leak; seen: {summary}; "
+                              f"mismatch: {why}", earlier, why, attempts, elapsed)
             if matched:
                 return Converged(last, attempts, elapsed)
             summary = last.summary() if hasattr(last, "summary") else repr(last)

@@ -66,7 +66,18 @@ KINDS = (_Kind("v1", "ConfigMap", "configmaps"),
          _Kind("networking.istio.io/v1", "DestinationRule", "destinationrules"),
          _Kind("networking.istio.io/v1", "VirtualService", "virtualservices"),
          _Kind("networking.istio.io/v1alpha3", "EnvoyFilter", "envoyfilters"),
-         _Kind("security.istio.io/v1", "AuthorizationPolicy", "authorizationpolicies"))
+         _Kind("security.istio.io/v1", "AuthorizationPolicy", "authorizationpolicies"),
+         _Kind("v1", "Node", "nodes"),
+         _Kind("v1", "Service", "services"),
+         _Kind("discovery.k8s.io/v1", "EndpointSlice", "endpointslices"),
+         _Kind("v1", "Pod", "pods"),
+         _Kind("apps/v1", "Deployment", "deployments"),
+         _Kind("apps/v1", "StatefulSet", "statefulsets"),
+         _Kind("apps/v1", "DaemonSet", "daemonsets"),
+         _Kind("apps/v1", "ReplicaSet", "replicasets"),
+         _Kind("batch/v1", "Job", "jobs"),
+         _Kind("batch/v1", "CronJob", "cronjobs"),
+         _Kind("networking.k8s.io/v1", "NetworkPolicy", "networkpolicies"))
 """The only kinds the scenarios touch; the API answers 404 for any other, as for a missing CRD.
 DestinationRules, VirtualServices, EnvoyFilters and AuthorizationPolicies are only listed (a failure's explanation
 reads them); the fake's sidecar does not model what they do, and none is ever created."""
@@ -75,6 +86,7 @@ _OBJECT_PATH = re.compile(r"^/(?:api/(?P<core>v1)|apis/(?P<group>[^/]+)/(?P<vers
                           r"/namespaces/(?P<namespace>[^/]+)/(?P<plural>[^/]+)(?:/(?P<name>[^/]+))?$")
 _EVERYWHERE_PATH = re.compile(r"^/(?:api/(?P<core>v1)|apis/(?P<group>[^/]+)/(?P<version>[^/]+))/(?P<plural>[^/]+)$")
 """A kind's objects in every namespace (what a cluster-wide list asks for)."""
+_NAMESPACE_PATH = re.compile(r"^/api/v1/namespaces/(?P<name>[^/]+)$")
 
 
 class ApiServer:
@@ -83,6 +95,7 @@ class ApiServer:
 
     def __init__(self, mesh_text: str = MESH_TEXT):
         self.namespaces = {ISTIO_NAMESPACE, TEST_NAMESPACE}
+        self.namespace_labels: dict[str, dict[str, str]] = {}
         self.store: dict[tuple[str, str, str], dict] = {}
         """(kind, namespace, name) -> the object as the API holds it."""
         self.history: list[tuple[str, str, str, str]] = []
@@ -93,6 +106,14 @@ class ApiServer:
         self._put("ConfigMap", {"apiVersion": "v1", "kind": "ConfigMap",
                                 "metadata": {"name": MESH_CONFIG_MAP, "namespace": ISTIO_NAMESPACE},
                                 "data": {"mesh": mesh_text}})
+        # As every API server does: the default/kubernetes Service, its endpoint the API server itself.
+        self._put("Service", {"apiVersion": "v1", "kind": "Service",
+                              "metadata": {"name": "kubernetes", "namespace": "default"},
+                              "spec": {"clusterIPs": ["10.96.0.1"], "ports": [{"port": 443}]}})
+        self._put("EndpointSlice", {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                                    "metadata": {"name": "kubernetes", "namespace": "default",
+                                                 "labels": {"kubernetes.io/service-name": "kubernetes"}},
+                                    "endpoints": [{"addresses": [API_SERVER_IP]}]})
 
     def mesh_text(self) -> str:
         """The mesh ConfigMap's ``mesh`` key, as stored."""
@@ -124,6 +145,10 @@ class ApiServer:
         if listed is not None and method == "GET":
             return 200, {"kind": f"{listed.kind}List", "apiVersion": listed.api_version, "metadata": {},
                          "items": self.objects(listed.kind)}
+        named = _NAMESPACE_PATH.match(path)
+        if named and method == "GET":
+            return 200, {"apiVersion": "v1", "kind": "Namespace",
+                         "metadata": {"name": named["name"], "labels": self.namespace_labels.get(named["name"], {})}}
         match = _OBJECT_PATH.match(path)
         kind = _kind_of(match)
         if kind is None:
@@ -510,12 +535,36 @@ class Envoy:
                      for route in routes]
         elif resource == "dynamic_active_clusters":
             names = sorted(xds.clusters | {BLACKHOLE, PASSTHROUGH, "InboundPassthroughCluster"})
-            items = [("ClustersConfigDump.DynamicCluster", name, {"cluster": {"name": name}}) for name in names]
+            items = [("ClustersConfigDump.DynamicCluster", name, {"cluster": _cluster(name)}) for name in names]
+        elif resource == "dynamic_endpoint_configs":
+            items = [("EndpointsConfigDump.DynamicEndpointConfig", KUBERNETES_CLUSTER, {"endpoint_config": {
+                "cluster_name": KUBERNETES_CLUSTER, "endpoints": [{"lb_endpoints": [_endpoint(API_SERVER_IP)]}]}})]
         else:
             raise NotModelled(f"config_dump resource {resource}")
         configs = [dict(body, **{"@type": f"type.googleapis.com/envoy.admin.v3.{kind}"})
                    for kind, name, body in items if named.search(name)]
         return json.dumps({"configs": configs}, indent=1)
+
+
+API_SERVER_IP = "10.0.0.1"
+"""The address of the API server's endpoint (the default/kubernetes Service's EndpointSlice)."""
+
+
+def _endpoint(address: str, port: int = 443) -> dict:
+    return {"endpoint": {"address": {"socket_address": {"address": address, "port_value": port}}}}
+
+
+def _cluster(name: str) -> dict:
+    """A cluster as Istio makes it: a ServiceEntry's DNS-resolved (its host the endpoint), a Service's EDS."""
+    if name in (PASSTHROUGH, "InboundPassthroughCluster"):
+        return {"name": name, "type": "ORIGINAL_DST"}
+    if name == BLACKHOLE:
+        return {"name": name, "type": "STATIC"}
+    if name == KUBERNETES_CLUSTER:
+        return {"name": name, "type": "EDS"}
+    port, host = int(name.split("|")[1]), name.split("|")[3]
+    return {"name": name, "type": "STRICT_DNS",
+            "load_assignment": {"cluster_name": name, "endpoints": [{"lb_endpoints": [_endpoint(host, port)]}]}}
 
 
 def _tcp_proxy(cluster: str) -> dict:

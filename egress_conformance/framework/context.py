@@ -7,6 +7,7 @@ state and of a real request from the meshed workload.
 
 import dataclasses
 import datetime
+import functools
 import logging
 import secrets
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from egress_conformance.framework import effective, scope
 from egress_conformance.providers.base import EgressGateway, Provider, Workload
 from egress_conformance.reports.model import Step, Verdict
 from egress_conformance.timing import Timing
-from egress_conformance.verdicts import checks, envoy, observe
+from egress_conformance.verdicts import checks, envoy, observe, paths
 
 log = logging.getLogger("egress")
 
@@ -256,7 +257,7 @@ class EgressTest:
         endpoints reach the mesh a moment after the pod is Ready; the walkthrough starts on a
         settled mesh, and with reason: istiod of Istio master (1.31-dev) folds a mesh config
         change that lands in one debounce with an Endpoints update into an Endpoints-only push,
-        and the change never reaches the sidecar (README, "How it waits")."""
+        and the change never reaches the sidecar (docs/how-it-works.md, "How it waits")."""
 
         def endpoint(text: str) -> str | None:
             if f"cluster.{cluster}.upstream_rq_total" in envoy.parse_cluster_hosts(text):
@@ -368,11 +369,27 @@ class EgressTest:
         __tracebackhide__ = True
         return self._expect(step, lambda: self.probe_all(requests), check)
 
-    def verify_all(self, step: str, requests: list[observe.Request], check) -> observe.Batch:
+    def verify_all(self, step: str, requests: list[observe.Request], check, *, sticky: bool = False) -> observe.Batch:
         """The verdict of the mesh as it is (nobody changing it): batches of ``requests`` until
-        several in a row agree, either way; a settled mismatch fails at once (waits.until_settled)."""
+        several in a row agree, either way; a settled mismatch fails at once (waits.until_settled;
+        ``sticky``: one mismatch under the final configuration fails too)."""
         __tracebackhide__ = True
-        return self._expect(step, lambda: self.probe_all(requests), check, waits.until_settled)
+        return self.verify(step, lambda: self.probe_all(requests), check, sticky=sticky)
+
+    def verify(self, step: str, probe: Callable[[], T], check, *, sticky: bool = False) -> T:
+        """As verify_all, for any probe (e.g. walk)."""
+        __tracebackhide__ = True
+        return self._expect(step, probe, check, functools.partial(waits.until_settled, sticky=sticky))
+
+    def walk(self) -> paths.Walk:
+        """Every outbound path of the client's sidecar and every cluster it holds (paths.walk),
+        with its config generation around the reading (one round trip)."""
+        self.provider.ensure_healthy()
+        before, *dump, after = self.workload.envoy_admin_many([envoy.STATS_PATH, *paths.CONFIG_PATHS,
+                                                               envoy.STATS_PATH])
+        generation = (envoy.config_generation(envoy.parse_counters(before)),
+                      envoy.config_generation(envoy.parse_counters(after)))
+        return paths.walk(*dump, generation=generation if all(generation) else None)
 
     def _expect(self, step: str, probe, check, wait=waits.until_consistent):
         __tracebackhide__ = True

@@ -29,6 +29,9 @@ DEPLOYED_SUFFIX = "-istio"
 _URL_HOSTS = re.compile(r"https?://([^/:\s]+)")
 _CLUSTER_NAMES = re.compile(r"outbound\|\d+\|[^|]*\|[^\s,;)]+|" + envoy.PASSTHROUGH)
 _PASSTHROUGH_USED = re.compile(rf"-> {envoy.PASSTHROUGH}|{envoy.PASSTHROUGH} took")
+_WALKED_CLUSTERS = re.compile(r"(?:-> |cluster )(\S+) \((?:EDS|STRICT_DNS|LOGICAL_DNS|STATIC|ORIGINAL_DST|"
+                              r"dynamic-forward-proxy)\)")
+"""A cluster as a walked path names it (paths.leaks): its name, then its type."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,12 +56,16 @@ class Egress:
     root: str = "istio-system"
     http_routes: tuple[dict, ...] = dataclasses.field(default=(), repr=False)
     """The namespace's HTTPRoutes, oldest first (of two that match alike, the oldest wins)."""
+    selecting: tuple[str, ...] = ()
+    """The namespace's Sidecars with a workloadSelector, in words: each decides its workloads'
+    egress instead of the policy above (framework/workloads.py judges them per workload)."""
 
     def lines(self) -> list[str]:
         """The egress in words, for the report and the console."""
         lines = [f"policy {self.policy}, set by {self.policy_source}"]
         lines += [f"sees {line}" for line in self.service_entries] or ["sees no ServiceEntry"]
         lines += [f"EnvoyFilter {name} applies here" for name in self.envoy_filters]
+        lines += self.selecting
         return lines
 
     def behind(self, cluster: str) -> str:
@@ -70,7 +77,9 @@ class Egress:
                        else "no EnvoyFilter explains it (istiod or the proxy is at fault)")
             return f"{self.policy_source} sets {self.policy}, yet the sidecar passes unknown hosts through: {changed}"
         if not cluster.startswith("outbound|") or cluster.count("|") != 3:
-            return "not an outbound service cluster"
+            made = (f"EnvoyFilter {', '.join(self.envoy_filters)} may have added it" if self.envoy_filters
+                    else "no EnvoyFilter applies here")
+            return f"not a cluster Istio makes for a service: {made}"
         host = cluster.split("|")[3]
         covering = [e for e in self.entries if _covers(e, host)]
         owners = [f"ServiceEntry {_name(e)}{_resolution(e)}" for e in covering]
@@ -93,6 +102,7 @@ class Egress:
         hosts = set(_URL_HOSTS.findall(text))
         served = tuple(c for c in served if not hosts or c.split("|")[-1] in hosts)
         named = [c for c in _CLUSTER_NAMES.findall(text) if c != envoy.PASSTHROUGH]
+        named += [c for c in _WALKED_CLUSTERS.findall(text) if c not in named and c != envoy.PASSTHROUGH]
         if _PASSTHROUGH_USED.search(text):  # not where the reason names it as what was expected
             named.append(envoy.PASSTHROUGH)
         clusters = dict.fromkeys([*named, *served])
@@ -105,7 +115,10 @@ def read(api: client.ApiClient, namespace: str, mesh_config_map: tuple[str, str]
     """The namespace's egress as the API holds it now."""
     mesh_text = meshconfig.read(api, mesh_config_map)
     root = meshconfig.root_namespace(mesh_text)
-    sidecars = _default_sidecars(kube.list_everywhere(api, *SIDECAR), namespace, root)
+    every_sidecar = kube.list_everywhere(api, *SIDECAR)
+    sidecars = _default_sidecars(every_sidecar, namespace, root)
+    selecting = tuple(_describe_selecting(s) for s in every_sidecar
+                      if s["metadata"]["namespace"] == namespace and (s.get("spec") or {}).get("workloadSelector"))
     policy, source = meshconfig.policy_of(mesh_text), f"mesh config {mesh_config_map[0]}/{mesh_config_map[1]}"
     for sidecar in sidecars:  # the namespace's own first: it overrides the root namespace's
         mode = ((sidecar.get("spec") or {}).get("outboundTrafficPolicy") or {}).get("mode")
@@ -126,7 +139,14 @@ def read(api: client.ApiClient, namespace: str, mesh_config_map: tuple[str, str]
     # (another namespace's needs a ReferenceGrant), and the run's rights to list them end there.
     routes = sorted(kube.list_in(api, *HTTP_ROUTE, namespace), key=lambda r: r["metadata"]["creationTimestamp"])
     return Egress(namespace, policy, source, tuple(_describe(e) for e in entries), filters, entries, routing,
-                  authorization, root, tuple(routes))
+                  authorization, root, tuple(routes), selecting)
+
+
+def _describe_selecting(sidecar: dict) -> str:
+    spec = sidecar.get("spec") or {}
+    labels = ", ".join(f"{k}={v}" for k, v in sorted((spec["workloadSelector"].get("labels") or {}).items()))
+    mode = (spec.get("outboundTrafficPolicy") or {}).get("mode") or "the mesh config's policy"
+    return f"Sidecar {_name(sidecar)} selects {labels or 'no label'}: {mode} for those workloads"
 
 
 def _name(obj: dict) -> str:

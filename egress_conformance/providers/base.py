@@ -257,6 +257,11 @@ class Provider(abc.ABC):
         """The pod made from ``side_pod(name, ...)``, once Ready (with its sidecar when it has one)."""
         raise NotImplementedError(f"the {self.name} provider runs no pods beside its client (feature network-policy)")
 
+    def sidecar_of(self, pod: str) -> Workload | None:
+        """The sidecar of a running pod of the test namespace (a team's own), to read its admin
+        API; None where the mesh runs no pods beside its client."""
+        return None
+
     def lacking(self, feature: str) -> str:
         """Why this mesh lacks ``feature``, in words for the "not supported" line ("" to say nothing more)."""
         return ""

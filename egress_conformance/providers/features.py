@@ -11,6 +11,7 @@ TLS_ORIGINATION = "tls-origination"
 NETWORK_POLICY = "network-policy"
 EGRESS_AUTHORIZATION = "egress-authorization"
 GATEWAY_API = "gateway-api"
+WORKLOADS = "workloads"
 
 ALL = {
     MESH_WIDE_POLICY: "outboundTrafficPolicy.mode in the mesh config decides what unknown hosts get",
@@ -22,6 +23,7 @@ ALL = {
     EGRESS_AUTHORIZATION: "an AuthorizationPolicy in the egress gateway's namespace decides which service accounts "
                           "may leave (the sidecar reaches the gateway over mutual TLS)",
     NETWORK_POLICY: "NetworkPolicy is enforced (a scenario that finds it is not says so: not supported)",
+    WORKLOADS: "the mesh runs a team's own pods beside the client, injected (or not) by its webhook",
     GATEWAY_API: "a Gateway API Gateway of class istio is deployed by istiod and carries egress routed by HTTPRoutes",
 }
 """Feature name -> what a scenario that needs it proves."""

@@ -10,7 +10,7 @@ import urllib.parse
 from collections.abc import Callable
 
 from egress_conformance.cluster import meshconfig
-from egress_conformance.verdicts import envoy, observe
+from egress_conformance.verdicts import envoy, observe, paths
 
 Check = Callable[[observe.Observation], str | None]
 """A check: None when the observation matches, else the reason it does not."""
@@ -312,32 +312,28 @@ def _plain_port_80(url: str) -> bool:
     return parts.scheme == "http" and (parts.port or 80) == 80
 
 
-def no_unlisted_external_clusters(listed):
-    """The sidecar has no outbound cluster for a host outside the cluster that ``listed`` does not
-    name: each would carry requests for that host out of the mesh (a Service's own host,
-    name.namespace.svc.<domain>, is inside it)."""
-    allowed = set(listed)
+def no_leaking_paths(listed, networks: paths.Networks):
+    """Every path out of the sidecar (paths.walk) goes to a cluster ``listed`` names, or stays inside
+    the cluster's networks: none to PassthroughCluster, to a cluster that sends to any address
+    (ORIGINAL_DST, a dynamic forward proxy) or to an endpoint outside (paths.leaks). Nothing is
+    exempt by the shape of its name: a ``*.svc.*`` host counts as inside only by its endpoints."""
+    allowed = tuple(listed)
 
-    def check(obs):
-        have = obs.sidecar.clusters if obs.sidecar else ()
-        extra = [c for c in have if c not in allowed and not _in_cluster(c)]
-        if extra:
-            more = f" and {len(extra) - 1} more" if len(extra) > 1 else ""
-            return f"sidecar has cluster {extra[0]}{more}, for a host the list does not name"
+    def check(walk: paths.Walk):
+        found = paths.leaks(walk, allowed, networks)
+        if found:
+            return f"{len(found)} paths leave for hosts the list does not name: " + "; ".join(found)
         return None
 
-    return _named("no cluster for an unlisted external host", check)
-
-
-def _in_cluster(cluster: str) -> bool:
-    host = cluster.split("|")[-1]
-    return ".svc." in host and not host.startswith("*")
+    return _named("every path out of the sidecar listed or inside the cluster", check)
 
 
 def each_contained(clusters):
-    """No request of the batch left for its own (unlisted) host: each was blocked as each_blocked
-    says, or carried by one of ``clusters`` (a TCP entry without addresses takes every
-    connection on its port, to the listed host, never to the one asked for)."""
+    """No request of the batch left for its own (unlisted) host: each was blocked, with the
+    sidecar's own refusal counted for it (a BlackHoleCluster connection, a listener's refusal),
+    or carried by one of ``clusters`` (a TCP entry without addresses takes every connection on
+    its port, to the listed host, never to the one asked for). A listed cluster that sends to
+    whatever address the connection asked for (ORIGINAL_DST) keeps nothing to the listed host."""
     kept = set(clusters)
 
     def check(batch):
@@ -346,12 +342,24 @@ def each_contained(clusters):
                 return f"{answer.summary()}, expected it blocked or kept to the port's listed host"
         if batch.moves.get(envoy.PASSTHROUGH):
             return f"{envoy.PASSTHROUGH} took {batch.moves[envoy.PASSTHROUGH]}: a request left for its own host"
+        anywhere = sorted(c for c in kept if batch.moves.get(c) and batch.sidecar and c in batch.sidecar.any_address)
+        if anywhere:
+            return (f"cluster {anywhere[0]} took {batch.moves[anywhere[0]]}, but it is of type ORIGINAL_DST: it "
+                    "sends to whatever address was asked for, not to the listed host")
         others = sorted(c for c in batch.moves if c not in kept and c != envoy.BLACKHOLE)
         if others:
             return f"cluster {others[0]} took {batch.moves[others[0]]}: not the port's listed host"
         answered = sum(1 for a in batch.answers if a.outcome in (observe.REACHABLE, observe.HTTP_ERROR))
         if answered > sum(batch.moves.get(c, 0) for c in kept):
             return f"{answered} answered, more than the listed clusters took: something outside the sidecar answered"
+        cut = len(batch.answers) - answered
+        refused = batch.moves.get(envoy.BLACKHOLE, 0) + batch.unmatched
+        # A listed cluster may cut a connection too (the listed host refusing a stranger): each
+        # cut-off needs a count, the sidecar's refusal or the listed cluster's connection.
+        carried = sum(batch.moves.get(c, 0) for c in kept) - answered
+        if cut > refused + carried:
+            return (f"{cut} connections cut off, but the sidecar refused {refused} and the listed clusters carried "
+                    f"{carried}: something outside the sidecar cut the others")
         return None
 
     return _named(f"each kept to the {len(kept)} listed TCP clusters", check)

@@ -30,10 +30,10 @@ the clusters' counters, and the port-80 HTTP listener's and the outbound listene
 CONFIG_PATHS = (
     "/config_dump?resource=dynamic_listeners&name_regex=^(virtualOutbound|0.0.0.0_80)$",
     "/config_dump?resource=dynamic_route_configs&name_regex=^80$",
-    "/config_dump?resource=dynamic_active_clusters&mask=cluster.name",
+    "/config_dump?resource=dynamic_active_clusters&mask=cluster.name,cluster.type,cluster.cluster_type.name",
 )
 """The three parts of the config dump a SidecarState needs (catch-all listener, port-80
-route, cluster names): a few KB instead of the whole dump (about 180 KB on the local
+route, cluster names and types): a few KB instead of the whole dump (about 180 KB on the local
 mesh, and growing with every ServiceEntry's full cluster)."""
 
 _GENERATION = re.compile(r"^(cluster_manager\.cds|listener_manager\.lds|http\..*\.rds\..*)\.update_success$")
@@ -155,6 +155,9 @@ class SidecarState:
     """Named virtual hosts of the port-80 route, e.g. ``httpbin.org:80``."""
     clusters: tuple[str, ...]
     """Outbound service clusters, e.g. ``outbound|80||httpbin.org``."""
+    any_address: tuple[str, ...] = ()
+    """Outbound clusters that send to whatever address a connection asked for (type ORIGINAL_DST, or
+    a dynamic forward proxy): a listed name on one of them keeps nothing to the listed host."""
 
     @property
     def policy(self) -> str | None:
@@ -183,7 +186,7 @@ def sidecar_state(*config_dumps: str) -> SidecarState:
     for text in config_dumps:
         for section in json.loads(text).get("configs", []):
             sections.append(_as_section(section))
-    unknown_tcp, port80_fallback, vhosts, clusters = None, None, [], []
+    unknown_tcp, port80_fallback, vhosts, clusters, any_address = None, None, [], [], []
     port80_listener = False
     for section in sections:
         for item in section.get("dynamic_listeners", []):
@@ -197,6 +200,10 @@ def sidecar_state(*config_dumps: str) -> SidecarState:
             name = (item.get("cluster") or {}).get("name", "")
             if name.startswith("outbound|"):
                 clusters.append(name)
+                cluster = item.get("cluster") or {}
+                if cluster.get("type") == "ORIGINAL_DST" or "dynamic_forward_proxy" in (
+                        (cluster.get("cluster_type") or {}).get("name", "")):
+                    any_address.append(name)
         for item in section.get("dynamic_route_configs", []):
             route = item.get("route_config") or {}
             if route.get("name") == "80":
@@ -205,7 +212,8 @@ def sidecar_state(*config_dumps: str) -> SidecarState:
                 vhosts = [n for n in names if n not in ("allow_any", "block_all")]
     if not port80_listener:
         port80_fallback, vhosts = None, []
-    return SidecarState(unknown_tcp, port80_fallback, tuple(sorted(vhosts)), tuple(sorted(clusters)))
+    return SidecarState(unknown_tcp, port80_fallback, tuple(sorted(vhosts)), tuple(sorted(clusters)),
+                        tuple(sorted(any_address)))
 
 
 _RESOURCE_SECTIONS = {"DynamicListener": "dynamic_listeners", "DynamicRouteConfig": "dynamic_route_configs",

@@ -5,21 +5,31 @@ Nothing is changed: no policy, no ServiceEntry. The API says what configures the
 namespace's egress (recorded first); the sidecar's own config is compared with the list
 both ways (a listed host without its cluster: missing; a cluster for an unlisted external
 host: a leak); then requests, one batch per observation: every listed host through its own
-cluster, the probe hosts (--probe-hosts, else example.com and friends) blocked over HTTP and
+cluster; every path out of the sidecar (each listener's filter chains, each route, each cluster
+with its type and endpoints) to a listed cluster or inside the cluster's networks; the probe
+hosts (--probe-hosts, else example.com and friends) blocked over HTTP and
 HTTPS, TLS with an unlisted SNI blocked on every TLS port of the list, and a connection on
 every TCP port of the list kept to that port's listed host. A "blocked" verdict needs the
 sidecar's own refusal (BlackHoleCluster, or block_all's direct response), never just a
-failed request. Each check runs whatever the others found, and each failure is a finding
-naming the path and the Istio object behind it.
+failed request. Each check runs whatever the others found; a leak seen once under the final
+configuration is a leak (waits.until_settled, sticky). Each failure is a finding naming the
+path and the Istio object behind it.
 """
 
+import dataclasses
+import datetime
+
 from egress_conformance import waits
+from egress_conformance.scenarios.audit import enforcement
+
 from egress_conformance.cluster.meshconfig import REGISTRY_ONLY
-from egress_conformance.framework import scope
+from egress_conformance.framework import inventory, networks, scope, workloads
 from egress_conformance.framework.scenario import AUDIT, Scenario
 from egress_conformance.hosts import allowlist
 from egress_conformance.providers import features
+from egress_conformance.reports.model import Step, Verdict
 from egress_conformance.verdicts import checks
+from egress_conformance.verdicts import paths as verdicts_paths
 from egress_conformance.verdicts.observe import Request
 
 
@@ -33,26 +43,81 @@ def run(t):
     probes = t.targets.unlisted
     unlisted = [Request(t.targets.url("http", host)) for host in probes]
     unlisted += [Request(t.targets.url("https", host, port)) for host in probes for port in tls_ports]
-    closed = checks.all_of(checks.sidecar_policy(REGISTRY_ONLY),
-                           checks.no_unlisted_external_clusters(listed.values()),
-                           checks.each_blocked(listed.values()))
+    closed = checks.all_of(checks.sidecar_policy(REGISTRY_ONLY), checks.each_blocked(listed.values()))
+    inside = networks.read(t.api)
 
     leaks = []
-    for step, requests, check in (
-        (f"each of the {len(entries)} listed hosts answers via its own cluster", [Request(u) for u in listed],
-         checks.all_of(checks.sidecar_has_clusters(listed.values()), checks.each_answered(listed))),
+    for step, probe, check, sticky in (
+        (f"each of the {len(entries)} listed hosts answers via its own cluster",
+         lambda: t.probe_all([Request(u) for u in listed]),
+         checks.all_of(checks.sidecar_has_clusters(listed.values()), checks.each_answered(listed)), False),
+        ("every path out of the sidecar goes to a listed host or stays inside the cluster", t.walk,
+         checks.no_leaking_paths(listed.values(), inside), True),
         (f"{len(probes)} unlisted hosts blocked over HTTP and TLS on ports {', '.join(map(str, tls_ports))}",
-         unlisted, closed),
+         lambda: t.probe_all(unlisted), closed, True),
         *([(f"TCP ports {', '.join(str(e.port) for e in tcp)}: unlisted hosts kept to the listed one",
-            [Request(t.targets.url("http", host, e.port)) for host in probes for e in tcp],
-            checks.each_contained(allowlist.cluster(e) for e in tcp))] if tcp else []),
+            lambda: t.probe_all([Request(t.targets.url("http", host, e.port)) for host in probes for e in tcp]),
+            checks.each_contained(allowlist.cluster(e) for e in tcp), True)] if tcp else []),
     ):
         try:
-            t.verify_all(step, requests, check)
+            t.verify(step, probe, check, sticky=sticky)
         except waits.NotConverged:
             leaks.append(f"{step}: {t.steps[-1].detail}")
+    leaks += _around_sidecars(t, listed.values(), inside)
     t.findings.extend(f"audit of namespace {t.namespace}: {leak}" for leak in leaks)
     assert not leaks, f"{len(leaks)} audit checks failed: " + " | ".join(leaks)
+
+
+def _around_sidecars(t, listed, inside) -> list[str]:
+    """The namespace's own workloads from the API: every path around a sidecar is a finding naming
+    the workload and the field (framework/workloads.py); a workload whose sidecar a Sidecar or
+    EnvoyFilter configures apart from the probe's has its own sidecar walked, one pod per distinct
+    config. Recorded as a step either way."""
+    step = f"no workload of namespace {t.namespace} leaves around its sidecar"
+    found, mesh = inventory.read(t.api, t.namespace, t.provider.mesh_config_map())
+    own, walked = _own_sidecars(t, found, mesh, listed, inside)
+    paths, covered = workloads.findings(found, mesh, walked)
+    proof = ""
+    if any(workloads.UNPROVEN in path for path in paths):  # a NetworkPolicy would cover it: prove it is enforced
+        enforced, proof = enforcement.proven(t)
+        if enforced:
+            paths, covered = workloads.findings(found, dataclasses.replace(mesh, policies_enforced=True), walked)
+    paths += own
+    seen = f"{len(found)} workloads: {', '.join(str(w) for w in found) or 'none but the probe'}"
+    seen += f"; NetworkPolicy enforcement: {proof}" if proof else ""
+    seen += f"; own sidecars walked: {', '.join(sorted(walked))}" if walked else ""
+    seen += "".join(f"\ncovered: {c}" for c in covered)
+    t.steps.append(Step(step, Verdict.FAILED if paths else Verdict.PASSED,
+                        detail="; ".join(paths) or f"{len(found)} workloads, each behind its sidecar",
+                        evidence=seen, started=_now(), ended=_now()))
+    return [f"{step}: {'; '.join(paths)}"] if paths else []
+
+
+def _own_sidecars(t, found, mesh, listed, inside) -> tuple[list[str], frozenset[str]]:
+    """Walk one running pod's sidecar per distinct config that differs from the probe's: (its
+    leaks, named with the workload and what configures it apart; the workloads walked)."""
+    groups: dict[tuple[str, ...], list] = {}
+    for workload in found:
+        key = workloads.own_config(workload, mesh)
+        if key:
+            groups.setdefault(key, []).append(workload)
+    leaks, walked = [], set()
+    for key, group in sorted(groups.items()):
+        meshed = [(w, p) for w in group if (p := workloads.meshed_pod(w))]
+        sidecar = t.provider.sidecar_of(meshed[0][1]) if meshed else None
+        if sidecar is None:
+            continue  # no pod to read: workloads.findings names what selects it as not walked
+        workload, pod = meshed[0]
+        said = verdicts_paths.leaks(verdicts_paths.walk(*sidecar.envoy_admin_many(list(verdicts_paths.CONFIG_PATHS))),
+                                    listed, inside)
+        walked |= {w.name for w in group}
+        leaks += [f"{workload} (its own sidecar, pod {pod}, configured apart by {', '.join(key)}): {leak}"
+                  for leak in said]
+    return leaks, frozenset(walked)
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds")
 
 
 SCENARIO = Scenario(

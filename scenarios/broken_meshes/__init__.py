@@ -1,7 +1,7 @@
 """The broken-mesh matrix: meshes that leak (or look as if they might) and what the audit
 must say about each. The catalogue (catalogue.yaml) is data; ``run`` is the one function:
-the team's clean egress, the shape's objects outside the team's namespace, a sync until the
-sidecar holds them, then the audit, judged against what the shape expects.
+the team's clean egress, the shape's objects (outside the team's namespace, or the team's own
+workloads in it: ${team}), a sync until the sidecar holds them, then the audit, judged against what the shape expects.
 
 A shape the audit misses, or catches with a diagnosis lacking its words, fails its test; so
 does a false failure on a shape the mesh survives, and on the clean mesh before and after.
@@ -39,6 +39,11 @@ class Shape:
     """The objects as YAML text, ${shared} and ${root} still to fill in."""
     diagnosis: tuple[str, ...] = ()
     reported: str = ""
+    needs: tuple[str, ...] = ()
+    """Features beyond the matrix's own (features.WORKLOADS: real pods beside the client)."""
+    pods: tuple[dict, ...] = ()
+    """Pods of the team started for the shape, made like the client (name, sidecar, annotations,
+    run_as_user, host_network): real workloads, for a mesh that runs pods (needs workloads)."""
 
     def manifests(self, **where: str) -> list[dict]:
         return yaml.safe_load(string.Template(self.objects).substitute(where)) or []
@@ -61,14 +66,18 @@ def load(path: pathlib.Path = CATALOGUE) -> list[Shape]:
     for entry in yaml.safe_load(path.read_text()):
         if entry["expect"] not in (CAUGHT, PASSES) or (entry["expect"] == CAUGHT) != bool(entry.get("diagnosis")):
             raise ValueError(f"{path}: shape {entry['name']}: expect is {CAUGHT} (with a diagnosis) or {PASSES}")
+        needs = tuple(entry.get("needs") or ())
+        if entry.get("pods") and features.WORKLOADS not in needs:
+            raise ValueError(f"{path}: shape {entry['name']}: pods need 'needs: [{features.WORKLOADS}]'")
         shapes.append(Shape(entry["name"], entry["what"], entry["expect"], yaml.safe_dump(entry["objects"]),
-                            tuple(entry.get("diagnosis") or ()), entry.get("reported", "")))
+                            tuple(entry.get("diagnosis") or ()), entry.get("reported", ""), needs,
+                            tuple(entry.get("pods") or ())))
     return shapes
 
 
 def run(shape: Shape, t) -> None:
     where = {"root": meshconfig.root_namespace(t.mesh_config()),
-             "shared": f"egress-conformance-shared-{secrets.token_hex(3)}"}
+             "shared": f"egress-conformance-shared-{secrets.token_hex(3)}", "team": t.namespace}
     # The team's egress as a platform team keeps it: restricted by its namespace's Sidecar, its
     # list's ServiceEntries exported to its namespace alone (the scope adapts them).
     t.set_outbound_policy(REGISTRY_ONLY)
@@ -79,12 +88,27 @@ def run(shape: Shape, t) -> None:
         t.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": where["shared"]}})
     for obj in objects:
         t.create(obj)
+    for pod in shape.pods:
+        _start_team_pod(t, pod)
     t.sync()
     failed, said = _audit(t)
     wrong = shape.judge(failed, said, **where)
     t.steps.append(Step(f"matrix: {shape.name} ({shape.expect})", Verdict.FAILED if wrong else Verdict.PASSED,
                         detail=wrong or (f"caught: {said}" if failed else "the audit passed, as it should")))
     assert wrong is None, wrong
+
+
+def _start_team_pod(t, pod: dict) -> None:
+    """One of the team's own pods, made like the client but labelled as the team's (the audit
+    leaves its own probe pods out), on the node's network when ``host_network``; once Ready."""
+    name, sidecar = pod["name"], pod.get("sidecar", True) and not pod.get("host_network")
+    manifest = t.provider.side_pod(name, sidecar=sidecar, annotations=pod.get("annotations") or {},
+                                   run_as_user=pod.get("run_as_user", 1001))
+    manifest["metadata"]["labels"] = {"app": name}
+    if pod.get("host_network"):
+        manifest["spec"]["hostNetwork"] = True
+    t.create(manifest)
+    t.provider.side_workload(name, sidecar=sidecar)
 
 
 def _audit(t) -> tuple[bool, str]:
@@ -106,7 +130,7 @@ SCENARIOS = tuple(Scenario(
     name=f"matrix-{shape.name}",
     description=f"{shape.what} ({shape.expect}{', reported in ' + shape.reported if shape.reported else ''})",
     profile=MATRIX,
-    features=frozenset({features.SIDECAR_SCOPED_POLICY}),
+    features=frozenset({features.SIDECAR_SCOPED_POLICY, *shape.needs}),
     run=functools.partial(run, shape),
     scopes=(scope.NAMESPACE,),
     hosts=lambda targets: (),

@@ -40,9 +40,13 @@ def test_the_simulated_host_is_a_non_injected_pod_with_no_service_serving_every_
     assert all(c["readinessProbe"]["tcpSocket"]["port"] == int(name.split("-")[1]) for name, c in servers.items())
 
 
-def test_the_access_log_is_turned_on_for_the_test_namespace_only():
+def test_the_access_log_is_turned_on_for_the_client_pod_only():
+    # Changed on purpose (issue 23, item 7): a namespace-wide Telemetry changed what every team
+    # workload of an audited namespace logs; the selector keeps it to the suite's own client.
     telemetry = clientpod.access_log_telemetry("ns")
-    assert telemetry["metadata"]["namespace"] == "ns" and "selector" not in telemetry["spec"]
+    assert telemetry["metadata"]["namespace"] == "ns"
+    assert telemetry["spec"]["selector"] == {"matchLabels": {"app": "egress-conformance-client"}}
+    assert telemetry["spec"]["selector"]["matchLabels"] == clientpod.manifest("ns", "image")["metadata"]["labels"]
     assert telemetry["spec"]["accessLogging"] == [{"providers": [{"name": "envoy"}]}]
 
 

@@ -223,7 +223,10 @@ def test_cluster_wide_the_job_only_reads_what_finds_istiod_and_what_decides_a_na
                                             *(("networking.istio.io", kind) for kind in (
                                                 "serviceentries", "sidecars", "destinationrules", "virtualservices",
                                                 "envoyfilters")),
-                                            ("security.istio.io", "authorizationpolicies")}
+                                            ("security.istio.io", "authorizationpolicies"),
+                                            # the audit's walk: what is inside the cluster (docs/audit.md)
+                                            ("", "nodes"), ("", "services"), ("discovery.k8s.io", "endpointslices"),
+                                            ("networking.k8s.io", "servicecidrs")}
     assert [rule["nonResourceURLs"] for rule in cluster_wide if "nonResourceURLs" in rule] == [["/version"]]
     istiod_namespace = permissions.rules("istio-system")
     assert all(set(rule["verbs"]) <= READ for rule in istiod_namespace), istiod_namespace

@@ -19,6 +19,8 @@ from egress_conformance.verdicts import envoy
 log = logging.getLogger("egress")
 
 NAME = "client"
+CLIENT_APP = "egress-conformance-client"
+"""The client pod's app label: what the access-log Telemetry selects."""
 CA_DIRECTORY = "/etc/egress-conformance"
 """Where the simulated host's CA is mounted, in the app and the sidecar alike."""
 READY_TIMEOUT_SECONDS = 180.0
@@ -50,7 +52,7 @@ def manifest(namespace: str, image: str, host_aliases: list[dict] | None = None,
         annotations["sidecar.istio.io/userVolumeMount"] = json.dumps([mount])
     return {
         "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": NAME, "namespace": namespace, "labels": {"app": "egress-conformance-client"},
+        "metadata": {"name": NAME, "namespace": namespace, "labels": {"app": CLIENT_APP},
                      "annotations": annotations},
         "spec": spec,
     }
@@ -210,8 +212,9 @@ def _exit_code(response) -> int:
 
 
 def access_log_telemetry(namespace: str) -> dict:
-    """Envoy's access log for the test namespace only, through Istio's built-in ``envoy``
-    provider: evidence of each request's upstream cluster without touching the mesh config."""
+    """Envoy's access log for the suite's client pod only, through Istio's built-in ``envoy``
+    provider: evidence of each request's upstream cluster without touching the mesh config, and
+    without changing what a team's own workloads in the namespace get (an audit is read-only)."""
     return yaml.safe_load(f"""
 apiVersion: telemetry.istio.io/v1
 kind: Telemetry
@@ -219,6 +222,8 @@ metadata:
   name: egress-conformance-access-log
   namespace: {namespace}
 spec:
+  selector:
+    matchLabels: {{app: {CLIENT_APP}}}
   accessLogging:
   - providers:
     - name: envoy

@@ -273,7 +273,7 @@ class ExistingProvider(Provider):
         # reports a CNI that does not enforce it as "not supported", never as a pass.
         return frozenset({features.MESH_WIDE_POLICY, features.SERVICE_ENTRY_HTTP, features.HTTPS_PASSTHROUGH,
                           features.SIDECAR_SCOPED_POLICY, features.TLS_ORIGINATION, features.NETWORK_POLICY,
-                          *found})
+                          features.WORKLOADS, *found})
 
     def lacking(self, feature: str) -> str:
         if self._ambient:
@@ -303,6 +303,10 @@ class ExistingProvider(Provider):
         clientpod.wait_ready(self._api, self.test_namespace, name, sidecar=sidecar)
         return clientpod.PodWorkload(self._exec_api, self.test_namespace, self.target.trusted_ca if self.target
                                      else None, name=name)
+
+    def sidecar_of(self, pod: str) -> Workload | None:
+        # One exec per admin read: a team's pod is read a few times, not held open for the run.
+        return clientpod.PodWorkload(self._exec_api, self.test_namespace, None, clientpod.CHANNEL_EXEC, name=pod)
 
     def substitutions(self) -> dict[str, str]:
         # A simulated host has no DNS name outside the client pod's hosts file: a ServiceEntry

@@ -221,6 +221,9 @@ class LocalProvider(Provider):
             return "the local mesh runs one client pod's sidecar and no gateway; run the gateway profile on a cluster"
         if feature == features.NETWORK_POLICY:
             return "the local mesh has no CNI and no pods beside its client; run egress-bypass on a cluster"
+        if feature == features.WORKLOADS:
+            return ("the local mesh runs no pods beside its client and no injection webhook: a team pod's sidecar "
+                    "(or its absence) cannot be real there; run this shape on a cluster")
         if feature == features.GATEWAY_API:
             return ("the local mesh has no Gateway API CRDs and runs no pods beside its client, so nothing can deploy "
                     "a Gateway; run the gateway profile on a cluster")
