@@ -19,9 +19,9 @@ path and the Istio object behind it.
 import dataclasses
 import datetime
 
-from egress_conformance import waits
 from egress_conformance.scenarios.audit import enforcement
 
+from egress_conformance import waits
 from egress_conformance.cluster.meshconfig import REGISTRY_ONLY
 from egress_conformance.framework import inventory, networks, scope, workloads
 from egress_conformance.framework.scenario import AUDIT, Scenario
