@@ -23,11 +23,12 @@ import traceback
 import pytest
 
 from egress_conformance import providers
-from egress_conformance.changes import cluster_journal, journal, lease
+from egress_conformance.changes import cluster_journal, journal
 from egress_conformance.cluster import istiodiscovery, kubeconfigs, meshconfig
 from egress_conformance.framework.scenario import AUDIT, MATRIX
 from egress_conformance.providers import options as provider_options
 from egress_conformance.providers.base import ProviderError
+from egress_conformance.providers.existing import hold
 from egress_conformance.reports import cluster_store, diff, markdown, pages, render, report, runs
 from egress_conformance.reports.model import Report, RunResult
 from egress_conformance.run import interrupts, options, report_configmap, suite
@@ -164,9 +165,14 @@ def policy(args) -> int:
         raise CliError(f"cannot reach the cluster at {api.configuration.host} ({_short(err)}); check the kubeconfig "
                        "and that its cluster is up") from None
     where = found.mesh_config_map
+    used = args.kubeconfig or os.environ.get("KUBECONFIG") or pathlib.Path.home() / ".kube" / "config"
+    cluster = {"provider": "existing", "kubeconfig": str(pathlib.Path(used).resolve()), "context": args.context,
+               "server": api.configuration.host}
     try:
-        meshconfig.set_policy(api, where, POLICY_WORDS[args.setting])
+        hold.set_mesh_policy(api, where, POLICY_WORDS[args.setting], cluster)
         current = meshconfig.policy_of(meshconfig.read(api, where))
+    except (journal.ClusterBusy, meshconfig.Changed) as err:
+        raise CliError(str(err)) from None
     except Exception as err:
         raise CliError(f"cannot change ConfigMap {where[0]}/{where[1]}: {_short(err)}; check --revision "
                        "and that you may edit it") from None
@@ -210,8 +216,8 @@ def restore(args) -> int:
 
 
 def _cluster_journals(api, namespace: str | None, local: list[journal.Journal]) -> list[journal.Journal]:
-    """The journals a cluster keeps of runs that are dead (their Leases expired), each taking the
-    place of this machine's copy of the same run (both are settled as it is restored)."""
+    """The journals a cluster keeps, each taking the place of this machine's copy of the same run
+    (both are settled as it is restored; one whose Lease is live is refused in _restore_one)."""
     try:
         kept = cluster_journal.found(api, namespace)
     except Exception as err:
@@ -223,11 +229,6 @@ def _cluster_journals(api, namespace: str | None, local: list[journal.Journal]) 
             entry = journal.Journal.from_cluster(sink, data)
         except journal.JournalError as err:
             raise CliError(str(err)) from None
-        alive = [lease.read(api, *where) for where in entry.data.get("leases", [])]
-        if any(h and h.identity == entry.run_id and h.alive() for h in alive):
-            print(f"journal {journal.describe(entry)}: the Lease of run {entry.run_id} has not expired: left to it "
-                  f"(a dead run's expires {lease.DURATION_SECONDS}s after its last renewal; restore again then)")
-            continue
         same = next((j for j in local if j.data.get("run") == entry.run_id), None)
         if same:
             local.remove(same)
@@ -242,6 +243,12 @@ def _restore_one(entry: journal.Journal, api, force: bool) -> list[str]:
     reconnect = (functools.partial(providers.get(cluster.get("provider") or "existing").reconnect, cluster)
                  if api is None else (lambda: api))
     try:
+        live = cluster_journal.live_holders(reconnect(), [entry])[0] if entry.data.get("leases") else []
+        if live and not force:
+            # A run renewing a Lease the journal's run took is changing that cluster now.
+            held = "; ".join(f"Lease {where} is held by {holder.describe()}" for where, holder in live)
+            return [f"journal {entry.name}: {held}, renewed while watched: left to that run; restore once it "
+                    "has ended, or pass --force to restore now"]
         lines, found = journal.restore(entry, reconnect, force=force)
         if not found and (entry.data.get("leases") or entry.data.get("mirror")):
             lines += cluster_journal.release(entry, reconnect())
@@ -356,6 +363,12 @@ def _connect(kubeconfig: str | None, context: str | None):
     if not path.exists():
         raise CliError(f"no kubeconfig at {path}: pass --kubeconfig FILE")
     try:
+        if not kubeconfig:
+            # Never a cluster by surprise: the file and context the command falls back to, said first.
+            _, name, server = kubeconfigs.flattened(path, context)
+            source = "$KUBECONFIG" if os.environ.get("KUBECONFIG") else "the default"
+            print(f"egress-conformance: no --kubeconfig: using kubeconfig {path} (from {source}), context {name} "
+                  f"({'--context' if context else 'its current context'}), server {server}", file=sys.stderr)
         return kubeconfigs.connect_through_copy(path, context)
     except kubeconfigs.KubeconfigError as err:
         raise CliError(str(err)) from None
@@ -407,7 +420,7 @@ def _parser() -> argparse.ArgumentParser:
                    "namespace only (enough with a Role there; default: every namespace)")
     p.add_argument("--discard", action="store_true", help="forget the journals without restoring (cluster gone)")
     p.add_argument("--force", action="store_true", help="restore even over changes someone else made since the run "
-                   "(the conflicts a plain restore reports)")
+                   "(the conflicts a plain restore reports), and while a run renews a Lease the journal names")
     p.add_argument("--no-sweep", action="store_true",
                    help="leave what killed runs left outside their journals (local-mesh processes) in place, "
                         "to inspect it")

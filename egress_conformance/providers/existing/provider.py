@@ -132,16 +132,23 @@ class ExistingProvider(Provider):
         create = lambda obj: self._create(obj, undo, journal)  # noqa: E731 -- one line per object below
         if given:
             self._check_given_namespace(given, selected)
-            self.test_namespace = given
-        else:
-            self.test_namespace = f"egress-conformance-{secrets.token_hex(3)}"
+        self.test_namespace = given or f"egress-conformance-{secrets.token_hex(3)}"
+        # Before the first change: changes other runs left unrestored stop this one, and the
+        # mesh's Lease is taken (released last, once everything else is undone).
+        try:
+            hold.unrestored(self._api, given)
+        except client.ApiException as err:
+            raise ProviderError(f"cannot look for journals earlier runs left in the cluster ({err.status} "
+                                f"{err.reason}): the suite needs list on configmaps in namespace {given}") from None
+        if self.mesh_wide_changes_allowed():
+            hold.take_mesh(self._api, journal, undo, self.test_namespace, self.found.mesh_config_map)
+        if not given:
             create({"apiVersion": "v1", "kind": "Namespace",
                     "metadata": {"name": self.test_namespace, "labels": {
                         **self.found.namespace_labels, "app.kubernetes.io/created-by": "egress-conformance"}}})
         # From here on the cluster holds the run's journal and Leases: a run killed on a
         # throwaway machine is restored from any other, and a second run is refused.
-        hold.take(self._api, journal, undo, self.test_namespace,
-                  self.found.mesh_config_map if self.mesh_wide_changes_allowed() else None)
+        hold.take(self._api, journal, undo, self.test_namespace)
         create(clientpod.access_log_telemetry(self.test_namespace))
 
         self.target = (external_target.SimulatedTarget(self.options.external_image, self.targets)
