@@ -27,6 +27,7 @@ def all_of(*checks):
         return None
 
     check.__name__ = " and ".join(c.__name__ for c in checks)
+    check.expects_answer = any(map(expects_answer, checks))
     return check
 
 
@@ -40,12 +41,21 @@ def any_of(*checks):
         return "none matched: " + "; ".join(reasons)
 
     check.__name__ = " or ".join(c.__name__ for c in checks)
+    check.expects_answer = any(map(expects_answer, checks))
     return check
 
 
-def _named(name, function):
+def _named(name, function, *, answer: bool | None = None):
     function.__name__ = name
+    if answer is not None:
+        function.expects_answer = answer
     return function
+
+
+def expects_answer(check) -> bool:
+    """Does ``check`` want the host's answer? Only then can its mismatch mean the target is
+    down (framework/context.py asks the target again); a "blocked" check's mismatch never does."""
+    return bool(getattr(check, "expects_answer", False))
 
 
 def reachable(*, via: str):
@@ -58,7 +68,7 @@ def reachable(*, via: str):
             return f"answered {obs.status}, but through {', '.join(obs.served_by) or 'no cluster'}, not {via} alone"
         return None
 
-    return _named(f"reachable via {via}", check)
+    return _named(f"reachable via {via}", check, answer=True)
 
 
 def left_through_gateway(gateway: str, external: str):
@@ -108,7 +118,7 @@ def refused_by_host(status: int, *, via: str):
             return f"answered {obs.status}, but through {', '.join(obs.served_by) or 'no cluster'}, not {via} alone"
         return None
 
-    return _named(f"refused by the host ({status}) via {via}", check)
+    return _named(f"refused by the host ({status}) via {via}", check, answer=True)
 
 
 def tls_from_sidecar(cluster: str):
@@ -259,7 +269,7 @@ def each_answered(expected: dict[str, str]):
             return f"cluster {others[0]} took {batch.moves[others[0]]}: not one the list opens"
         return None
 
-    return _named(f"each of {len(expected)} answered via its cluster", check)
+    return _named(f"each of {len(expected)} answered via its cluster", check, answer=True)
 
 
 def each_blocked(clusters):
@@ -366,7 +376,7 @@ def answered():
             return f"expected an answer, got {obs.outcome}{status}" + (f" ({obs.error})" if obs.error else "")
         return None
 
-    return _named("answered", check)
+    return _named("answered", check, answer=True)
 
 
 def not_answered():
@@ -394,7 +404,7 @@ def answered_by_gateway(external: str):
                    f"{', '.join(obs.gateway_served or ()) or 'no cluster'})"
         return None
 
-    return _named(f"answered by the gateway via {external}", check)
+    return _named(f"answered by the gateway via {external}", check, answer=True)
 
 
 def refused_by_gateway(host: str):
