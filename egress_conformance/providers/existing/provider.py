@@ -108,8 +108,10 @@ class ExistingProvider(Provider):
         given = self.options.test_namespace
         # A given namespace's own injection label decides the revision under test; --revision overrides it.
         selected = _selected_revision(self._labels_of(given)) if given else None
+        self._selector = self.options.revision or selected or None
+        """What selects the revision under test: ensure_healthy looks at the same istiod."""
         try:
-            self.found = istiodiscovery.detect(self._api, self.options.revision or selected or None)
+            self.found = istiodiscovery.detect(self._api, self._selector)
         except istiodiscovery.DiscoveryError as err:
             raise ProviderError(str(err)) from None
         where = self.found.mesh_config_map
@@ -356,9 +358,13 @@ class ExistingProvider(Provider):
 
     def ensure_healthy(self) -> None:
         try:
-            found = istiodiscovery.detect(self._api, self.options.revision)
+            found = istiodiscovery.detect(self._api, self._selector)
         except istiodiscovery.DiscoveryError as err:
             raise ProviderError(f"control plane unavailable: {err}") from None
+        except client.ApiException as err:
+            if err.status in (401, 403):
+                raise  # the run refused (verdicts/faults.py: "not run", the permission named), not a broken mesh
+            raise ProviderError(f"API unavailable: {_short(err)}") from None
         except Exception as err:
             raise ProviderError(f"API unavailable: {_short(err)}") from None
         if found.istiod != self.found.istiod and found.istiod.ready_replicas < 1:
