@@ -76,6 +76,7 @@ def run(args) -> int:
     interrupts.forget()
     try:
         chosen = options.parse(lambda dest: getattr(args, dest))
+        options.check_node_ids(args.pytest_args, chosen.profiles)
     except provider_options.OptionError as err:
         raise UsageError(str(err)) from None
     report_dir = chosen.report_dir or pathlib.Path(args.report_dir).resolve()
