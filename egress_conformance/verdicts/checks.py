@@ -380,14 +380,34 @@ def answered():
 
 
 def not_answered():
-    """No 2xx answer came back: dropped, refused, reset, or refused by a proxy on the way."""
+    """Refused at connect: the connection was refused, or never made before the request's time
+    ran out (a NetworkPolicy rejects or drops it). An answer of any kind (a proxy's 502/503, the
+    host's redirect) and a name that did not resolve are not that. A timeout is a refusal only
+    beside a control request that gets through meanwhile: the scenario makes one."""
 
     def check(obs):
+        if obs.outcome in (observe.REFUSED, observe.TIMEOUT):
+            return None
         if obs.outcome == observe.REACHABLE:
             return f"expected no answer, got {obs.status} from the host"
+        if obs.outcome == observe.UNRESOLVED:
+            return "the name did not resolve: no connection was tried, so nothing refused it"
+        return f"expected a refusal at connect, got {_outcome(obs)}: something answered or cut it after connecting"
+
+    return _named("refused at connect", check)
+
+
+def upstream_failed():
+    """The proxy on the way answered for an upstream it could not talk to (502/503/504): the
+    request was tried and the far end said no at the connection (used with the cluster it was
+    sent through, e.g. gateway_sent)."""
+
+    def check(obs):
+        if obs.outcome != observe.HTTP_ERROR or obs.status not in _GATEWAY_STATUSES:
+            return f"expected a proxy's upstream failure (502/503/504), got {_outcome(obs)}"
         return None
 
-    return _named("not answered", check)
+    return _named("upstream failed", check)
 
 
 def answered_by_gateway(external: str):
@@ -408,17 +428,23 @@ def answered_by_gateway(external: str):
 
 
 def refused_by_gateway(host: str):
-    """A request sent straight to the egress gateway for ``host``, which it does not list, got no
-    2xx, and no cluster of the gateway's Envoy for that host moved: the gateway is not an open proxy."""
+    """A request sent straight to the egress gateway for ``host``, which it does not list, was
+    refused by the gateway itself: no route for it (404), its AuthorizationPolicy (403, counted),
+    or a TLS connection closed for an SNI it has no chain for; and nothing of the gateway's
+    Envoy sent it on (no cluster for that host, no PassthroughCluster): not an open proxy."""
 
     def check(obs):
-        reason = not_answered()(obs)
-        if reason:
-            return reason
-        onward = [c for c in obs.gateway_served or () if _names(c.rsplit("|", 1)[-1], host)]
+        if obs.outcome == observe.REACHABLE:
+            return f"expected the gateway to refuse it, got {obs.status}"
+        onward = [c for c in obs.gateway_served or () if c == envoy.PASSTHROUGH or _names(c.rsplit("|", 1)[-1], host)]
         if onward:
             return f"the gateway's Envoy sent it on through {', '.join(onward)}"
-        return None
+        if obs.outcome == observe.HTTP_ERROR and (obs.status == 404 or (obs.status == 403 and obs.gateway_denied)):
+            return None
+        if obs.outcome in (observe.TLS_FAILURE, observe.RESET) and not obs.gateway_served:
+            return None
+        return (f"expected the gateway's own refusal (404 no route, 403 counted by its RBAC filter, or a TLS "
+                f"connection closed), got {_outcome(obs)}")
 
     return _named(f"refused by the gateway for {host}", check)
 
