@@ -1,7 +1,8 @@
 """What a run on a cluster it did not create holds there while it lives: its journal, kept in
 the test namespace beside the machine's own copy, and its Leases: the test namespace's
 (the namespace may be a user's, shared by CI jobs) and, when mesh-wide changes are allowed,
-the mesh config's (every run that may change it, from any machine, takes the same one).
+the mesh config's (every run that may change it, from any machine, takes the same one), and
+the shared egress gateway's once a scenario uses it.
 Before its first change a run looks for journals other runs left in the cluster.
 """
 
@@ -13,6 +14,7 @@ from kubernetes.client.exceptions import ApiException
 from egress_conformance.changes import cleanup, cluster_journal, lease
 from egress_conformance.changes.journal import ClusterBusy, Journal, JournalError, describe
 from egress_conformance.cluster import meshconfig
+from egress_conformance.providers.base import EgressGateway
 
 log = logging.getLogger("egress")
 
@@ -66,6 +68,19 @@ def take(api: client.ApiClient, journal: Journal, undo: cleanup.Stack, namespace
     where = f"{namespace}/{journal_name(journal.run_id)}"
     _take(api, journal, undo, lease.RunLease(api, namespace, NAMESPACE_LEASE, journal.run_id, where))
     journal.mirror(cluster_journal.ConfigMapSink(api, namespace, journal_name(journal.run_id)))
+
+
+def gateway_lease(service: str) -> str:
+    return f"egress-conformance-gateway-{service}"
+
+
+def take_gateway(api: client.ApiClient, journal: Journal, undo: cleanup.Stack, namespace: str,
+                 gateway: EgressGateway) -> None:
+    """Take the shared egress gateway's Lease, in its namespace, to the run's end: two runs sending
+    the same host through it would disturb each other (it merges both runs' endpoints for the
+    host). Raises ClusterBusy, naming the holder, while another run holds it."""
+    _take(api, journal, undo, lease.RunLease(api, gateway.namespace, gateway_lease(gateway.service), journal.run_id,
+                                             f"{namespace}/{journal_name(journal.run_id)}"))
 
 
 def _take(api: client.ApiClient, journal: Journal, undo: cleanup.Stack, held: lease.RunLease) -> None:

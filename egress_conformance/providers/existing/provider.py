@@ -63,6 +63,7 @@ class ExistingProvider(Provider):
     target: external_target.LiveTarget | external_target.SimulatedTarget | None = None
     _gateway: EgressGateway | None = None
     _gateway_said = ""
+    _gateway_held = False
     _gateway_api = False
     _gateway_api_said = "not looked for"
     _ambient = ""
@@ -98,6 +99,7 @@ class ExistingProvider(Provider):
             pod_channel=values.get("pod_channel") or clientpod.CHANNEL_STREAM)
 
     def start(self, undo: cleanup.Stack, journal: Journal) -> None:
+        self._undo, self._journal = undo, journal  # the shared gateway's Lease is taken on first use
         self._api = self._connect(undo)
         try:
             self._kubernetes_version = clusterinfo.kubernetes_version(self._api)
@@ -293,6 +295,10 @@ class ExistingProvider(Provider):
         return f"egress gateway {self._gateway_said}" if gateway_needed else ""
 
     def egress_gateway(self) -> EgressGateway | None:
+        if self._gateway is not None and not self._gateway_held:
+            # One run at a time through the shared gateway (hold.take_gateway); raises ClusterBusy: "not run".
+            hold.take_gateway(self._api, self._journal, self._undo, self.test_namespace, self._gateway)
+            self._gateway_held = True
         return self._gateway
 
     def deployed_gateway(self, name: str) -> EgressGateway:
