@@ -19,6 +19,7 @@ import _thread
 import dataclasses
 import datetime
 import logging
+import os
 import signal
 import threading
 import time
@@ -149,7 +150,11 @@ def stop_the_run(reason: str) -> None:
     KeyboardInterrupt a SIGTERM would give (run/interrupts.py), so every undo still runs; the
     reason is kept for the report and the exit code (``lost``)."""
     _lost.append(reason)
-    _thread.interrupt_main(signal.SIGTERM)
+    if callable(signal.getsignal(signal.SIGTERM)):
+        # A real signal, delivered to the main thread, also cuts a call it is blocked in.
+        os.kill(os.getpid(), signal.SIGTERM)
+    else:
+        _thread.interrupt_main(signal.SIGTERM)  # no handler of ours: this does nothing, never kills
 
 
 def lost() -> str | None:
