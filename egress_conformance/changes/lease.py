@@ -315,6 +315,12 @@ def read(api: client.ApiClient, namespace: str, name: str) -> Holder | None:
     return holder_of(lease) if lease is not None else None
 
 
+def renewed(api: client.ApiClient, namespace: str, name: str) -> Holder | None:
+    """The holder of a Lease if it renews it while watched (``observe``), else None."""
+    holder, alive = observe(reader(client.CoordinationV1Api(api), namespace, name))
+    return holder if alive else None
+
+
 def free(api: client.ApiClient, namespace: str, name: str, identity: str, *, coordination=None) -> bool:
     """Remove the Lease of run ``identity``, which the caller has judged dead (restore's last
     step): the delete is conditional on the version read, so a Lease another run took, or
