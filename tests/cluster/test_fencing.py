@@ -213,3 +213,18 @@ def test_a_colleagues_edit_during_the_forward_write_is_never_lost(api, mesh_leas
         assert run_journal.entries == [] and undo.pending() == []  # nothing a restore would write back
     finally:
         core.patch_namespaced_config_map(MESH_CONFIG[1], MESH_CONFIG[0], {"data": {note: None}})
+
+
+def test_policy_waits_for_no_one_and_changes_nothing_while_a_run_holds_the_mesh(kubeconfig, api, tmp_path):
+    until_mesh_free(api)
+    original = meshconfig.read(api, MESH_CONFIG)
+    held = lease.RunLease(api, *MESH_LEASE, f"test-{secrets.token_hex(3)}", "", on_lost=lambda why: None)
+    held.acquire(lambda holder: None)  # renewed, as a live run's is
+    try:
+        refused = cli("policy", "restricted", "--kubeconfig", str(kubeconfig), env=state(tmp_path, "a"))
+    finally:
+        held.release()
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert f"{BUSY} (run {held.identity}" in refused.stderr and refused.stderr.count("\n") == 1
+    assert meshconfig.read(api, MESH_CONFIG) == original
+    assert list((tmp_path / "a").glob("journals/*.json")) == []  # nothing journaled: nothing was changed
