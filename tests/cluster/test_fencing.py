@@ -215,7 +215,7 @@ def test_a_colleagues_edit_during_the_forward_write_is_never_lost(api, mesh_leas
         core.patch_namespaced_config_map(MESH_CONFIG[1], MESH_CONFIG[0], {"data": {note: None}})
 
 
-def test_policy_waits_for_no_one_and_changes_nothing_while_a_run_holds_the_mesh(kubeconfig, api, tmp_path):
+def test_policy_is_refused_and_changes_nothing_while_a_run_holds_the_mesh(kubeconfig, api, tmp_path):
     until_mesh_free(api)
     original = meshconfig.read(api, MESH_CONFIG)
     held = lease.RunLease(api, *MESH_LEASE, f"test-{secrets.token_hex(3)}", "", on_lost=lambda why: None)
