@@ -78,8 +78,24 @@ def unrestored(api: client.ApiClient, kept: list[tuple[ConfigMapSink, dict]]) ->
     """The journals among ``kept`` (``found``) whose run renews none of its Leases: it is dead
     and left changes. Raises JournalError for a journal that cannot be read."""
     journals = [Journal.from_cluster(sink, data) for sink, data in kept]
-    return [journal for journal, live in zip(journals, live_holders(api, journals), strict=True)
+    dead = [journal for journal, live in zip(journals, live_holders(api, journals), strict=True)
             if not any(holder.identity == journal.run_id for _, holder in live)]
+    # Read again after the watch: a run that ended meanwhile removed its journal (or its namespace did).
+    return [journal for journal in dead if journal.sink and _still_holds_entries(api, journal.sink.where)]
+
+
+def _still_holds_entries(api: client.ApiClient, where: str) -> bool:
+    namespace, name = where.split("/", 1)
+    try:
+        data = client.CoreV1Api(api).read_namespaced_config_map(name, namespace).data or {}
+    except ApiException as err:
+        if err.status == 404:
+            return False
+        raise
+    try:
+        return bool(json.loads(data.get(KEY, "")).get("entries"))
+    except (json.JSONDecodeError, AttributeError):
+        return True  # unreadable: from_cluster named it already; keep refusing
 
 
 def release(journal: Journal, api: client.ApiClient) -> list[str]:

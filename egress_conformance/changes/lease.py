@@ -280,10 +280,11 @@ class RunLease:
                   why)
         self.on_lost(f"lost the lease ({why})")
 
-    def release(self, keep: bool = False) -> None:
+    def release(self, keep: bool = False, *, goes_with_namespace: bool = False) -> None:
         """Stop renewing; delete the Lease while it is still ours (conditional on the version the
         run last wrote), unless ``keep``: the run's journal still holds changes, and the Lease
-        says so to the next run until ``restore`` frees it."""
+        says so to the next run until ``restore`` frees it; or ``goes_with_namespace``: the run
+        deletes the namespace it lives in next (held until then, then gone with it)."""
         self._stop.set()
         if self._renewer:
             self._renewer.join(timeout=DURATION_SECONDS)
@@ -292,6 +293,8 @@ class RunLease:
         if keep:
             log.warning("kept %s: the run's journal still holds changes; `egress-conformance restore` frees it",
                         self.where)
+            return
+        if goes_with_namespace:
             return
         try:
             self.coordination.delete_namespaced_lease(self.name, self.namespace, body=client.V1DeleteOptions(

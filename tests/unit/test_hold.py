@@ -26,6 +26,7 @@ class Sink:
 @pytest.fixture
 def kept(monkeypatch):
     monkeypatch.setattr(cluster_journal, "found", lambda api, namespace=None: [(Sink(), LEFT)])
+    monkeypatch.setattr(cluster_journal, "_still_holds_entries", lambda api, where: True)
 
 
 def test_a_journal_whose_run_renews_no_lease_stops_the_next_run(kept, monkeypatch):
@@ -40,3 +41,9 @@ def test_a_journal_of_a_run_still_renewing_its_lease_is_its_own(kept, monkeypatc
     monkeypatch.setattr(cluster_journal, "live_holders",
                         lambda api, journals: [[("team/egress-conformance", alive)] for _ in journals])
     hold.unrestored(None, None)  # another run, going on: no refusal
+
+
+def test_a_journal_removed_while_its_leases_were_watched_was_its_runs_end(kept, monkeypatch):
+    monkeypatch.setattr(cluster_journal, "live_holders", lambda api, journals: [[] for _ in journals])
+    monkeypatch.setattr(cluster_journal, "_still_holds_entries", lambda api, where: False)
+    hold.unrestored(None, None)  # the run ended meanwhile (its namespace, journal and Lease went together)

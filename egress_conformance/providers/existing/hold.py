@@ -61,12 +61,15 @@ def take_mesh(api: client.ApiClient, journal: Journal, undo: cleanup.Stack, name
                                              journal.run_id, f"{namespace}/{journal_name(journal.run_id)}"))
 
 
-def take(api: client.ApiClient, journal: Journal, undo: cleanup.Stack, namespace: str) -> None:
+def take(api: client.ApiClient, journal: Journal, undo: cleanup.Stack, namespace: str, *,
+         created: bool = False) -> None:
     """Take the test namespace's Lease (the namespace may be a user's, shared by CI jobs) and
     mirror the run's journal into ``namespace``; raises ClusterBusy, naming the holder, when
-    another run holds it."""
+    another run holds it. In a namespace the run ``created`` the Lease stays until the
+    namespace's deletion takes it with the journal, so that the journal is never there without it."""
     where = f"{namespace}/{journal_name(journal.run_id)}"
-    _take(api, journal, undo, lease.RunLease(api, namespace, NAMESPACE_LEASE, journal.run_id, where))
+    _take(api, journal, undo, lease.RunLease(api, namespace, NAMESPACE_LEASE, journal.run_id, where),
+          goes_with_namespace=created)
     journal.mirror(cluster_journal.ConfigMapSink(api, namespace, journal_name(journal.run_id)))
 
 
@@ -83,7 +86,8 @@ def take_gateway(api: client.ApiClient, journal: Journal, undo: cleanup.Stack, n
                                              f"{namespace}/{journal_name(journal.run_id)}"))
 
 
-def _take(api: client.ApiClient, journal: Journal, undo: cleanup.Stack, held: lease.RunLease) -> None:
+def _take(api: client.ApiClient, journal: Journal, undo: cleanup.Stack, held: lease.RunLease, *,
+          goes_with_namespace: bool = False) -> None:
     try:
         held.acquire(lambda holder: _left_behind(api, holder))
     except lease.Busy as err:
@@ -92,7 +96,8 @@ def _take(api: client.ApiClient, journal: Journal, undo: cleanup.Stack, held: le
     # Changes journaled before the Lease (the namespace it lives in) are undone after its release.
     before = {entry["id"] for entry in journal.entries}
     undo.push(f"release {held.where}",
-              lambda: held.release(keep=any(entry["id"] not in before for entry in journal.entries)))
+              lambda: held.release(keep=any(entry["id"] not in before for entry in journal.entries),
+                                   goes_with_namespace=goes_with_namespace))
 
 
 def _left_behind(api: client.ApiClient, holder: lease.Holder) -> str | None:

@@ -152,7 +152,7 @@ class ExistingProvider(Provider):
                         **self.found.namespace_labels, "app.kubernetes.io/created-by": "egress-conformance"}}})
         # From here on the cluster holds the run's journal and Leases: a run killed on a
         # throwaway machine is restored from any other, and a second run is refused.
-        hold.take(self._api, journal, undo, self.test_namespace)
+        hold.take(self._api, journal, undo, self.test_namespace, created=not given)
         create(clientpod.access_log_telemetry(self.test_namespace))
 
         self.target = (external_target.SimulatedTarget(self.options.external_image, self.targets)
