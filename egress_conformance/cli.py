@@ -23,11 +23,13 @@ import traceback
 import pytest
 
 from egress_conformance import providers
+from egress_conformance.changes import journal
 from egress_conformance.changes import restore as restoring
 from egress_conformance.cluster import istiodiscovery, kubeconfigs, meshconfig
 from egress_conformance.framework.scenario import AUDIT, MATRIX
 from egress_conformance.providers import options as provider_options
 from egress_conformance.providers.base import ProviderError
+from egress_conformance.providers.existing import hold
 from egress_conformance.reports import cluster_store, diff, markdown, pages, render, report, runs, saved
 from egress_conformance.reports.model import Report, RunResult
 from egress_conformance.run import interrupts, options, report_configmap, suite
@@ -73,6 +75,7 @@ def run(args) -> int:
     interrupts.forget()
     try:
         chosen = options.parse(lambda dest: getattr(args, dest))
+        options.check_node_ids(args.pytest_args, chosen.profiles)
     except provider_options.OptionError as err:
         raise UsageError(str(err)) from None
     report_dir = chosen.report_dir or pathlib.Path(args.report_dir).resolve()
@@ -162,9 +165,14 @@ def policy(args) -> int:
         raise CliError(f"cannot reach the cluster at {api.configuration.host} ({_short(err)}); check the kubeconfig "
                        "and that its cluster is up") from None
     where = found.mesh_config_map
+    used = args.kubeconfig or os.environ.get("KUBECONFIG") or pathlib.Path.home() / ".kube" / "config"
+    cluster = {"provider": "existing", "kubeconfig": str(pathlib.Path(used).resolve()), "context": args.context,
+               "server": api.configuration.host}
     try:
-        meshconfig.set_policy(api, where, POLICY_WORDS[args.setting])
+        hold.set_mesh_policy(api, where, POLICY_WORDS[args.setting], cluster)
         current = meshconfig.policy_of(meshconfig.read(api, where))
+    except (journal.ClusterBusy, meshconfig.Changed) as err:
+        raise CliError(str(err)) from None
     except Exception as err:
         raise CliError(f"cannot change ConfigMap {where[0]}/{where[1]}: {_short(err)}; check --revision "
                        "and that you may edit it") from None
@@ -281,6 +289,12 @@ def _connect(kubeconfig: str | None, context: str | None):
     if not path.exists():
         raise CliError(f"no kubeconfig at {path}: pass --kubeconfig FILE")
     try:
+        if not kubeconfig:
+            # Never a cluster by surprise: the file and context the command falls back to, said first.
+            _, name, server = kubeconfigs.flattened(path, context)
+            source = "$KUBECONFIG" if os.environ.get("KUBECONFIG") else "the default"
+            print(f"egress-conformance: no --kubeconfig: using kubeconfig {path} (from {source}), context {name} "
+                  f"({'--context' if context else 'its current context'}), server {server}", file=sys.stderr)
         return kubeconfigs.connect_through_copy(path, context)
     except kubeconfigs.KubeconfigError as err:
         raise CliError(str(err)) from None
@@ -332,7 +346,7 @@ def _parser() -> argparse.ArgumentParser:
                    "namespace only (enough with a Role there; default: every namespace)")
     p.add_argument("--discard", action="store_true", help="forget the journals without restoring (cluster gone)")
     p.add_argument("--force", action="store_true", help="restore even over changes someone else made since the run "
-                   "(the conflicts a plain restore reports)")
+                   "(the conflicts a plain restore reports), and while a run renews a Lease the journal names")
     p.add_argument("--no-sweep", action="store_true",
                    help="leave what killed runs left outside their journals (local-mesh processes) in place, "
                         "to inspect it")

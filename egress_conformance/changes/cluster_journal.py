@@ -62,6 +62,42 @@ def found(api: client.ApiClient, namespace: str | None = None) -> list[tuple[Con
     return journals
 
 
+def live_holders(api: client.ApiClient, journals: list[Journal],
+                 clock: lease.Clock = lease.SYSTEM_CLOCK) -> list[list[tuple[str, lease.Holder]]]:
+    """For each journal, the Leases its run took that are live ("namespace/name", holder; any
+    run's: a Lease taken over since is live too), judged in one watch (lease.observe_all:
+    renewed while watched)."""
+    coordination = client.CoordinationV1Api(api)
+    wheres = {tuple(where) for journal in journals for where in journal.data.get("leases", [])}
+    verdicts = lease.observe_all({where: lease.reader(coordination, *where) for where in wheres}, clock)
+    return [[("/".join(where), holder) for where in journal.data.get("leases", [])
+             for holder, alive in [verdicts[tuple(where)]] if alive and holder] for journal in journals]
+
+
+def unrestored(api: client.ApiClient, kept: list[tuple[ConfigMapSink, dict]]) -> list[Journal]:
+    """The journals among ``kept`` (``found``) whose run renews none of its Leases: it is dead
+    and left changes. Raises JournalError for a journal that cannot be read."""
+    journals = [Journal.from_cluster(sink, data) for sink, data in kept]
+    dead = [journal for journal, live in zip(journals, live_holders(api, journals), strict=True)
+            if not any(holder.identity == journal.run_id for _, holder in live)]
+    # Read again after the watch: a run that ended meanwhile removed its journal (or its namespace did).
+    return [journal for journal in dead if journal.sink and _still_holds_entries(api, journal.sink.where)]
+
+
+def _still_holds_entries(api: client.ApiClient, where: str) -> bool:
+    namespace, name = where.split("/", 1)
+    try:
+        data = client.CoreV1Api(api).read_namespaced_config_map(name, namespace).data or {}
+    except ApiException as err:
+        if err.status == 404:
+            return False
+        raise
+    try:
+        return bool(json.loads(data.get(KEY, "")).get("entries"))
+    except (json.JSONDecodeError, AttributeError):
+        return True  # unreadable: from_cluster named it already; keep refusing
+
+
 def release(journal: Journal, api: client.ApiClient) -> list[str]:
     """Once a dead run's journal is restored: free its Leases and remove the cluster's copy of
     its journal (restore from this machine's copy leaves no trace in the cluster either)."""

@@ -227,6 +227,11 @@ def running() -> list[Journal]:
     return [journal for journal in _all() if in_progress(journal)]
 
 
+def of_this_process() -> list[Journal]:
+    """Journals this process wrote that still hold changes (what an interrupted run left)."""
+    return [journal for journal in _all() if journal.data.get("pid") == os.getpid()]
+
+
 def in_progress(journal: Journal) -> bool:
     """Is the journal's run another process that is still alive (the same process, not a
     later one that reused its pid)? A journal without its process's start time counts as ended."""

@@ -1,7 +1,8 @@
 """Restoring after interrupted runs, from their journals: which journals to restore (this
-machine's unrestored ones, and those a cluster keeps of runs whose Leases expired, each taking
+machine's unrestored ones, and those a cluster keeps, each taking
 the place of this machine's copy of the same run), undoing each, then freeing a dead run's
-Leases. A journal whose run is still going, here or by its live Lease, is left to it.
+Leases. A journal whose run is still going, here or by a Lease seen renewed, is left to it
+(unless forced).
 
 The command (``egress-conformance restore``) parses its options and hands over what only it
 knows: how to reach the cluster it was given, and how each provider reconnects to a journal's
@@ -11,7 +12,7 @@ from collections.abc import Callable
 
 from kubernetes import client
 
-from egress_conformance.changes import cluster_journal, journal, lease
+from egress_conformance.changes import cluster_journal, journal
 
 Connect = Callable[[], client.ApiClient]
 
@@ -49,8 +50,8 @@ def restore(connect: Connect | None, namespace: str | None, reconnect_for: Calla
 
 def _cluster_journals(api, namespace: str | None, local: list[journal.Journal],
                       say: Callable[[str], None]) -> list[journal.Journal]:
-    """The journals a cluster keeps of runs that are dead (their Leases expired), each taking the
-    place of this machine's copy of the same run (both are settled as it is restored)."""
+    """The journals a cluster keeps, each taking the place of this machine's copy of the same run
+    (both are settled as it is restored; one whose Lease is live is refused in _restore_one)."""
     try:
         kept = cluster_journal.found(api, namespace)
     except Exception as err:
@@ -62,11 +63,6 @@ def _cluster_journals(api, namespace: str | None, local: list[journal.Journal],
             entry = journal.Journal.from_cluster(sink, data)
         except journal.JournalError as err:
             raise RestoreError(str(err)) from None
-        alive = [lease.read(api, *where) for where in entry.data.get("leases", [])]
-        if any(h and h.identity == entry.run_id and h.alive() for h in alive):
-            say(f"journal {journal.describe(entry)}: the Lease of run {entry.run_id} has not expired: left to it "
-                f"(a dead run's expires {lease.DURATION_SECONDS}s after its last renewal; restore again then)")
-            continue
         same = next((j for j in local if j.data.get("run") == entry.run_id), None)
         if same:
             local.remove(same)
@@ -81,6 +77,12 @@ def _restore_one(entry: journal.Journal, api, reconnect_for: Callable[[dict], Co
     cluster = entry.data["cluster"]
     reconnect = reconnect_for(cluster) if api is None else (lambda: api)
     try:
+        live = cluster_journal.live_holders(reconnect(), [entry])[0] if entry.data.get("leases") else []
+        if live and not force:
+            # A run renewing a Lease the journal's run took is changing that cluster now.
+            held = "; ".join(f"Lease {where} is held by {holder.describe()}" for where, holder in live)
+            return [f"journal {entry.name}: {held}, renewed while watched: left to that run; restore once it "
+                    "has ended, or pass --force to restore now"]
         lines, found = journal.restore(entry, reconnect, force=force)
         if not found and (entry.data.get("leases") or entry.data.get("mirror")):
             lines += cluster_journal.release(entry, reconnect())

@@ -7,6 +7,7 @@ re-serialisation of it.
 
 import yaml
 from kubernetes import client
+from kubernetes.client.exceptions import ApiException
 
 ALLOW_ANY = "ALLOW_ANY"
 REGISTRY_ONLY = "REGISTRY_ONLY"
@@ -15,6 +16,11 @@ POLICIES = (ALLOW_ANY, REGISTRY_ONLY)
 CHANGED_BY = "egress-conformance.dev/changed-by"
 """Annotation on the mesh ConfigMap while a run holds its change: the run's id, so that a
 person looking at the cluster sees who changed it (removed when the original is back)."""
+
+
+class Changed(Exception):
+    """Someone changed the mesh ConfigMap between the run's read and its write: nothing was
+    written; str(err) is one line saying so and what to do."""
 
 
 def message(policy: str) -> str:
@@ -45,23 +51,32 @@ def with_policy(mesh_text: str, policy: str) -> str:
 
 def read(api: client.ApiClient, where: tuple[str, str]) -> str:
     """The ``mesh`` key of the ConfigMap at (namespace, name)."""
+    return read_versioned(api, where)[0]
+
+
+def read_versioned(api: client.ApiClient, where: tuple[str, str]) -> tuple[str, str]:
+    """The ``mesh`` key of the ConfigMap and the resourceVersion it was read at (for ``write``)."""
     namespace, name = where
     config_map = client.CoreV1Api(api).read_namespaced_config_map(name, namespace)
-    return (config_map.data or {}).get("mesh", "")
+    return (config_map.data or {}).get("mesh", ""), config_map.metadata.resource_version
 
 
-def write(api: client.ApiClient, where: tuple[str, str], mesh_text: str, changed_by: str | None = None) -> None:
+def write(api: client.ApiClient, where: tuple[str, str], mesh_text: str, changed_by: str | None = None,
+          read_at: str | None = None) -> None:
     """Replace the ``mesh`` key of the ConfigMap with exactly ``mesh_text`` (marked as the run
-    ``changed_by``'s change, when given)."""
+    ``changed_by``'s change, when given). ``read_at``: only while the ConfigMap is still at that
+    resourceVersion; raises Changed otherwise (an edit made since the read is never overwritten)."""
     namespace, name = where
     patch: dict = {"data": {"mesh": mesh_text}}
     if changed_by:
         patch["metadata"] = {"annotations": {CHANGED_BY: changed_by}}
-    client.CoreV1Api(api).patch_namespaced_config_map(name, namespace, patch)
-
-
-def set_policy(api: client.ApiClient, where: tuple[str, str], policy: str) -> str:
-    """Set the mesh-wide policy; return the original text (the caller's to restore)."""
-    original = read(api, where)
-    write(api, where, with_policy(original, policy))
-    return original
+    if read_at:
+        patch.setdefault("metadata", {})["resourceVersion"] = read_at
+    try:
+        client.CoreV1Api(api).patch_namespaced_config_map(name, namespace, patch)
+    except ApiException as err:
+        if err.status != 409 or not read_at:
+            raise
+        raise Changed(f"mesh config {namespace}/{name} changed between the run's read and its write (someone "
+                      "edited it): left as they made it, nothing written; run again when nobody is changing "
+                      "it") from None

@@ -52,10 +52,15 @@ class MeshWide:
 
     def set_policy(self, policy: str) -> cleanup.Undo:
         """Change the policy; the change is journaled and its undo registered."""
-        original = meshconfig.read(self.api, self.config_map)
+        original, read_at = meshconfig.read_versioned(self.api, self.config_map)
         written = meshconfig.with_policy(original, policy)
         entry = self.journal.mesh_config_changing(self.config_map, original, written)
-        meshconfig.write(self.api, self.config_map, written, changed_by=self.journal.run_id)
+        try:
+            # Conditional on the version read: an edit landing in between is kept (meshconfig.Changed).
+            meshconfig.write(self.api, self.config_map, written, changed_by=self.journal.run_id, read_at=read_at)
+        except meshconfig.Changed:
+            self.journal.settle(entry)  # nothing was written: nothing to restore
+            raise
 
         def restore_original():
             # Only over the run's own text: an edit someone made meanwhile stays, and the journal with it.

@@ -2,11 +2,17 @@
 undo still runs, and is remembered, so that the test it cut is "not run: interrupted" (never
 an infrastructure error because an exec or a request died with it) and the run exits with
 128 + the signal's number (130 after Ctrl-C, 143 after SIGTERM) once it has undone its changes.
+A run that lost its Lease is stopped the same way (changes/lease.py), but exits "not run" (4):
+nobody asked it to stop, and what it would have tested is unknown.
 """
 
 import contextlib
 import signal
 from collections.abc import Iterator
+
+from egress_conformance.changes import lease
+from egress_conformance.reports import report
+from egress_conformance.reports.model import RunResult
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -70,10 +76,18 @@ def received() -> int | None:
 
 
 def exit_code() -> int:
-    """What an interrupted run exits with: the shell's 128 + signal number."""
+    """What an interrupted run exits with: the shell's 128 + signal number; "not run" after a lost Lease."""
+    if lease.lost():
+        return report.EXIT_CODES[RunResult.NOT_RUN]
     return 128 + (received() or signal.SIGINT)
+
+
+def why() -> str:
+    """What interrupted the run, in words: "interrupted", or "interrupted: lost the lease (...)"."""
+    return f"interrupted: {lease.lost()}" if lease.lost() else "interrupted"
 
 
 def forget() -> None:
     """A new run starts in this process (pytest's session, a test of the suite's own): nothing received yet."""
     _received.clear()
+    lease.forget()

@@ -126,6 +126,26 @@ def _check_names(what: str, given: list[str], known: list[str] | tuple[str, ...]
         raise OptionError(f"unknown {what} {', '.join(unknown)}: choose from {', '.join(known)}")
 
 
+def check_node_ids(pytest_args: list[str], profiles: tuple[str, ...]) -> None:
+    """Node ids given to pytest (after ``--``) must name tests of the run's profiles: a test of
+    another profile, or none of the suite's, would be deselected, and the run would end "not
+    run" after starting the mesh. Raises OptionError, before anything starts."""
+    cases = {case.name: case.profile for case in scenarios.ALL}
+    for arg in pytest_args:
+        if arg.startswith("-"):
+            continue
+        path, _, test = arg.partition("::")
+        parts = pathlib.PurePath(path).parts
+        where = parts[parts.index("suites") + 1] if "suites" in parts[:-1] else None
+        name = test.partition("[")[2].rstrip("]") if "[" in test else None
+        if name is not None and name not in cases:
+            raise OptionError(f"unknown test {name} in {arg}: choose from {', '.join(cases)}")
+        profile = cases[name] if name else where if where in PROFILES else None
+        if profile and profile not in profiles:
+            raise OptionError(f"{arg} is a test of profile {profile}, not of this run's ({', '.join(profiles)}): "
+                              f"pass --profile {profile}")
+
+
 def defaults(timing: Timing = _TIMING, **given: object) -> RunOptions:
     """RunOptions as the command line would give them with only ``given`` set (by destination
     name), and ``timing``: for the benchmarks, which hold a mesh outside pytest."""

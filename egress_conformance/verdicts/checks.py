@@ -27,6 +27,7 @@ def all_of(*checks):
         return None
 
     check.__name__ = " and ".join(c.__name__ for c in checks)
+    check.expects_answer = any(map(expects_answer, checks))
     return check
 
 
@@ -40,12 +41,21 @@ def any_of(*checks):
         return "none matched: " + "; ".join(reasons)
 
     check.__name__ = " or ".join(c.__name__ for c in checks)
+    check.expects_answer = any(map(expects_answer, checks))
     return check
 
 
-def _named(name, function):
+def _named(name, function, *, answer: bool | None = None):
     function.__name__ = name
+    if answer is not None:
+        function.expects_answer = answer
     return function
+
+
+def expects_answer(check) -> bool:
+    """Does ``check`` want the host's answer? Only then can its mismatch mean the target is
+    down (framework/context.py asks the target again); a "blocked" check's mismatch never does."""
+    return bool(getattr(check, "expects_answer", False))
 
 
 def reachable(*, via: str):
@@ -58,7 +68,7 @@ def reachable(*, via: str):
             return f"answered {obs.status}, but through {', '.join(obs.served_by) or 'no cluster'}, not {via} alone"
         return None
 
-    return _named(f"reachable via {via}", check)
+    return _named(f"reachable via {via}", check, answer=True)
 
 
 def left_through_gateway(gateway: str, external: str):
@@ -108,7 +118,7 @@ def refused_by_host(status: int, *, via: str):
             return f"answered {obs.status}, but through {', '.join(obs.served_by) or 'no cluster'}, not {via} alone"
         return None
 
-    return _named(f"refused by the host ({status}) via {via}", check)
+    return _named(f"refused by the host ({status}) via {via}", check, answer=True)
 
 
 def tls_from_sidecar(cluster: str):
@@ -259,7 +269,7 @@ def each_answered(expected: dict[str, str]):
             return f"cluster {others[0]} took {batch.moves[others[0]]}: not one the list opens"
         return None
 
-    return _named(f"each of {len(expected)} answered via its cluster", check)
+    return _named(f"each of {len(expected)} answered via its cluster", check, answer=True)
 
 
 def each_blocked(clusters):
@@ -374,18 +384,38 @@ def answered():
             return f"expected an answer, got {obs.outcome}{status}" + (f" ({obs.error})" if obs.error else "")
         return None
 
-    return _named("answered", check)
+    return _named("answered", check, answer=True)
 
 
 def not_answered():
-    """No 2xx answer came back: dropped, refused, reset, or refused by a proxy on the way."""
+    """Refused at connect: the connection was refused, or never made before the request's time
+    ran out (a NetworkPolicy rejects or drops it). An answer of any kind (a proxy's 502/503, the
+    host's redirect) and a name that did not resolve are not that. A timeout is a refusal only
+    beside a control request that gets through meanwhile: the scenario makes one."""
 
     def check(obs):
+        if obs.outcome in (observe.REFUSED, observe.TIMEOUT):
+            return None
         if obs.outcome == observe.REACHABLE:
             return f"expected no answer, got {obs.status} from the host"
+        if obs.outcome == observe.UNRESOLVED:
+            return "the name did not resolve: no connection was tried, so nothing refused it"
+        return f"expected a refusal at connect, got {_outcome(obs)}: something answered or cut it after connecting"
+
+    return _named("refused at connect", check)
+
+
+def upstream_failed():
+    """The proxy on the way answered for an upstream it could not talk to (502/503/504): the
+    request was tried and the far end said no at the connection (used with the cluster it was
+    sent through, e.g. gateway_sent)."""
+
+    def check(obs):
+        if obs.outcome != observe.HTTP_ERROR or obs.status not in _GATEWAY_STATUSES:
+            return f"expected a proxy's upstream failure (502/503/504), got {_outcome(obs)}"
         return None
 
-    return _named("not answered", check)
+    return _named("upstream failed", check)
 
 
 def answered_by_gateway(external: str):
@@ -402,21 +432,27 @@ def answered_by_gateway(external: str):
                    f"{', '.join(obs.gateway_served or ()) or 'no cluster'})"
         return None
 
-    return _named(f"answered by the gateway via {external}", check)
+    return _named(f"answered by the gateway via {external}", check, answer=True)
 
 
 def refused_by_gateway(host: str):
-    """A request sent straight to the egress gateway for ``host``, which it does not list, got no
-    2xx, and no cluster of the gateway's Envoy for that host moved: the gateway is not an open proxy."""
+    """A request sent straight to the egress gateway for ``host``, which it does not list, was
+    refused by the gateway itself: no route for it (404), its AuthorizationPolicy (403, counted),
+    or a TLS connection closed for an SNI it has no chain for; and nothing of the gateway's
+    Envoy sent it on (no cluster for that host, no PassthroughCluster): not an open proxy."""
 
     def check(obs):
-        reason = not_answered()(obs)
-        if reason:
-            return reason
-        onward = [c for c in obs.gateway_served or () if _names(c.rsplit("|", 1)[-1], host)]
+        if obs.outcome == observe.REACHABLE:
+            return f"expected the gateway to refuse it, got {obs.status}"
+        onward = [c for c in obs.gateway_served or () if c == envoy.PASSTHROUGH or _names(c.rsplit("|", 1)[-1], host)]
         if onward:
             return f"the gateway's Envoy sent it on through {', '.join(onward)}"
-        return None
+        if obs.outcome == observe.HTTP_ERROR and (obs.status == 404 or (obs.status == 403 and obs.gateway_denied)):
+            return None
+        if obs.outcome in (observe.TLS_FAILURE, observe.RESET) and not obs.gateway_served:
+            return None
+        return (f"expected the gateway's own refusal (404 no route, 403 counted by its RBAC filter, or a TLS "
+                f"connection closed), got {_outcome(obs)}")
 
     return _named(f"refused by the gateway for {host}", check)
 

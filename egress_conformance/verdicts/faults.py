@@ -16,7 +16,8 @@ import json
 import urllib3
 from kubernetes.client import exceptions as kube_exceptions
 
-from egress_conformance.changes import objects
+from egress_conformance.changes import journal, objects
+from egress_conformance.cluster import meshconfig
 
 CONTROL_PLANE, SIDECAR, API, TARGET = "control plane unavailable", "sidecar not ready", "API unavailable", "target down"
 FAULTS = (CONTROL_PLANE, SIDECAR, API, TARGET)
@@ -52,7 +53,7 @@ REFUSALS = {
 
 def refusal(err: BaseException) -> str | None:
     """One line naming what the API refused, if ``err`` is a refusal of the run (not a verdict), else None."""
-    if isinstance(err, objects.InvalidObject):
+    if isinstance(err, (objects.InvalidObject, meshconfig.Changed, journal.ClusterBusy)):
         return _one_line(str(err))
     if isinstance(err, kube_exceptions.ApiException) and err.status in REFUSALS:
         said = err.reason or http.HTTPStatus(err.status).phrase

@@ -36,7 +36,7 @@ class Shape:
     what: str
     expect: str
     objects: str
-    """The objects as YAML text, ${shared} and ${root} still to fill in."""
+    """The objects as YAML text, ${shared}, ${root} (and ${team}, the test namespace) still to fill in."""
     diagnosis: tuple[str, ...] = ()
     reported: str = ""
     needs: tuple[str, ...] = ()
@@ -61,6 +61,16 @@ class Shape:
         return f"caught with the wrong diagnosis (lacks {missing}): {said}" if missing else None
 
 
+def scope_of(shape: Shape) -> str:
+    """Mesh-wide when any of the shape's objects lands outside the test namespace (in the root
+    namespace, another team's, or cluster-wide): it changes egress for every team, so it needs
+    the user's consent and the mesh Lease; else namespace-scoped."""
+    test_namespace = "egress-conformance-test-namespace"
+    objects = shape.manifests(root="root-namespace", shared="another-team", team=test_namespace)
+    return scope.MESH_WIDE if any(o["metadata"].get("namespace") != test_namespace for o in objects) \
+        else scope.NAMESPACE
+
+
 def load(path: pathlib.Path = CATALOGUE) -> list[Shape]:
     shapes = []
     for entry in yaml.safe_load(path.read_text()):
@@ -79,7 +89,10 @@ def run(shape: Shape, t) -> None:
     where = {"root": meshconfig.root_namespace(t.mesh_config()),
              "shared": f"egress-conformance-shared-{secrets.token_hex(3)}", "team": t.namespace}
     # The team's egress as a platform team keeps it: restricted by its namespace's Sidecar, its
-    # list's ServiceEntries exported to its namespace alone (the scope adapts them).
+    # list's ServiceEntries exported to its namespace alone (the scope adapts them), also when
+    # the shape itself is mesh-wide (scope_of): the shape, not the team, changes the mesh.
+    if not isinstance(t.scope, scope.Namespace):
+        t.scope = scope.Namespace(t.api, t.namespace, t.scope, t.create)
     t.set_outbound_policy(REGISTRY_ONLY)
     t.apply_objects([allowlist.service_entry(e, f"team-{i:04d}") for i, e in enumerate(t.targets.allow_list)],
                     "the team's allow-list")
@@ -132,6 +145,6 @@ SCENARIOS = tuple(Scenario(
     profile=MATRIX,
     features=frozenset({features.SIDECAR_SCOPED_POLICY, *shape.needs}),
     run=functools.partial(run, shape),
-    scopes=(scope.NAMESPACE,),
+    scopes=(scope_of(shape),),
     hosts=lambda targets: (),
 ) for shape in load())

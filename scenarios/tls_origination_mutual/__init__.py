@@ -69,8 +69,8 @@ def run(t) -> None:
 
     entry = t.apply(SERVICE_ENTRY, **where)
     routing = t.apply(tls_origination.GATEWAY_ROUTING, **where)
-    # Sent on by the gateway through the host's 443 cluster, and not answered: the host said no.
-    refused = checks.all_of(restricted, checks.not_answered(), checks.gateway_sent(tls_cluster))
+    # Sent on by the gateway through the host's 443 cluster, which failed there: the host said no.
+    refused = checks.all_of(restricted, checks.upstream_failed(), checks.gateway_sent(tls_cluster))
     t.expect("routed, no origination: the host refuses the gateway's plain HTTP", http, refused)
 
     simple = t.apply(DESTINATION_RULE, tls_mode="SIMPLE", **where)

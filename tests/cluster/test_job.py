@@ -197,8 +197,8 @@ def _lease_expired(api, journal: dict, timeout: float) -> None:
     """Wait until every Lease of the killed run has expired (restore leaves a live run's to it)."""
     deadline = time.monotonic() + timeout
     while True:
-        held = [lease.read(api, *where) for where in journal.get("leases", [])]
-        alive = [h for h in held if h and h.identity == journal["run"] and h.alive()]
+        held = [lease.renewed(api, *where) for where in journal.get("leases", [])]  # renewed while watched
+        alive = [h for h in held if h and h.identity == journal["run"]]
         if not alive:
             return
         assert time.monotonic() < deadline, f"the killed run's Leases are still renewed after {timeout:.0f}s: {alive}"

@@ -190,3 +190,53 @@ def test_bad_targets_are_a_usage_error_before_anything_starts(capsys, argv, mess
 def test_a_report_in_the_cluster_named_wrongly_is_a_usage_error(capsys, argv, message):
     assert cli.main(argv) == report.USAGE_ERROR_EXIT
     assert capsys.readouterr().err == f"egress-conformance: {message}\n"
+
+
+@pytest.mark.parametrize("command", [("policy", "restricted"), ("restore", "--no-sweep"),
+                                     ("report", "cluster:ns/report")])
+def test_a_kubeconfig_not_named_on_the_command_line_is_said_in_one_line(capsys, tmp_path, monkeypatch, command):
+    monkeypatch.setenv("EGRESS_CONFORMANCE_STATE", str(tmp_path / "state"))
+    kubeconfig = tmp_path / "from-env"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://127.0.0.1:9'}}]\n"
+                          "users: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\n"
+                          "current-context: x\n")
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    code, err = run(capsys, *command)
+    if command[0] == "restore":
+        # restore reaches a cluster only when told which: never the environment's by surprise.
+        assert code == 0 and "from-env" not in err
+        return
+    assert f"using kubeconfig {kubeconfig} (from $KUBECONFIG), context x (its current context)" in err.splitlines()[0]
+    assert code == 1
+
+
+def test_restore_refuses_while_another_holders_lease_is_live_unless_forced(capsys, tmp_path, monkeypatch):
+    from egress_conformance.changes import cluster_journal, journal, lease
+
+    monkeypatch.setenv("EGRESS_CONFORMANCE_STATE", str(tmp_path))
+    left = journal.Journal({"provider": "existing", "server": "https://node:6443", "kubeconfig": "/k"})
+    left.data["pid"] = 1  # a run of another process (pid 1 never wrote it: its start time differs)
+    left.data["leases"] = [["istio-system", "egress-conformance-istio"]]
+    left.mesh_config_changing(("istio-system", "istio"), "a: 1\n", "b: 2\n")
+    monkeypatch.setattr(providers.get("existing"), "reconnect", classmethod(lambda cls, cluster: object()))
+    holder = lease.Holder("20261207-other-run", None, None)
+    monkeypatch.setattr(cluster_journal, "live_holders",
+                        lambda api, journals: [[("istio-system/egress-conformance-istio", holder)]])
+    code, err = run(capsys, "restore", "--no-sweep")
+    assert code == 1 and "Lease istio-system/egress-conformance-istio is held by run 20261207-other-run" in err
+    assert "pass --force" in err and left.path.exists()
+    restored = []
+    monkeypatch.setattr(journal, "restore", lambda entry, connect, force: (restored.append(force), ([], []))[1])
+    monkeypatch.setattr(cluster_journal, "release", lambda entry, api: [])
+    code, err = run(capsys, "restore", "--no-sweep", "--force")
+    assert code == 0 and restored == [True]
+
+
+@pytest.mark.parametrize("node_id", ["suites/matrix/test_matrix.py::test_matrix[matrix-clean-before]",
+                                     "suites/matrix/test_matrix.py",
+                                     "suites/core/test_core.py::test_core[no-such-test]"])
+def test_a_node_id_outside_the_runs_profiles_is_a_usage_error_before_anything_starts(capsys, monkeypatch, node_id):
+    monkeypatch.setattr(providers.get("local"), "prepare", lambda options: pytest.fail("a provider was prepared"))
+    code, err = run(capsys, "run", "--", node_id)
+    assert code == 2 and err.count("\n") == 0, err
+    assert ("profile matrix" in err and "--profile matrix" in err) if "matrix" in node_id else "no-such-test" in err

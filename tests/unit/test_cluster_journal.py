@@ -1,13 +1,11 @@
-"""The journal's copy in the cluster and the Lease's liveness, as pure logic: the copy is
-written before the local file and removed once nothing is left, and a Lease counts as its
-holder's only while renewed within its duration."""
+"""The journal's copy in the cluster, as pure logic: the copy is written before the local file
+and removed once nothing is left (the Lease's fencing: test_lease.py)."""
 
-import datetime
 import json
 
 import pytest
 
-from egress_conformance.changes import journal, lease
+from egress_conformance.changes import journal
 
 
 class Sink:
@@ -60,9 +58,3 @@ def test_a_journal_kept_in_the_cluster_loads_and_a_broken_one_is_refused_in_one_
     with pytest.raises(journal.JournalError, match=f"then delete ConfigMap {sink.where}"):
         journal.Journal.from_cluster(sink, {"cluster": {}, "entries": [{"type": "created"}]})
 
-
-def test_a_lease_is_its_holders_only_while_renewed_within_its_duration():
-    now = datetime.datetime.now(datetime.UTC)
-    fresh = lease.Holder("run", now - datetime.timedelta(seconds=lease.DURATION_SECONDS - 1), None)
-    stale = lease.Holder("run", now - datetime.timedelta(seconds=lease.DURATION_SECONDS + 1), None)
-    assert fresh.alive(now) and not stale.alive(now) and not lease.Holder("run", None, None).alive(now)

@@ -206,3 +206,58 @@ def test_an_exec_cut_by_ctrl_c_is_not_run_interrupted_never_a_broken_mesh(tmp_pa
     assert done.returncode == 130, done.stdout[-3000:]
     junit = (tmp_path / "report" / "junit.xml").read_text()
     assert "<failure" not in junit and json.dumps("not-run: interrupted")[1:-1] in junit
+
+
+LOST_LEASE = '''
+import threading
+
+from egress_conformance.changes import lease
+
+
+def loses_its_lease(t):
+    t.set_outbound_policy(REGISTRY_ONLY)
+    # What the renewing thread does once another run holds the Lease (changes/lease.py).
+    renewer = threading.Thread(target=lease.stop_the_run,
+                               args=("lost the lease (Lease ns/egress-conformance is held by run thief now)",))
+    renewer.start()
+    renewer.join()
+    threading.Event().wait(30)  # the main thread is interrupted at once: never waits this long
+
+
+@pytest.mark.parametrize("scenario", [case("lost", loses_its_lease), case("after", lambda t: None)],
+                         ids=lambda s: s.name)
+def test_core(scenario, egress):
+    scenario.run(egress)
+'''
+
+
+def test_a_run_that_lost_its_lease_stops_undoes_and_says_so_exit_not_run(tmp_path):
+    done, report, _ = run_suite(tmp_path, LOST_LEASE)
+    why = "interrupted: lost the lease (Lease ns/egress-conformance is held by run thief now)"
+    assert results_of(report) == {"lost": ("not-run", why), "after": ("not-run", why)}
+    assert report["result"] == "not run"
+    assert done.returncode == 4, done.stdout[-3000:]
+    assert f"{why}: the run's changes were undone; exit 4" in done.stdout
+    assert "REGISTRY_ONLY" not in done.stdout.split("mesh text at")[1]  # undone all the same
+
+
+LEFT_BEHIND = '''
+def signal_before_the_undo_is_registered(t):
+    # A signal inside objects.create after its journal entry, before its undo exists.
+    t.journal.object_creating({"apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry",
+                               "metadata": {"name": "half-made", "namespace": "egress-test"}})
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+@pytest.mark.parametrize("scenario", [case("cut", signal_before_the_undo_is_registered)], ids=lambda s: s.name)
+def test_core(scenario, egress):
+    scenario.run(egress)
+'''
+
+
+def test_interrupted_says_the_changes_were_undone_only_when_the_journal_is_empty(tmp_path):
+    done, _, _ = run_suite(tmp_path, LEFT_BEHIND)
+    assert done.returncode == 143, done.stdout[-3000:]
+    assert "the run's changes were undone" not in done.stdout
+    assert "interrupted: the run left changes: " in done.stdout and "ServiceEntry egress-test/half-made" in done.stdout
+    assert "run `egress-conformance restore`" in done.stdout

@@ -63,6 +63,7 @@ class ExistingProvider(Provider):
     target: external_target.LiveTarget | external_target.SimulatedTarget | None = None
     _gateway: EgressGateway | None = None
     _gateway_said = ""
+    _gateway_held = False
     _gateway_api = False
     _gateway_api_said = "not looked for"
     _ambient = ""
@@ -98,6 +99,7 @@ class ExistingProvider(Provider):
             pod_channel=values.get("pod_channel") or clientpod.CHANNEL_STREAM)
 
     def start(self, undo: cleanup.Stack, journal: Journal) -> None:
+        self._undo, self._journal = undo, journal  # the shared gateway's Lease is taken on first use
         self._api = self._connect(undo)
         try:
             self._kubernetes_version = clusterinfo.kubernetes_version(self._api)
@@ -108,8 +110,10 @@ class ExistingProvider(Provider):
         given = self.options.test_namespace
         # A given namespace's own injection label decides the revision under test; --revision overrides it.
         selected = _selected_revision(self._labels_of(given)) if given else None
+        self._selector = self.options.revision or selected or None
+        """What selects the revision under test: ensure_healthy looks at the same istiod."""
         try:
-            self.found = istiodiscovery.detect(self._api, self.options.revision or selected or None)
+            self.found = istiodiscovery.detect(self._api, self._selector)
         except istiodiscovery.DiscoveryError as err:
             raise ProviderError(str(err)) from None
         where = self.found.mesh_config_map
@@ -132,16 +136,23 @@ class ExistingProvider(Provider):
         create = lambda obj: self._create(obj, undo, journal)  # noqa: E731 -- one line per object below
         if given:
             self._check_given_namespace(given, selected)
-            self.test_namespace = given
-        else:
-            self.test_namespace = f"egress-conformance-{secrets.token_hex(3)}"
+        self.test_namespace = given or f"egress-conformance-{secrets.token_hex(3)}"
+        # Before the first change: changes other runs left unrestored stop this one, and the
+        # mesh's Lease is taken (released last, once everything else is undone).
+        try:
+            hold.unrestored(self._api, given)
+        except client.ApiException as err:
+            raise ProviderError(f"cannot look for journals earlier runs left in the cluster ({err.status} "
+                                f"{err.reason}): the suite needs list on configmaps in namespace {given}") from None
+        if self.mesh_wide_changes_allowed():
+            hold.take_mesh(self._api, journal, undo, self.test_namespace, self.found.mesh_config_map)
+        if not given:
             create({"apiVersion": "v1", "kind": "Namespace",
                     "metadata": {"name": self.test_namespace, "labels": {
                         **self.found.namespace_labels, "app.kubernetes.io/created-by": "egress-conformance"}}})
         # From here on the cluster holds the run's journal and Leases: a run killed on a
         # throwaway machine is restored from any other, and a second run is refused.
-        hold.take(self._api, journal, undo, self.test_namespace,
-                  self.found.mesh_config_map if self.mesh_wide_changes_allowed() else None)
+        hold.take(self._api, journal, undo, self.test_namespace, created=not given)
         create(clientpod.access_log_telemetry(self.test_namespace))
 
         self.target = (external_target.SimulatedTarget(self.options.external_image, self.targets)
@@ -284,6 +295,10 @@ class ExistingProvider(Provider):
         return f"egress gateway {self._gateway_said}" if gateway_needed else ""
 
     def egress_gateway(self) -> EgressGateway | None:
+        if self._gateway is not None and not self._gateway_held:
+            # One run at a time through the shared gateway (hold.take_gateway); raises ClusterBusy: "not run".
+            hold.take_gateway(self._api, self._journal, self._undo, self.test_namespace, self._gateway)
+            self._gateway_held = True
         return self._gateway
 
     def deployed_gateway(self, name: str) -> EgressGateway:
@@ -353,9 +368,13 @@ class ExistingProvider(Provider):
 
     def ensure_healthy(self) -> None:
         try:
-            found = istiodiscovery.detect(self._api, self.options.revision)
+            found = istiodiscovery.detect(self._api, self._selector)
         except istiodiscovery.DiscoveryError as err:
             raise ProviderError(f"control plane unavailable: {err}") from None
+        except client.ApiException as err:
+            if err.status in (401, 403):
+                raise  # the run refused (verdicts/faults.py: "not run", the permission named), not a broken mesh
+            raise ProviderError(f"API unavailable: {_short(err)}") from None
         except Exception as err:
             raise ProviderError(f"API unavailable: {_short(err)}") from None
         if found.istiod != self.found.istiod and found.istiod.ready_replicas < 1:
