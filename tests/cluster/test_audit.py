@@ -73,7 +73,7 @@ def test_the_audit_passes_the_teams_egress_and_names_the_object_that_breaks_it(k
 def test_the_matrix_catches_every_leaking_shape_and_fails_no_sound_one(kubeconfig, api, images, tmp_path,
                                                                        own_journals):
     before = snapshot.take(api)
-    result = cli("matrix", *existing(kubeconfig, images, tmp_path / "matrix"))
+    result = cli("matrix", *existing(kubeconfig, images, tmp_path / "matrix", "--allow-mesh-wide-changes"))
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     caught = sum(1 for s in scenarios.broken_meshes.load() if s.expect == "caught")
     sound = sum(1 for s in scenarios.broken_meshes.load() if s.expect == "passes")

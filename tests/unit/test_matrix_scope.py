@@ -17,7 +17,7 @@ TEST_NAMESPACE = "team-under-test"
 
 def outside_the_test_namespace(shape: broken_meshes.Shape) -> list[dict]:
     """Derived here from the objects alone, by the namespace each lands in."""
-    objects = shape.manifests(root="istio-system", shared="another-team", namespace=TEST_NAMESPACE)
+    objects = shape.manifests(root="istio-system", shared="another-team", team=TEST_NAMESPACE)
     return [o for o in objects if o["metadata"].get("namespace") != TEST_NAMESPACE]
 
 

@@ -4,14 +4,14 @@ the mesh, never turned into "target down" because the target is slow at that mom
 
 import pytest
 
-from egress_conformance import scenarios
+from egress_conformance import scenarios, waits
 from egress_conformance.changes import cleanup
 from egress_conformance.changes.journal import Journal
 from egress_conformance.framework.context import EgressTest
 from egress_conformance.hosts import targets
 from egress_conformance.providers.base import ProviderError
-from egress_conformance.verdicts import checks, envoy, observe, waits
-from egress_conformance.verdicts.timing import Timing
+from egress_conformance.timing import Timing
+from egress_conformance.verdicts import checks, envoy, observe
 from tests import fakemesh
 
 TIMING = Timing(convergence_timeout=0.3, retry_interval=0.01, interval=0.0)
