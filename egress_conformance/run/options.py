@@ -2,7 +2,7 @@
 
 The suite's own options are a table here, the providers' are providers.options.OPTIONS;
 ``add_to`` puts both on argparse (``egress-conformance run``) or on pytest (plain
-``pytest suites``), and ``parse`` turns the values into a RunOptions. The CLI hands its
+``pytest egress_conformance/suites``), and ``parse`` turns the values into a RunOptions. The CLI hands its
 RunOptions to pytest as a plugin object (``Given``), never as flags to parse again.
 """
 
@@ -170,7 +170,7 @@ _RUN_OPTIONS = pytest.StashKey[RunOptions]()
 
 def of(config: pytest.Config) -> RunOptions:
     """The session's RunOptions: the CLI's (Given), else parsed once from pytest's own options
-    (plain ``pytest suites``); a bad value ends pytest in one line with the usage error's code, 2."""
+    (plain ``pytest egress_conformance/suites``); a bad value ends pytest in one line with the usage error's code, 2."""
     if _RUN_OPTIONS not in config.stash:
         given = next((p for p in config.pluginmanager.get_plugins() if isinstance(p, Given)), None)
         try:

@@ -63,7 +63,7 @@ def clean_machine():
     assert traces.leftovers() == []
 
 
-SUITE = [sys.executable, "-m", "pytest", "suites"]
+SUITE = [sys.executable, "-m", "pytest", "egress_conformance/suites"]
 """The suite through pytest directly."""
 CLI_RUN = [sys.executable, "-m", "egress_conformance.cli", "run"]
 """The suite through `egress-conformance run`."""

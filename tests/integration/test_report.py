@@ -25,7 +25,7 @@ trustDomain: cluster.local
 def run_suite(tmp_path, *extra, env=None):
     """The core suite's mesh-wide walkthrough (its namespace-scoped form is left out: one test is enough here)."""
     report_dir = tmp_path / "report"
-    result = subprocess.run([sys.executable, "-m", "pytest", "suites", f"--report-dir={report_dir}",
+    result = subprocess.run([sys.executable, "-m", "pytest", "egress_conformance/suites", f"--report-dir={report_dir}",
                              "--run-test=core-egress", *extra],
                             cwd=ROOT, capture_output=True, text=True, env=env, timeout=600)
     document = yaml.safe_load((report_dir / "report.yaml").read_text())

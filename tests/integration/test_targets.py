@@ -21,7 +21,7 @@ def test_the_walkthrough_and_the_allow_list_run_on_a_teams_own_hosts(clean_machi
     (tmp_path / "team.csv").write_text(TEAM_LIST)
     report_dir = tmp_path / "report"
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "suites", f"--report-dir={report_dir}", "--profile=core",
+        [sys.executable, "-m", "pytest", "egress_conformance/suites", f"--report-dir={report_dir}", "--profile=core",
          "--profile=extended", "--run-test=core-egress", "--run-test=allow-list",
          "--external-host=api.team.example", "--external-path=/anything", f"--allow-list={tmp_path / 'team.csv'}"],
         cwd=ROOT, capture_output=True, text=True, timeout=600)

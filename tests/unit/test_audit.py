@@ -18,7 +18,7 @@ from egress_conformance.reports.model import Result, Step, TestResult, Verdict
 from egress_conformance.run import session
 from egress_conformance.timing import Timing
 from egress_conformance.verdicts import checks, envoy, observe
-from fixtures import matrix
+from egress_conformance.fixtures import matrix
 from tests import fakemesh
 
 TARGETS = targets.from_options({}, scenarios.allow_list.DEFAULT_LIST)

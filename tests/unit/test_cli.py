@@ -232,9 +232,9 @@ def test_restore_refuses_while_another_holders_lease_is_live_unless_forced(capsy
     assert code == 0 and restored == [True]
 
 
-@pytest.mark.parametrize("node_id", ["suites/matrix/test_matrix.py::test_matrix[matrix-clean-before]",
-                                     "suites/matrix/test_matrix.py",
-                                     "suites/core/test_core.py::test_core[no-such-test]"])
+@pytest.mark.parametrize("node_id", ["egress_conformance/suites/matrix/test_matrix.py::test_matrix[matrix-clean-before]",
+                                     "egress_conformance/suites/matrix/test_matrix.py",
+                                     "egress_conformance/suites/core/test_core.py::test_core[no-such-test]"])
 def test_a_node_id_outside_the_runs_profiles_is_a_usage_error_before_anything_starts(capsys, monkeypatch, node_id):
     monkeypatch.setattr(providers.get("local"), "prepare", lambda options: pytest.fail("a provider was prepared"))
     code, err = run(capsys, "run", "--", node_id)

@@ -12,8 +12,6 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 PACKAGE = "egress_conformance"
 TESTBED = "egress_testbed"
 TESTBED_ROOT = ROOT / "testbed" / TESTBED
-CONTENT = ("suites", "fixtures", "scenarios")
-"""Folders at the repository's top level that are egress_conformance.<name> (setup.py)."""
 
 LAYERS = (
     ("cli", "benchmarks"),                  # entry points: the command, the benchmarks
@@ -51,14 +49,7 @@ def _modules(directory: pathlib.Path, dotted: str) -> dict[str, pathlib.Path]:
     return found
 
 
-def suite_modules() -> dict[str, pathlib.Path]:
-    found = _modules(ROOT / PACKAGE, PACKAGE)
-    for name in CONTENT:
-        found |= _modules(ROOT / name, f"{PACKAGE}.{name}")
-    return found
-
-
-SUITE = suite_modules()
+SUITE = _modules(ROOT / PACKAGE, PACKAGE)
 BED = _modules(TESTBED_ROOT, TESTBED)
 MODULES = SUITE | BED
 
@@ -167,7 +158,7 @@ def _listing(directory: pathlib.Path) -> set[str]:
 
 
 def test_every_layer_folder_exists_so_the_listing_is_the_map():
-    assert _listing(ROOT / PACKAGE) | set(CONTENT) == {member for members in LAYERS for member in members}
+    assert _listing(ROOT / PACKAGE) == {member for members in LAYERS for member in members}
     assert _listing(TESTBED_ROOT) == {member for members in TESTBED_LAYERS for member in members}
 
 
@@ -178,4 +169,4 @@ def test_the_contributing_guides_tree_names_every_folder_of_both_packages():
                and path.parent in (ROOT / PACKAGE, ROOT / PACKAGE / "providers")}
     folders |= {path.name for path in TESTBED_ROOT.iterdir() if path.is_dir() and path.name != "__pycache__"}
     named = {line.split()[0].strip("()").rstrip("/") for line in tree.splitlines() if line.strip()}
-    assert folders | set(CONTENT) <= named, sorted(folders | set(CONTENT) - named)
+    assert folders <= named, sorted(folders - named)

@@ -25,7 +25,7 @@ from egress_testbed.install import cache, progress
 from egress_testbed.install.errors import InstallError
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
-SOURCES = ("pyproject.toml", "setup.py", "README.md", "egress_conformance", "suites", "fixtures", "scenarios")
+SOURCES = ("pyproject.toml", "README.md", "egress_conformance")
 """What the Containerfile's first stage copies to build the wheel; nothing else goes in."""
 PACKAGES = ("ca-certificates", "python3")
 PYTHON = "3.11"

@@ -1,6 +1,6 @@
 """Under REGISTRY_ONLY a ServiceEntry opens exactly the host it names: the run's host answers
 through the entry's own cluster while another host stays blocked, and once the entry is
-removed the host is blocked again. (CONTRIBUTING.md's example: copy it to scenarios/.)"""
+removed the host is blocked again. (CONTRIBUTING.md's example: copy it to egress_conformance/scenarios/.)"""
 
 import pathlib
 
