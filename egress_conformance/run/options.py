@@ -11,9 +11,9 @@ import pathlib
 from collections.abc import Callable
 from typing import Any
 
-import egress_conformance.scenarios as scenarios
 import pytest
 
+import egress_conformance.scenarios as scenarios
 from egress_conformance import providers
 from egress_conformance.framework.scenario import AUDIT, CORE, EXTENDED, GATEWAY, MATRIX
 from egress_conformance.hosts import targets

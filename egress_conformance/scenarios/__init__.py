@@ -1,5 +1,6 @@
 """Every scenario of the suite, registered in one place, expanded into one test case per scope."""
 
+from egress_conformance.framework.scenario import Scenario
 from egress_conformance.scenarios import (
     allow_list,
     audit,
@@ -14,8 +15,6 @@ from egress_conformance.scenarios import (
     tls_origination,
     tls_origination_mutual,
 )
-
-from egress_conformance.framework.scenario import Scenario
 
 DECLARED: tuple[Scenario, ...] = (
     core_egress.SCENARIO,

@@ -6,19 +6,19 @@ import pathlib
 import tempfile
 
 import pytest
-from egress_conformance.scenarios import audit, broken_meshes
 
 from egress_conformance import scenarios, waits
 from egress_conformance.changes.journal import Journal
 from egress_conformance.cluster import kube
+from egress_conformance.fixtures import matrix
 from egress_conformance.framework import effective, scope
 from egress_conformance.hosts import allowlist, targets
 from egress_conformance.providers import features
 from egress_conformance.reports.model import Result, Step, TestResult, Verdict
 from egress_conformance.run import session
+from egress_conformance.scenarios import audit, broken_meshes
 from egress_conformance.timing import Timing
 from egress_conformance.verdicts import checks, envoy, observe
-from egress_conformance.fixtures import matrix
 from tests import fakemesh
 
 TARGETS = targets.from_options({}, scenarios.allow_list.DEFAULT_LIST)

@@ -6,11 +6,10 @@ runs under the mesh Lease; without that consent it is skipped with the reason.""
 import types
 
 from egress_conformance.fixtures import selection
-from egress_conformance.scenarios import broken_meshes
-
 from egress_conformance.framework import scope
 from egress_conformance.reports.model import Result
 from egress_conformance.run.options import RunOptions
+from egress_conformance.scenarios import broken_meshes
 
 TEST_NAMESPACE = "team-under-test"
 

@@ -19,8 +19,6 @@ path and the Istio object behind it.
 import dataclasses
 import datetime
 
-from egress_conformance.scenarios.audit import enforcement
-
 from egress_conformance import waits
 from egress_conformance.cluster.meshconfig import REGISTRY_ONLY
 from egress_conformance.framework import inventory, networks, scope, workloads
@@ -28,6 +26,7 @@ from egress_conformance.framework.scenario import AUDIT, Scenario
 from egress_conformance.hosts import allowlist
 from egress_conformance.providers import features
 from egress_conformance.reports.model import Step, Verdict
+from egress_conformance.scenarios.audit import enforcement
 from egress_conformance.verdicts import checks
 from egress_conformance.verdicts import paths as verdicts_paths
 from egress_conformance.verdicts.observe import Request

@@ -14,7 +14,6 @@ import secrets
 import string
 
 import yaml
-from egress_conformance.scenarios import audit
 
 from egress_conformance.cluster import meshconfig
 from egress_conformance.cluster.meshconfig import REGISTRY_ONLY
@@ -23,6 +22,7 @@ from egress_conformance.framework.scenario import MATRIX, Scenario
 from egress_conformance.hosts import allowlist
 from egress_conformance.providers import features
 from egress_conformance.reports.model import Step, Verdict
+from egress_conformance.scenarios import audit
 
 CATALOGUE = pathlib.Path(__file__).parent / "catalogue.yaml"
 CAUGHT, PASSES = "caught", "passes"

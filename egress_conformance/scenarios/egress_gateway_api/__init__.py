@@ -9,11 +9,10 @@ Envoy's counters on the host's cluster), directly again without them, blocked wi
 import functools
 import pathlib
 
-from egress_conformance.scenarios import egress_gateway
-
 from egress_conformance.framework import scope
 from egress_conformance.framework.scenario import GATEWAY, Scenario
 from egress_conformance.providers import features
+from egress_conformance.scenarios import egress_gateway
 
 MANIFESTS = pathlib.Path(__file__).parent
 

@@ -9,12 +9,11 @@ restore the starting policy."""
 
 import pathlib
 
-from egress_conformance.scenarios import egress_gateway
-
 from egress_conformance.cluster.meshconfig import REGISTRY_ONLY
 from egress_conformance.framework import scope
 from egress_conformance.framework.scenario import GATEWAY, Scenario
 from egress_conformance.providers import features
+from egress_conformance.scenarios import egress_gateway
 from egress_conformance.verdicts import checks
 from egress_conformance.verdicts.observe import Request
 

@@ -11,13 +11,12 @@ blocked; restore the starting policy."""
 import pathlib
 import tempfile
 
-from egress_conformance.scenarios import tls_origination
-
 from egress_conformance import pki
 from egress_conformance.cluster.meshconfig import REGISTRY_ONLY
 from egress_conformance.framework import scope
 from egress_conformance.framework.scenario import GATEWAY, Scenario
 from egress_conformance.providers import features
+from egress_conformance.scenarios import tls_origination
 from egress_conformance.verdicts import checks
 from egress_conformance.verdicts.observe import Request
 
