@@ -10,10 +10,9 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from egress_conformance.scenarios import core_egress
-
 from egress_conformance.cluster.meshconfig import REGISTRY_ONLY
 from egress_conformance.run import options, session
+from egress_conformance.scenarios import core_egress
 from egress_conformance.timing import Timing
 from egress_conformance.verdicts import checks, envoy
 from egress_conformance.verdicts.observe import Request

@@ -17,7 +17,6 @@ import threading
 import time
 import urllib.request
 
-from egress_conformance.scenarios import allow_list
 from kubernetes import client
 
 from egress_conformance import waits
@@ -25,6 +24,7 @@ from egress_conformance.benchmarks import soak
 from egress_conformance.framework import scope
 from egress_conformance.reports.model import Step
 from egress_conformance.run import options, session
+from egress_conformance.scenarios import allow_list
 from egress_conformance.timing import Timing
 
 MIXES = (("HTTP", 80), ("HTTPS", 443), ("TLS", 8443), ("HTTP", 8080))

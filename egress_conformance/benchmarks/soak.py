@@ -11,11 +11,11 @@ import logging
 import os
 import pathlib
 
-from egress_conformance.scenarios import core_egress
 from kubernetes import client
 
 from egress_conformance.framework import scope
 from egress_conformance.run import options, session
+from egress_conformance.scenarios import core_egress
 from egress_conformance.timing import Timing
 
 log = logging.getLogger("egress")

@@ -11,13 +11,12 @@ itself; tests/kind does, where Docker exists."""
 
 import subprocess
 
-from egress_conformance.scenarios import core_egress
-
 from egress_conformance.changes import cleanup, journal
 from egress_conformance.framework import scope
 from egress_conformance.providers.kind import commands
 from egress_conformance.providers.kind import provider as kind
 from egress_conformance.run import options, session
+from egress_conformance.scenarios import core_egress
 from egress_conformance.timing import Timing
 from tests.cluster import snapshot
 

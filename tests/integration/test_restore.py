@@ -12,7 +12,6 @@ import subprocess
 import sys
 
 import pytest
-from egress_conformance.scenarios import allow_list, core_egress
 from kubernetes import client
 
 from egress_conformance.changes import journal
@@ -20,6 +19,7 @@ from egress_conformance.cluster import kube, meshconfig
 from egress_conformance.hosts import targets
 from egress_conformance.providers.local import istio_install, runstate
 from egress_conformance.providers.local import provider as local
+from egress_conformance.scenarios import allow_list, core_egress
 from tests.integration import traces
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]

@@ -2,11 +2,10 @@
 
 import json
 
-from egress_conformance.scenarios import allow_list
-
 from egress_conformance.framework import scope
 from egress_conformance.hosts import targets
 from egress_conformance.providers.existing import clientpod, external_target
+from egress_conformance.scenarios import allow_list
 from egress_conformance.verdicts import envoy
 
 

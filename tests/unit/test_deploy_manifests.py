@@ -133,13 +133,12 @@ IN_THE_GATEWAY_NAMESPACE = {"AuthorizationPolicy"}
 
 def created_by_a_run() -> set[tuple[str, str]]:
     """(group, resource) of every object a run creates in its test namespace, from the code and manifests."""
-    from egress_conformance.scenarios import allow_list
-
     from egress_conformance import scenarios
     from egress_conformance.cluster import kube
     from egress_conformance.framework import scope
     from egress_conformance.hosts import allowlist, targets
     from egress_conformance.providers.existing import clientpod, external_target
+    from egress_conformance.scenarios import allow_list
 
     chosen = targets.from_options({}, allow_list.DEFAULT_LIST)
     objects = [clientpod.manifest("n", "image"), clientpod.access_log_telemetry("n"),

@@ -1,11 +1,10 @@
 """The Gateway API variant's wiring, read from its manifests: the routes name the ServiceEntry
 and the Gateway the scenario creates, and the Service istiod deploys for it; both scopes."""
 
-from egress_conformance.scenarios import egress_gateway, egress_gateway_api
-
 from egress_conformance.cluster import kube
 from egress_conformance.providers import features
 from egress_conformance.providers.existing import gateway as gateways
+from egress_conformance.scenarios import egress_gateway, egress_gateway_api
 
 PLACEHOLDERS = {"host": "httpbin.org", "endpoints": "[]"}
 

@@ -3,7 +3,6 @@
 import types
 
 from egress_conformance.fixtures import selection
-
 from egress_conformance.framework.scenario import CORE, Scenario
 from egress_conformance.providers import features
 from egress_conformance.reports.model import Result

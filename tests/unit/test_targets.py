@@ -1,9 +1,9 @@
 """The run's external hosts: defaults, options, and what a simulated internet must serve."""
 
 import pytest
-from egress_conformance.scenarios import allow_list
 
 from egress_conformance.hosts import allowlist, targets
+from egress_conformance.scenarios import allow_list
 
 
 def test_defaults_are_the_walkthrough_and_the_shipped_allow_list():
