@@ -27,7 +27,13 @@ def find(api: client.ApiClient, proxy_of) -> tuple[EgressGateway | None, str]:
         if not selector:
             continue
         namespace = service.metadata.namespace
-        pods = core.list_namespaced_pod(namespace, label_selector=",".join(f"{k}={v}" for k, v in selector.items()))
+        try:
+            pods = core.list_namespaced_pod(namespace,
+                                            label_selector=",".join(f"{k}={v}" for k, v in selector.items()))
+        except client.ApiException as err:
+            # Listing Services cluster-wide may be granted for the audit alone (deploy/job.yaml):
+            # the gateway's own namespace is then still the opt-in's (deploy/egress-gateway.yaml).
+            return None, gatewayclass.refused(err, f"list pods in namespace {namespace}")
         ready = [p for p in pods.items if p.status.phase == "Running"
                  and all(c.ready for c in (p.status.container_statuses or []))]
         if ready:
