@@ -56,16 +56,16 @@ def update_times(workload) -> dict[str, float]:
 
 def timed_step(t, step, strategy, change: Callable[[], T], check) -> tuple[Sample, T]:
     """Make ``change`` (an API write), wait for ``check`` on plain HTTP, return the sample."""
-    before = update_times(t.workload)
+    before = update_times(t.context.workload)
     written = time.time()
     result = change()
     if strategy[0] == DOCS:
         docs_verify(t, step, check)
     else:
-        t.timing = strategy[1]
-        t.expect(step, _http(t), check)
+        t.context.timing = strategy[1]
+        t.client.expect(step, _http(t), check)
     confirmed = time.time()
-    after = update_times(t.workload)
+    after = update_times(t.context.workload)
     applied = [value for name, value in after.items() if value != before.get(name) and value >= written - 0.01]
     floor = (max(applied) - written) if applied else float("nan")
     return Sample(step, strategy[0], floor, confirmed - written), result
@@ -74,7 +74,7 @@ def timed_step(t, step, strategy, change: Callable[[], T], check) -> tuple[Sampl
 def docs_verify(t, step, check, sleep=time.sleep) -> None:
     """Wait the way istio.io's documentation tests do (DOCS): one match suffices."""
     for attempt in range(1, DOCS_ATTEMPTS + 1):
-        reason = check(t.probe(_http(t)))
+        reason = check(t.client.probe(_http(t)))
         if reason is None:
             return
         if attempt < DOCS_ATTEMPTS:
@@ -87,10 +87,10 @@ def one_flow(t, strategy, start: str) -> list[Sample]:
     blocked = checks.sidecar_policy(REGISTRY_ONLY)
     cluster = f"outbound|80||{t.targets.host}"
     samples = []
-    sample, restriction = timed_step(t, "restrict", strategy, lambda: t.set_outbound_policy(REGISTRY_ONLY),
+    sample, restriction = timed_step(t, "restrict", strategy, lambda: t.policy.set(REGISTRY_ONLY),
                                      checks.all_of(blocked, checks.blocked_http()))
     samples.append(sample)
-    sample, entry = timed_step(t, "add ServiceEntry", strategy, lambda: t.apply(core_egress.SERVICE_ENTRY),
+    sample, entry = timed_step(t, "add ServiceEntry", strategy, lambda: t.resources.apply(core_egress.SERVICE_ENTRY),
                                checks.all_of(blocked, checks.reachable(via=cluster)))
     samples.append(sample)
     sample, _ = timed_step(t, "delete ServiceEntry", strategy, entry.run,
@@ -107,12 +107,12 @@ def probe_cost(t, repetitions: int = 20) -> dict:
     durations = []
     for _ in range(repetitions):
         started = time.monotonic()
-        t.probe(_http(t))
+        t.client.probe(_http(t))
         durations.append(time.monotonic() - started)
-    parts = t.workload.envoy_admin_many([envoy.STATS_PATH, *envoy.CONFIG_PATHS])
-    whole = t.workload.envoy_admin("/config_dump")
+    parts = t.context.workload.envoy_admin_many([envoy.STATS_PATH, *envoy.CONFIG_PATHS])
+    whole = t.context.workload.envoy_admin("/config_dump")
     started = time.monotonic()
-    t.workload.envoy_admin("/config_dump")
+    t.context.workload.envoy_admin("/config_dump")
     whole_seconds = time.monotonic() - started
     return {"probe": statistics.median(durations), "round trips": 3,
             "bytes read": sum(map(len, parts)) + len(parts[0]), "whole config dump bytes": len(whole),
@@ -124,8 +124,8 @@ def run(repetitions: int) -> tuple[list[Sample], dict]:
     samples = []
     with session.mesh(options.defaults(timing=EVIDENCE)) as held:
         with session.test_context(held) as t:
-            start = t.starting_policy()
-            t.expect("warm-up", _http(t), checks.enforces(start))
+            start = t.policy.starting()
+            t.client.expect("warm-up", _http(t), checks.enforces(start))
             cost = probe_cost(t)
             for index in range(repetitions):
                 for strategy in STRATEGIES:
@@ -175,18 +175,18 @@ def trace_delete(repetitions: int = 3) -> list[str]:
         with session.test_context(held) as t:
             http, cluster = _http(t), f"outbound|80||{t.targets.host}"
             blocked = checks.sidecar_policy(REGISTRY_ONLY)
-            t.set_outbound_policy(REGISTRY_ONLY)
-            t.expect("restricted", http, checks.all_of(blocked, checks.blocked_http()))
+            t.policy.set(REGISTRY_ONLY)
+            t.client.expect("restricted", http, checks.all_of(blocked, checks.blocked_http()))
             closed = checks.all_of(blocked, checks.sidecar_has_cluster(cluster, present=False), checks.blocked_http())
             for _ in range(repetitions):
-                entry = t.apply(core_egress.SERVICE_ENTRY)
-                t.expect("allowed", http, checks.all_of(blocked, checks.reachable(via=cluster)))
-                before = update_times(t.workload)
+                entry = t.resources.apply(core_egress.SERVICE_ENTRY)
+                t.client.expect("allowed", http, checks.all_of(blocked, checks.reachable(via=cluster)))
+                before = update_times(t.context.workload)
                 written = time.time()
                 entry.run()
                 streak = 0
                 while streak < EVIDENCE.consecutive:
-                    observation = t.probe(http)
+                    observation = t.client.probe(http)
                     reason = closed(observation)
                     streak = streak + 1 if reason is None else 0
                     generation = sum(value for _, value in (observation.generation or ((), ()))[1])
@@ -194,7 +194,7 @@ def trace_delete(repetitions: int = 3) -> list[str]:
                                  f"{observation.status or ''} via {', '.join(observation.served_by) or 'no cluster'}"
                                  f"  generation {generation}  {reason or 'matches'}")
                 applied = {name.split(".")[0]: round((value - written) * 1000)
-                           for name, value in update_times(t.workload).items() if value != before.get(name)}
+                           for name, value in update_times(t.context.workload).items() if value != before.get(name)}
                 lines.append(f"Envoy applied (ms after the write): {applied}")
                 lines.append("")
     return lines

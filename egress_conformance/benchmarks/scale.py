@@ -106,7 +106,7 @@ def measure(size: int, scope_name: str = scope.MESH_WIDE) -> Figures:
 
 def _holders(provider, t) -> str:
     """How many of the allow-list's ServiceEntries the API and istiod still have."""
-    items = client.CustomObjectsApi(t.api).list_namespaced_custom_object(
+    items = client.CustomObjectsApi(t.context.api).list_namespaced_custom_object(
         "networking.istio.io", "v1", t.namespace, "serviceentries")["items"]
     in_api = sum(1 for item in items if item["metadata"]["name"].startswith("allow-list-"))
     with urllib.request.urlopen(f"{provider.istiod.debug_url}/debug/configz", timeout=30) as answer:

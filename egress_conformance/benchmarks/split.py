@@ -82,7 +82,7 @@ def observation_cost(t, workload: Timed) -> Cost:
         workload.admin.clear()
         workload.request.clear()
         started = time.monotonic()
-        t.probe(flow._http(t))
+        t.client.probe(flow._http(t))
         whole.append(time.monotonic() - started)
         admin.append(sum(workload.admin))
         request.append(sum(workload.request))
@@ -94,9 +94,9 @@ def measure(run_options, scope_name: str, repetitions: int) -> tuple[list[flow.S
     samples = []
     with session.mesh(run_options) as held:
         with session.test_context(held, scope_name) as t:
-            t.workload = workload = Timed(t.workload)
-            start = t.starting_policy()
-            t.expect("warm-up", flow._http(t), checks.enforces(start))
+            t.context.workload = workload = Timed(t.context.workload)
+            start = t.policy.starting()
+            t.client.expect("warm-up", flow._http(t), checks.enforces(start))
             cost = observation_cost(t, workload)
             for index in range(repetitions):
                 log.info("flow %d/%d", index + 1, repetitions)

@@ -5,6 +5,7 @@ import pathlib
 from collections.abc import Callable
 
 from egress_conformance.framework import scope
+from egress_conformance.framework.handle import EgressTest
 from egress_conformance.hosts.targets import Targets
 from egress_conformance.providers import features
 
@@ -26,7 +27,7 @@ class Scenario:
     description: str
     profile: str
     features: frozenset[str]
-    run: Callable[..., None]
+    run: Callable[[EgressTest], None]
     """The flow, given the suite's EgressTest ``t``."""
     manifests: pathlib.Path | None = None
     """Directory of the scenario's manifests (its YAML files are listed in the report)."""

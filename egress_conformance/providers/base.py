@@ -274,7 +274,14 @@ class Provider(abc.ABC):
         proxy's system roots); ${target_ca_credential}, the same CA as a DestinationRule's
         credentialName for a proxy without that file, the egress gateway ("configmap://NS/NAME";
         "" for the system roots)."""
-        return {"endpoints": "[]", "target_ca": self.workload().trusted_ca or "", "target_ca_credential": ""}
+        address = self.target_address()
+        return {"endpoints": json.dumps([{"address": address}]) if address else "[]",
+                "target_ca": self.workload().trusted_ca or "", "target_ca_credential": ""}
+
+    def target_address(self) -> str | None:
+        """The run's external host's one address where the run knows it (a simulated host, known to
+        the client by a hosts-file alias), else None (a host on the internet has many addresses)."""
+        return None
 
     def mesh_wide_changes_allowed(self) -> bool:
         """May the run change mesh-wide settings? Yes on a cluster the run owns; on a

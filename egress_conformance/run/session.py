@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from egress_conformance import providers
 from egress_conformance.changes import cleanup, journal
 from egress_conformance.framework import scope
-from egress_conformance.framework.context import EgressTest
+from egress_conformance.framework.handle import EgressTest
 from egress_conformance.providers.base import Provider, ProviderError
 from egress_conformance.run import interrupts
 from egress_conformance.run.options import RunOptions
@@ -84,7 +84,7 @@ def test_context(held: Mesh, scope_name: str = scope.MESH_WIDE) -> Iterator[Egre
     checked here, after its undo, for every scenario."""
     undo = cleanup.Stack()
     t = EgressTest(held.provider, undo, held.timing, held.journal, scope_name)
-    original = t.mesh_config()
+    original = t.policy.mesh_config()
     try:
         yield t
     finally:
@@ -92,4 +92,4 @@ def test_context(held: Mesh, scope_name: str = scope.MESH_WIDE) -> Iterator[Egre
             with interrupts.deferred():
                 undo.close()
     if not held.keep:
-        assert t.mesh_config() == original, "mesh config differs from the original after restore"
+        assert t.policy.mesh_config() == original, "mesh config differs from the original after restore"

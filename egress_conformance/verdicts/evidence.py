@@ -27,15 +27,15 @@ def collect(t, directory: pathlib.Path) -> list[str]:
     in MISSING, never the end of the others); return the files written."""
     directory.mkdir(parents=True, exist_ok=True)
     pieces: dict[str, Callable[[], str]] = {
-        "config_dump.json": lambda: t.workload.envoy_admin("/config_dump"),
-        "stats.txt": lambda: t.workload.envoy_admin("/stats"),
-        "mesh-config.yaml": lambda: meshconfig.read(t.api, t.provider.mesh_config_map()),
-        "istio-objects.yaml": lambda: _istio_objects(t.api, t.namespace),
+        "config_dump.json": lambda: t.context.workload.envoy_admin("/config_dump"),
+        "stats.txt": lambda: t.context.workload.envoy_admin("/stats"),
+        "mesh-config.yaml": lambda: meshconfig.read(t.context.api, t.provider.mesh_config_map()),
+        "istio-objects.yaml": lambda: _istio_objects(t.context.api, t.namespace),
         # A Sidecar in the root namespace sets every namespace's default: a classic
         # reason why a mesh-wide policy change seems to have no effect.
         "root-namespace-istio-objects.yaml": lambda: _istio_objects(
-            t.api, meshconfig.root_namespace(meshconfig.read(t.api, t.provider.mesh_config_map()))),
-        "events.txt": lambda: _events(t.api, t.namespace),
+            t.context.api, meshconfig.root_namespace(meshconfig.read(t.context.api, t.provider.mesh_config_map()))),
+        "events.txt": lambda: _events(t.context.api, t.namespace),
         "steps.json": lambda: json.dumps([step.to_dict() for step in t.steps], indent=2),
     }
     missing: list[str] = []

@@ -15,7 +15,7 @@ import yaml
 from egress_conformance import providers
 from egress_conformance.changes import cleanup, journal, objects
 from egress_conformance.cluster import kube
-from egress_conformance.framework.context import EgressTest
+from egress_conformance.framework.handle import EgressTest
 from egress_conformance.providers.base import ProviderError
 from egress_conformance.providers.local import processes, proctable
 from egress_conformance.providers.local.errors import ComponentCrashed
@@ -37,7 +37,7 @@ def test_a_crashed_istiod_is_named_with_its_log(clean_machine):
         provider.istiod.process.popen.wait()
         t = EgressTest(provider, undo, Timing(), None)
         with pytest.raises(ProviderError) as err:
-            t.probe(Request("http://httpbin.org/get"))
+            t.client.probe(Request("http://httpbin.org/get"))
     finally:
         undo.close()
     message = str(err.value)

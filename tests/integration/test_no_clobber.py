@@ -10,7 +10,7 @@ import pytest
 from egress_conformance import cli, providers
 from egress_conformance.changes import cleanup, journal
 from egress_conformance.cluster import kube, meshconfig
-from egress_conformance.framework.context import EgressTest
+from egress_conformance.framework.handle import EgressTest
 from egress_conformance.run import options
 from egress_conformance.timing import Timing
 
@@ -36,12 +36,12 @@ def test_someone_elses_changes_survive_restore_until_forced(clean_machine, capsy
         api, where = provider.api(), provider.mesh_config_map()
         original = meshconfig.read(api, where)
         t = EgressTest(provider, cleanup.Stack(), Timing(), run_journal)
-        t.set_outbound_policy(meshconfig.REGISTRY_ONLY)
+        t.policy.set(meshconfig.REGISTRY_ONLY)
         entry = {"apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry",
                  "metadata": {"name": "httpbin.org", "namespace": t.namespace},
                  "spec": {"hosts": ["httpbin.org"], "ports": [{"number": 80, "name": "http", "protocol": "HTTP"}],
                           "resolution": "DNS", "location": "MESH_EXTERNAL"}}
-        t.create(entry)
+        t.resources.create(entry)
         # Someone else edits both while the run holds them.
         theirs = meshconfig.read(api, where) + "# edited by the platform team\n"
         meshconfig.write(api, where, theirs)
@@ -49,7 +49,7 @@ def test_someone_elses_changes_survive_restore_until_forced(clean_machine, capsy
                                         body={"spec": {"hosts": ["httpbin.org", "api.httpbin.org"]}})
 
         with pytest.raises(cleanup.CleanupFailed) as failed:
-            t.undo.close()
+            t.context.undo.close()
         message = str(failed.value)
         assert f"mesh config {where[0]}/{where[1]} was changed by someone else" in message
         assert json.dumps(theirs) in message and "restore --force" in message

@@ -8,7 +8,7 @@ import pytest
 from egress_conformance import scenarios
 from egress_conformance.changes import cleanup
 from egress_conformance.changes.journal import Journal
-from egress_conformance.framework.context import EgressTest
+from egress_conformance.framework.handle import EgressTest
 from egress_conformance.hosts import targets
 from egress_conformance.timing import Timing
 from egress_conformance.verdicts import evidence

@@ -65,7 +65,7 @@ class Down:
 
 SUITE = '''
 def fails_then_the_api_goes_down(t):
-    t.api.rest_client.pool_manager = Down()  # the clean-up's read-back of the mesh config will fail
+    t.context.api.rest_client.pool_manager = Down()  # the clean-up's read-back of the mesh config will fail
     raise AssertionError("HTTP reachable, expected blocked")
 
 
@@ -82,8 +82,8 @@ SERVICE_ENTRY = {"apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry",
 
 
 def conflict(t):
-    t.create(dict(SERVICE_ENTRY))
-    t.create(dict(SERVICE_ENTRY))  # 409: the name is taken
+    t.resources.create(dict(SERVICE_ENTRY))
+    t.resources.create(dict(SERVICE_ENTRY))  # 409: the name is taken
 
 
 def bug(t):
@@ -95,7 +95,7 @@ def broken_mesh(t):
 
 
 def passes(t):
-    t.set_outbound_policy(REGISTRY_ONLY)
+    t.policy.set(REGISTRY_ONLY)
 
 
 CASES = [case("fails-then-api-down", fails_then_the_api_goes_down), case("forbidden", forbidden),
@@ -170,7 +170,7 @@ def test_a_failing_test_outside_the_scenarios_is_not_hidden_by_a_successful_repo
 
 INTERRUPTED = '''
 def sigterm_mid_body(t):
-    t.set_outbound_policy(REGISTRY_ONLY)
+    t.policy.set(REGISTRY_ONLY)
     os.kill(os.getpid(), signal.SIGTERM)
 
 
@@ -215,7 +215,7 @@ from egress_conformance.changes import lease
 
 
 def loses_its_lease(t):
-    t.set_outbound_policy(REGISTRY_ONLY)
+    t.policy.set(REGISTRY_ONLY)
     # What the renewing thread does once another run holds the Lease (changes/lease.py).
     renewer = threading.Thread(target=lease.stop_the_run,
                                args=("lost the lease (Lease ns/egress-conformance is held by run thief now)",))
@@ -244,7 +244,7 @@ def test_a_run_that_lost_its_lease_stops_undoes_and_says_so_exit_not_run(tmp_pat
 LEFT_BEHIND = '''
 def signal_before_the_undo_is_registered(t):
     # A signal inside objects.create after its journal entry, before its undo exists.
-    t.journal.object_creating({"apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry",
+    t.context.journal.object_creating({"apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry",
                                "metadata": {"name": "half-made", "namespace": "egress-test"}})
     os.kill(os.getpid(), signal.SIGTERM)
 

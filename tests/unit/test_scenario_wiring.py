@@ -16,7 +16,7 @@ from egress_conformance import scenarios, waits
 from egress_conformance.changes.journal import Journal
 from egress_conformance.cluster import kube
 from egress_conformance.framework import scope
-from egress_conformance.framework.context import EgressTest
+from egress_conformance.framework.handle import EgressTest
 from egress_conformance.framework.scenario import CORE, EXTENDED
 from egress_conformance.hosts import targets
 from egress_conformance.providers import base, features

@@ -33,11 +33,13 @@ def test_tables_give_medians_worst_and_ratios():
 def test_the_istio_docs_wait_takes_the_first_match_and_backs_off_exponentially():
     answers, slept = iter(["not yet", "not yet", None]), []
 
-    class T:
-        targets = targets.from_options({})
-
+    class Client:
         def probe(self, request):
             return request
+
+    class T:
+        targets = targets.from_options({})
+        client = Client()
 
     flow.docs_verify(T(), "step", lambda obs: next(answers), sleep=slept.append)
     assert slept == [2, 4]

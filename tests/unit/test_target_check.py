@@ -7,7 +7,7 @@ import pytest
 from egress_conformance import scenarios, waits
 from egress_conformance.changes import cleanup
 from egress_conformance.changes.journal import Journal
-from egress_conformance.framework.context import EgressTest
+from egress_conformance.framework.handle import EgressTest
 from egress_conformance.hosts import targets
 from egress_conformance.providers.base import ProviderError
 from egress_conformance.timing import Timing
@@ -39,19 +39,19 @@ HTTP = observe.Request("http://httpbin.org/get")
 def test_a_leak_in_a_blocked_step_stays_a_failed_verdict(t):
     # The fake mesh is ALLOW_ANY: the request leaks through PassthroughCluster.
     with pytest.raises(waits.NotConverged):
-        t.expect("restricted: HTTP blocked", HTTP, checks.blocked_http())
+        t.client.expect("restricted: HTTP blocked", HTTP, checks.blocked_http())
     assert t.asked == []
 
 
 def test_a_settled_mismatch_of_the_mesh_as_it_is_stays_a_finding(t):
     with pytest.raises(waits.NotConverged):
-        t.verify_all("audit: unlisted blocked", [HTTP], checks.each_blocked([envoy.BLACKHOLE]))
+        t.client.verify_all("audit: unlisted blocked", [HTTP], checks.each_blocked([envoy.BLACKHOLE]))
     assert t.asked == []
 
 
 def test_a_step_that_expected_an_answer_asks_the_target_before_blaming_the_mesh(t):
     with pytest.raises(ProviderError, match="target down"):
-        t.expect("allowed: reachable", HTTP, checks.reachable(via="outbound|80||httpbin.org"))
+        t.client.expect("allowed: reachable", HTTP, checks.reachable(via="outbound|80||httpbin.org"))
     assert t.asked == [True]
     both = checks.all_of(checks.reachable(via="outbound|80||httpbin.org"), checks.gateway_untouched())
     assert checks.expects_answer(both) and not checks.expects_answer(checks.blocked_http())

@@ -12,7 +12,6 @@ of each scenario runs and mesh-wide ones are skipped.
 """
 
 import dataclasses
-import json
 import logging
 import pathlib
 import re
@@ -323,13 +322,14 @@ class ExistingProvider(Provider):
         # One exec per admin read: a team's pod is read a few times, not held open for the run.
         return clientpod.PodWorkload(self._exec_api, self.test_namespace, None, clientpod.CHANNEL_EXEC, name=pod)
 
-    def substitutions(self) -> dict[str, str]:
+    def target_address(self) -> str | None:
         # A simulated host has no DNS name outside the client pod's hosts file: a ServiceEntry
-        # that another proxy (the egress gateway) resolves names its address instead.
+        # that another proxy (the egress gateway) resolves names its address instead (${endpoints}).
         aliases = self.target.host_aliases if self.target else None
+        return aliases[0]["ip"] if aliases else None
+
+    def substitutions(self) -> dict[str, str]:
         found = super().substitutions()
-        if aliases:
-            found["endpoints"] = json.dumps([{"address": aliases[0]["ip"]}])
         if self.target and self.target.ca_config_map:
             # Istio lets any proxy read a ConfigMap's ca.crt across namespaces (it is no secret):
             # the gateway verifies the simulated host with nothing added to its namespace.

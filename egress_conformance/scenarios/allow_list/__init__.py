@@ -12,6 +12,7 @@ import pathlib
 
 from egress_conformance.cluster.meshconfig import REGISTRY_ONLY
 from egress_conformance.framework import scope
+from egress_conformance.framework.handle import EgressTest
 from egress_conformance.framework.scenario import EXTENDED, Scenario
 from egress_conformance.hosts import allowlist
 from egress_conformance.providers import features
@@ -22,37 +23,37 @@ DEFAULT_LIST = pathlib.Path(__file__).parent / "allow-list.yaml"
 """The list when the user gives none (--allow-list)."""
 
 
-def run(t):
+def run(t: EgressTest) -> None:
     entries = t.targets.allow_list
     listed = [Request(t.targets.url("https" if allowlist.is_tls(e) else "http", e.host, e.port)) for e in entries]
     clusters = {request.url: allowlist.cluster(entry) for request, entry in zip(listed, entries, strict=True)}
-    start = t.starting_policy()
+    start = t.policy.starting()
 
-    restriction = t.set_outbound_policy(REGISTRY_ONLY)
+    restriction = t.policy.set(REGISTRY_ONLY)
     blocked = checks.sidecar_policy(REGISTRY_ONLY)
     closed = checks.all_of(blocked, checks.sidecar_has_clusters(clusters.values(), present=False))
-    t.expect_all(f"restricted: the {len(entries)} listed hosts blocked", listed,
-                 checks.all_of(closed, checks.each_blocked(clusters.values())))
+    t.client.expect_all(f"restricted: the {len(entries)} listed hosts blocked", listed,
+                        checks.all_of(closed, checks.each_blocked(clusters.values())))
 
-    service_entries = t.apply_objects(
+    service_entries = t.resources.apply_objects(
         [allowlist.service_entry(entry, f"allow-list-{index:04d}") for index, entry in enumerate(entries)],
         f"the {len(entries)} ServiceEntries of the allow-list")
     opened = checks.all_of(blocked, checks.sidecar_has_clusters(clusters.values()))
-    t.expect_all(f"allowed: each of the {len(entries)} listed hosts answers via its cluster", listed,
-                 checks.all_of(opened, checks.each_answered(clusters)))
+    t.client.expect_all(f"allowed: each of the {len(entries)} listed hosts answers via its cluster", listed,
+                        checks.all_of(opened, checks.each_answered(clusters)))
     for host in t.targets.unlisted:
-        t.expect(f"allowed: unlisted {host} still blocked (HTTP)", Request(t.targets.url("http", host)),
-                 checks.all_of(opened, checks.blocked_http()))
-        t.expect(f"allowed: unlisted {host} still blocked (HTTPS)", Request(t.targets.url("https", host)),
-                 checks.all_of(opened, checks.blocked_tls()))
+        t.client.expect(f"allowed: unlisted {host} still blocked (HTTP)", Request(t.targets.url("http", host)),
+                        checks.all_of(opened, checks.blocked_http()))
+        t.client.expect(f"allowed: unlisted {host} still blocked (HTTPS)", Request(t.targets.url("https", host)),
+                        checks.all_of(opened, checks.blocked_tls()))
 
-    t.restore(service_entries)
-    t.expect_all(f"entries removed: the {len(entries)} listed hosts blocked again", listed,
-                 checks.all_of(closed, checks.each_blocked(clusters.values())))
+    t.resources.restore(service_entries)
+    t.client.expect_all(f"entries removed: the {len(entries)} listed hosts blocked again", listed,
+                        checks.all_of(closed, checks.each_blocked(clusters.values())))
 
-    t.restore(restriction)
-    t.expect_configured_policy(start)
-    t.log_policy()
+    t.resources.restore(restriction)
+    t.policy.expect_configured(start)
+    t.policy.log()
 
 
 SCENARIO = Scenario(

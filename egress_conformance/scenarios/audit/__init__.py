@@ -17,23 +17,23 @@ path and the Istio object behind it.
 """
 
 import dataclasses
-import datetime
+from collections.abc import Iterable
 
 from egress_conformance import waits
 from egress_conformance.cluster.meshconfig import REGISTRY_ONLY
-from egress_conformance.framework import inventory, networks, scope, workloads
+from egress_conformance.framework import inventory, networks, recorder, scope, workloads
+from egress_conformance.framework.handle import EgressTest
 from egress_conformance.framework.scenario import AUDIT, Scenario
 from egress_conformance.hosts import allowlist
 from egress_conformance.providers import features
-from egress_conformance.reports.model import Step, Verdict
 from egress_conformance.scenarios.audit import enforcement
 from egress_conformance.verdicts import checks
 from egress_conformance.verdicts import paths as verdicts_paths
 from egress_conformance.verdicts.observe import Request
 
 
-def run(t):
-    t.egress()
+def run(t: EgressTest) -> None:
+    t.policy.egress()
     entries = t.targets.allow_list
     listed = {t.targets.url("https" if allowlist.is_tls(e) else "http", e.host, e.port): allowlist.cluster(e)
               for e in entries}
@@ -43,37 +43,38 @@ def run(t):
     unlisted = [Request(t.targets.url("http", host)) for host in probes]
     unlisted += [Request(t.targets.url("https", host, port)) for host in probes for port in tls_ports]
     closed = checks.all_of(checks.sidecar_policy(REGISTRY_ONLY), checks.each_blocked(listed.values()))
-    inside = networks.read(t.api)
+    inside = networks.read(t.context.api)
 
     leaks = []
     for step, probe, check, sticky in (
         (f"each of the {len(entries)} listed hosts answers via its own cluster",
-         lambda: t.probe_all([Request(u) for u in listed]),
+         lambda: t.client.probe_all([Request(u) for u in listed]),
          checks.all_of(checks.sidecar_has_clusters(listed.values()), checks.each_answered(listed)), False),
-        ("every path out of the sidecar goes to a listed host or stays inside the cluster", t.walk,
+        ("every path out of the sidecar goes to a listed host or stays inside the cluster", t.client.walk,
          checks.no_leaking_paths(listed.values(), inside), True),
         (f"{len(probes)} unlisted hosts blocked over HTTP and TLS on ports {', '.join(map(str, tls_ports))}",
-         lambda: t.probe_all(unlisted), closed, True),
+         lambda: t.client.probe_all(unlisted), closed, True),
         *([(f"TCP ports {', '.join(str(e.port) for e in tcp)}: unlisted hosts kept to the listed one",
-            lambda: t.probe_all([Request(t.targets.url("http", host, e.port)) for host in probes for e in tcp]),
+            lambda: t.client.probe_all([Request(t.targets.url("http", host, e.port)) for host in probes for e in tcp]),
             checks.each_contained(allowlist.cluster(e) for e in tcp), True)] if tcp else []),
     ):
         try:
-            t.verify(step, probe, check, sticky=sticky)
+            t.client.verify(step, probe, check, sticky=sticky)
         except waits.NotConverged:
-            leaks.append(f"{step}: {t.steps[-1].detail}")
+            leaks.append(f"{step}: {t.record.last().detail}")
     leaks += _around_sidecars(t, listed.values(), inside)
-    t.findings.extend(f"audit of namespace {t.namespace}: {leak}" for leak in leaks)
+    for leak in leaks:
+        t.record.finding(f"audit of namespace {t.namespace}: {leak}")
     assert not leaks, f"{len(leaks)} audit checks failed: " + " | ".join(leaks)
 
 
-def _around_sidecars(t, listed, inside) -> list[str]:
+def _around_sidecars(t: EgressTest, listed: Iterable[str], inside: verdicts_paths.Networks) -> list[str]:
     """The namespace's own workloads from the API: every path around a sidecar is a finding naming
     the workload and the field (framework/workloads.py); a workload whose sidecar a Sidecar or
     EnvoyFilter configures apart from the probe's has its own sidecar walked, one pod per distinct
     config. Recorded as a step either way."""
     step = f"no workload of namespace {t.namespace} leaves around its sidecar"
-    found, mesh = inventory.read(t.api, t.namespace, t.provider.mesh_config_map())
+    found, mesh = inventory.read(t.context.api, t.namespace, t.provider.mesh_config_map())
     own, walked = _own_sidecars(t, found, mesh, listed, inside)
     paths, covered = workloads.findings(found, mesh, walked)
     proof = ""
@@ -86,13 +87,13 @@ def _around_sidecars(t, listed, inside) -> list[str]:
     seen += f"; NetworkPolicy enforcement: {proof}" if proof else ""
     seen += f"; own sidecars walked: {', '.join(sorted(walked))}" if walked else ""
     seen += "".join(f"\ncovered: {c}" for c in covered)
-    t.steps.append(Step(step, Verdict.FAILED if paths else Verdict.PASSED,
-                        detail="; ".join(paths) or f"{len(found)} workloads, each behind its sidecar",
-                        evidence=seen, started=_now(), ended=_now()))
+    t.record.judged(step, not paths, "; ".join(paths) or f"{len(found)} workloads, each behind its sidecar",
+                    evidence=seen, started=recorder.now(), ended=recorder.now())
     return [f"{step}: {'; '.join(paths)}"] if paths else []
 
 
-def _own_sidecars(t, found, mesh, listed, inside) -> tuple[list[str], frozenset[str]]:
+def _own_sidecars(t: EgressTest, found: list[workloads.Workload], mesh: workloads.Mesh, listed: Iterable[str],
+                  inside: verdicts_paths.Networks) -> tuple[list[str], frozenset[str]]:
     """Walk one running pod's sidecar per distinct config that differs from the probe's: (its
     leaks, named with the workload and what configures it apart; the workloads walked)."""
     groups: dict[tuple[str, ...], list] = {}
@@ -113,10 +114,6 @@ def _own_sidecars(t, found, mesh, listed, inside) -> tuple[list[str], frozenset[
         leaks += [f"{workload} (its own sidecar, pod {pod}, configured apart by {', '.join(key)}): {leak}"
                   for leak in said]
     return leaks, frozenset(walked)
-
-
-def _now() -> str:
-    return datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds")
 
 
 SCENARIO = Scenario(

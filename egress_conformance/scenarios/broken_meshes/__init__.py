@@ -18,10 +18,10 @@ import yaml
 from egress_conformance.cluster import meshconfig
 from egress_conformance.cluster.meshconfig import REGISTRY_ONLY
 from egress_conformance.framework import scope
+from egress_conformance.framework.handle import EgressTest
 from egress_conformance.framework.scenario import MATRIX, Scenario
 from egress_conformance.hosts import allowlist
 from egress_conformance.providers import features
-from egress_conformance.reports.model import Step, Verdict
 from egress_conformance.scenarios import audit
 
 CATALOGUE = pathlib.Path(__file__).parent / "catalogue.yaml"
@@ -85,33 +85,32 @@ def load(path: pathlib.Path = CATALOGUE) -> list[Shape]:
     return shapes
 
 
-def run(shape: Shape, t) -> None:
-    where = {"root": meshconfig.root_namespace(t.mesh_config()),
+def run(shape: Shape, t: EgressTest) -> None:
+    where = {"root": meshconfig.root_namespace(t.policy.mesh_config()),
              "shared": f"egress-conformance-shared-{secrets.token_hex(3)}", "team": t.namespace}
     # The team's egress as a platform team keeps it: restricted by its namespace's Sidecar, its
     # list's ServiceEntries exported to its namespace alone (the scope adapts them), also when
     # the shape itself is mesh-wide (scope_of): the shape, not the team, changes the mesh.
-    if not isinstance(t.scope, scope.Namespace):
-        t.scope = scope.Namespace(t.api, t.namespace, t.scope, t.create)
-    t.set_outbound_policy(REGISTRY_ONLY)
-    t.apply_objects([allowlist.service_entry(e, f"team-{i:04d}") for i, e in enumerate(t.targets.allow_list)],
-                    "the team's allow-list")
+    t.policy.confine_to_namespace()
+    t.policy.set(REGISTRY_ONLY)
+    t.resources.apply_objects([allowlist.service_entry(e, f"team-{i:04d}") for i, e in enumerate(t.targets.allow_list)],
+                              "the team's allow-list")
     objects = shape.manifests(**where)
     if any(o["metadata"].get("namespace") == where["shared"] for o in objects):
-        t.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": where["shared"]}})
+        t.resources.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": where["shared"]}})
     for obj in objects:
-        t.create(obj)
+        t.resources.create(obj)
     for pod in shape.pods:
         _start_team_pod(t, pod)
-    t.sync()
+    t.client.sync()
     failed, said = _audit(t)
     wrong = shape.judge(failed, said, **where)
-    t.steps.append(Step(f"matrix: {shape.name} ({shape.expect})", Verdict.FAILED if wrong else Verdict.PASSED,
-                        detail=wrong or (f"caught: {said}" if failed else "the audit passed, as it should")))
+    t.record.judged(f"matrix: {shape.name} ({shape.expect})", wrong is None,
+                    wrong or (f"caught: {said}" if failed else "the audit passed, as it should"))
     assert wrong is None, wrong
 
 
-def _start_team_pod(t, pod: dict) -> None:
+def _start_team_pod(t: EgressTest, pod: dict) -> None:
     """One of the team's own pods, made like the client but labelled as the team's (the audit
     leaves its own probe pods out), on the node's network when ``host_network``; once Ready."""
     name, sidecar = pod["name"], pod.get("sidecar", True) and not pod.get("host_network")
@@ -120,23 +119,15 @@ def _start_team_pod(t, pod: dict) -> None:
     manifest["metadata"]["labels"] = {"app": name}
     if pod.get("host_network"):
         manifest["spec"]["hostNetwork"] = True
-    t.create(manifest)
+    t.resources.create(manifest)
     t.provider.side_workload(name, sidecar=sidecar)
 
 
-def _audit(t) -> tuple[bool, str]:
+def _audit(t: EgressTest) -> tuple[bool, str]:
     """Run the audit; (did it fail, what it said). Its failed steps are what the shape asked for:
     kept in the report as observations, its findings as this test's words, not the run's."""
-    first = len(t.steps)
-    try:
-        audit.run(t)
-        return False, ""
-    except AssertionError:
-        said = " | ".join(t.findings)
-        t.findings.clear()
-        t.steps[first:] = [dataclasses.replace(s, verdict=Verdict.OBSERVED) if s.verdict == Verdict.FAILED else s
-                           for s in t.steps[first:]]
-        return True, said
+    said = t.record.trial(lambda: audit.run(t))
+    return said is not None, said or ""
 
 
 SCENARIOS = tuple(Scenario(

@@ -7,6 +7,7 @@ import pathlib
 
 from egress_conformance.cluster.meshconfig import REGISTRY_ONLY
 from egress_conformance.framework import scope
+from egress_conformance.framework.handle import EgressTest
 from egress_conformance.framework.scenario import CORE, Scenario
 from egress_conformance.providers import features
 from egress_conformance.verdicts import checks
@@ -17,35 +18,35 @@ SERVICE_ENTRY = MANIFESTS / "httpbin-service-entry.yaml"
 """Opens the run's external host (httpbin.org unless --external-host) on port 80."""
 
 
-def run(t):
+def run(t: EgressTest) -> None:
     http = Request(t.targets.url("http"))
     https = Request(t.targets.url("https"))
     unlisted_http = Request(t.targets.url("http", t.targets.unlisted[0]))
     entry_cluster = f"outbound|80||{t.targets.host}"
 
-    start = t.starting_policy()
-    t.expect("0 baseline", http, checks.enforces(start))
+    start = t.policy.starting()
+    t.client.expect("0 baseline", http, checks.enforces(start))
 
-    restriction = t.set_outbound_policy(REGISTRY_ONLY)
+    restriction = t.policy.set(REGISTRY_ONLY)
     blocked = checks.sidecar_policy(REGISTRY_ONLY)
-    t.expect("1+2 restricted: HTTP blocked", http, checks.all_of(blocked, checks.blocked_http()))
-    t.expect("2 restricted: HTTPS blocked", https, checks.all_of(blocked, checks.blocked_tls()))
+    t.client.expect("1+2 restricted: HTTP blocked", http, checks.all_of(blocked, checks.blocked_http()))
+    t.client.expect("2 restricted: HTTPS blocked", https, checks.all_of(blocked, checks.blocked_tls()))
 
-    service_entry = t.apply(SERVICE_ENTRY)
+    service_entry = t.resources.apply(SERVICE_ENTRY)
     opened = checks.all_of(blocked, checks.sidecar_has_cluster(entry_cluster))
-    t.expect("3 allowed: HTTP reachable", http, checks.all_of(opened, checks.reachable(via=entry_cluster)))
-    t.expect("3 allowed: HTTPS still blocked", https, checks.all_of(opened, checks.blocked_tls()))
-    t.expect("3 allowed: other host still blocked", unlisted_http, checks.all_of(opened, checks.blocked_http()))
+    t.client.expect("3 allowed: HTTP reachable", http, checks.all_of(opened, checks.reachable(via=entry_cluster)))
+    t.client.expect("3 allowed: HTTPS still blocked", https, checks.all_of(opened, checks.blocked_tls()))
+    t.client.expect("3 allowed: other host still blocked", unlisted_http, checks.all_of(opened, checks.blocked_http()))
 
-    t.restore(service_entry)
-    t.expect_absent(SERVICE_ENTRY)
+    t.resources.restore(service_entry)
+    t.resources.expect_absent(SERVICE_ENTRY)
     closed = checks.all_of(blocked, checks.sidecar_has_cluster(entry_cluster, present=False))
-    t.expect("4 entry removed: HTTP blocked again", http, checks.all_of(closed, checks.blocked_http()))
+    t.client.expect("4 entry removed: HTTP blocked again", http, checks.all_of(closed, checks.blocked_http()))
 
-    t.restore(restriction)
-    t.expect_configured_policy(start)
-    t.log_policy()
-    t.expect("4 policy restored", http, checks.enforces(start))
+    t.resources.restore(restriction)
+    t.policy.expect_configured(start)
+    t.policy.log()
+    t.client.expect("4 policy restored", http, checks.enforces(start))
 
 
 SCENARIO = Scenario(

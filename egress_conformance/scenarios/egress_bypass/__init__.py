@@ -9,12 +9,12 @@ A CNI that does not enforce the policy (the pod without a sidecar still gets out
 test "not supported: NetworkPolicy not enforced", never a pass."""
 
 import dataclasses
-import json
 import pathlib
 
 from egress_conformance import waits
 from egress_conformance.cluster.meshconfig import REGISTRY_ONLY
 from egress_conformance.framework import scope
+from egress_conformance.framework.handle import EgressTest
 from egress_conformance.framework.scenario import GATEWAY, Scenario
 from egress_conformance.providers import features
 from egress_conformance.scenarios import egress_gateway
@@ -52,13 +52,8 @@ def bypasses(address: str | None) -> tuple[Bypass, ...]:
     )
 
 
-def _address(t) -> str | None:
-    endpoints = json.loads(t.provider.substitutions().get("endpoints", "[]"))
-    return endpoints[0]["address"] if endpoints else None
-
-
-def run(t) -> None:
-    gateway = t.egress_gateway()
+def run(t: EgressTest) -> None:
+    gateway = t.resources.egress_gateway()
     host = t.targets.host
     where = gateway.substitutions()
     http, https = Request(t.targets.url("http")), Request(t.targets.url("https"))
@@ -66,50 +61,51 @@ def run(t) -> None:
     through_gateway = checks.all_of(checks.sidecar_policy(REGISTRY_ONLY),
                                     checks.left_through_gateway(f"outbound|80|external|{gateway.host}", entry_cluster))
 
-    start = t.starting_policy()
-    restriction = t.set_outbound_policy(REGISTRY_ONLY)
+    start = t.policy.starting()
+    restriction = t.policy.set(REGISTRY_ONLY)
     for manifest in ("service-entry-http", "routing-http", "service-entry-https", "routing-https"):
-        t.apply(egress_gateway.MANIFESTS / f"{manifest}.yaml", **where)
-    t.expect("routed: HTTP leaves through the egress gateway", http, through_gateway)
-    pods = {b: t.start_pod(b.name, sidecar=b.sidecar, run_as_user=b.run_as_user, annotations=dict(b.annotations))
-            for b in bypasses(_address(t))}
+        t.resources.apply(egress_gateway.MANIFESTS / f"{manifest}.yaml", **where)
+    t.client.expect("routed: HTTP leaves through the egress gateway", http, through_gateway)
+    pods = {b: t.resources.start_pod(b.name, sidecar=b.sidecar, run_as_user=b.run_as_user,
+                                     annotations=dict(b.annotations))
+            for b in bypasses(t.provider.target_address())}
 
     for bypass, pod in pods.items():
-        out, _ = t.settle_from(f"no NetworkPolicy: {bypass.path}", pod, http, checks.answered())
+        out, _ = t.pod(pod).settle(f"no NetworkPolicy: {bypass.path}", http, checks.answered())
         if out:
-            t.findings.append(f"egress bypass: {bypass.path} reaches {host} around the sidecar and the egress "
-                              f"gateway (REGISTRY_ONLY does not stop it; only a NetworkPolicy can)")
+            t.record.finding(f"egress bypass: {bypass.path} reaches {host} around the sidecar and the egress "
+                             f"gateway (REGISTRY_ONLY does not stop it; only a NetworkPolicy can)")
 
-    policy = t.apply(POLICY, istiod_namespace=t.provider.info().istio_namespace, **where)
+    policy = t.resources.apply(POLICY, istiod_namespace=t.provider.info().istio_namespace, **where)
     no_sidecar, *others = pods.items()
     try:
-        t.expect_from(f"NetworkPolicy: {no_sidecar[0].path} blocked", no_sidecar[1], http, checks.not_answered())
+        t.pod(no_sidecar[1]).expect(f"NetworkPolicy: {no_sidecar[0].path} blocked", http, checks.not_answered())
     except waits.NotConverged as err:
         seen = err.observation.summary() if err.observation else str(err)
         raise faults.Unsupported(f"NetworkPolicy not enforced: under NetworkPolicy {POLICY_NAME}, "
                                  f"{no_sidecar[0].path} still reaches {host} ({seen})") from None
     for bypass, pod in others:
-        t.expect_from(f"NetworkPolicy: {bypass.path} blocked", pod, http, checks.not_answered())
-    t.expect("NetworkPolicy: HTTP still leaves through the egress gateway", http, through_gateway)
+        t.pod(pod).expect(f"NetworkPolicy: {bypass.path} blocked", http, checks.not_answered())
+    t.client.expect("NetworkPolicy: HTTP still leaves through the egress gateway", http, through_gateway)
 
     # Straight to the gateway (the policy allows that): it answers for the listed host only.
-    direct = no_sidecar[1]
+    direct = t.pod(no_sidecar[1])
     unlisted = t.targets.unlisted[0]
     to_gateway = Request(f"http://{gateway.host}{t.targets.path}")
-    t.expect_from(f"gateway reached straight, Host {host}: answered", direct, to_gateway,
+    direct.expect(f"gateway reached straight, Host {host}: answered", to_gateway,
                   checks.answered_by_gateway(entry_cluster), "-H", f"Host: {host}")
-    t.expect_from(f"gateway reached straight, Host {unlisted}: refused", direct, to_gateway,
+    direct.expect(f"gateway reached straight, Host {unlisted}: refused", to_gateway,
                   checks.refused_by_gateway(unlisted), "-H", f"Host: {unlisted}")
-    t.expect_from(f"gateway reached straight, SNI {host}: answered", direct, https,
+    direct.expect(f"gateway reached straight, SNI {host}: answered", https,
                   checks.answered_by_gateway(f"outbound|443||{host}"),
                   "--connect-to", f"{host}:443:{gateway.host}:443")
-    t.expect_from(f"gateway reached straight, SNI {unlisted}: refused", direct,
+    direct.expect(f"gateway reached straight, SNI {unlisted}: refused",
                   Request(t.targets.url("https", unlisted)), checks.refused_by_gateway(unlisted),
                   "--connect-to", f"{unlisted}:443:{gateway.host}:443")
 
-    t.restore(policy)
-    t.restore(restriction)
-    t.expect_configured_policy(start)
+    t.resources.restore(policy)
+    t.resources.restore(restriction)
+    t.policy.expect_configured(start)
 
 
 SCENARIO = Scenario(

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from egress_conformance.cluster.meshconfig import REGISTRY_ONLY
 from egress_conformance.framework import scope
+from egress_conformance.framework.handle import EgressTest
 from egress_conformance.framework.scenario import GATEWAY, Scenario
 from egress_conformance.providers import features
 from egress_conformance.providers.base import EgressGateway
@@ -41,7 +42,7 @@ class Route:
     gateway, and the subset (if any) that names the gateway's cluster in the client's sidecar."""
 
     manifests: pathlib.Path
-    gateway: Callable[..., EgressGateway]
+    gateway: Callable[[EgressTest], EgressGateway]
     """Given the test ``t``: the gateway whose Envoy each observation reads from then on."""
     subset: str = ""
 
@@ -52,11 +53,11 @@ class Route:
         return self.manifests / f"routing-{protocol.scheme}.yaml"
 
 
-ISTIO_API = Route(MANIFESTS, lambda t: t.egress_gateway(), subset="external")
+ISTIO_API = Route(MANIFESTS, lambda t: t.resources.egress_gateway(), subset="external")
 """The shared egress gateway, routed by a Gateway, a VirtualService and a DestinationRule's subset."""
 
 
-def run(protocol: Protocol, t, route: Route = ISTIO_API) -> None:
+def run(protocol: Protocol, t: EgressTest, route: Route = ISTIO_API) -> None:
     request = Request(t.targets.url(protocol.scheme))
     gateway = route.gateway(t)
     where = gateway.substitutions()
@@ -64,28 +65,28 @@ def run(protocol: Protocol, t, route: Route = ISTIO_API) -> None:
     to_gateway = f"outbound|{protocol.port}|{route.subset}|{gateway.host}"
     what = protocol.scheme.upper()
 
-    start = t.starting_policy()
-    restriction = t.set_outbound_policy(REGISTRY_ONLY)
+    start = t.policy.starting()
+    restriction = t.policy.set(REGISTRY_ONLY)
     restricted = checks.sidecar_policy(REGISTRY_ONLY)
     blocked = checks.all_of(restricted, protocol.blocked)
-    t.expect(f"restricted: {what} blocked", request, blocked)
+    t.client.expect(f"restricted: {what} blocked", request, blocked)
 
-    entry = t.apply(route.service_entry(protocol), **where)
+    entry = t.resources.apply(route.service_entry(protocol), **where)
     direct = checks.all_of(restricted, checks.reachable(via=entry_cluster), checks.gateway_untouched())
-    t.expect(f"allowed: {what} answers directly", request, direct)
+    t.client.expect(f"allowed: {what} answers directly", request, direct)
 
-    routing = t.apply(route.routing(protocol), **where)
-    t.expect(f"routed: {what} leaves through the egress gateway", request,
-             checks.all_of(restricted, checks.left_through_gateway(to_gateway, entry_cluster)))
+    routing = t.resources.apply(route.routing(protocol), **where)
+    t.client.expect(f"routed: {what} leaves through the egress gateway", request,
+                    checks.all_of(restricted, checks.left_through_gateway(to_gateway, entry_cluster)))
 
-    t.restore(routing)
-    t.expect(f"routing removed: {what} answers directly again", request, direct)
+    t.resources.restore(routing)
+    t.client.expect(f"routing removed: {what} answers directly again", request, direct)
 
-    t.restore(entry)
-    t.expect(f"entry removed: {what} blocked again", request, blocked)
+    t.resources.restore(entry)
+    t.client.expect(f"entry removed: {what} blocked again", request, blocked)
 
-    t.restore(restriction)
-    t.expect_configured_policy(start)
+    t.resources.restore(restriction)
+    t.policy.expect_configured(start)
 
 
 def _scenario(protocol: Protocol, name: str, description: str, needs: set[str]) -> Scenario:

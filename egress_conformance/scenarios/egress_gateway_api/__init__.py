@@ -16,7 +16,7 @@ from egress_conformance.scenarios import egress_gateway
 
 MANIFESTS = pathlib.Path(__file__).parent
 
-DEPLOYED = egress_gateway.Route(MANIFESTS, lambda t: t.deploy_gateway(MANIFESTS / "gateway.yaml"))
+DEPLOYED = egress_gateway.Route(MANIFESTS, lambda t: t.resources.deploy_gateway(MANIFESTS / "gateway.yaml"))
 """The Gateway, deployed before the walkthrough starts: every step reads its Envoy."""
 
 SCENARIO = Scenario(

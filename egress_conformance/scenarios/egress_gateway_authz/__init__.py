@@ -11,6 +11,7 @@ import pathlib
 
 from egress_conformance.cluster.meshconfig import REGISTRY_ONLY
 from egress_conformance.framework import scope
+from egress_conformance.framework.handle import EgressTest
 from egress_conformance.framework.scenario import GATEWAY, Scenario
 from egress_conformance.providers import features
 from egress_conformance.scenarios import egress_gateway
@@ -24,8 +25,8 @@ OTHER = "other-client"
 """The second client's pod and service account: an identity the policy does not name."""
 
 
-def run(t) -> None:
-    gateway = t.egress_gateway()
+def run(t: EgressTest) -> None:
+    gateway = t.resources.egress_gateway()
     where = {**gateway.substitutions(), "test_namespace": t.namespace}
     request = Request(t.targets.url("http"))
     external = f"outbound|80||{t.targets.host}"
@@ -34,32 +35,33 @@ def run(t) -> None:
         restricted, checks.left_through_gateway(f"outbound|443|external|{gateway.host}", external))
     blocked = checks.all_of(restricted, checks.blocked_http())
 
-    start = t.starting_policy()
-    restriction = t.set_outbound_policy(REGISTRY_ONLY)
-    t.expect("restricted: HTTP blocked", request, blocked)
+    start = t.policy.starting()
+    restriction = t.policy.set(REGISTRY_ONLY)
+    t.client.expect("restricted: HTTP blocked", request, blocked)
 
-    entry = t.apply(egress_gateway.ISTIO_API.service_entry(egress_gateway.HTTP), **where)
-    routing = t.apply(ROUTING, **where)
-    t.expect("routed over mutual TLS: the client leaves through the egress gateway", request, through_gateway)
-    other = t.start_pod(OTHER, sidecar=True, service_account=OTHER)
-    t.expect_from(f"no policy: service account {OTHER} leaves through the gateway too", other, request,
-                  checks.answered_by_gateway(external))
+    entry = t.resources.apply(egress_gateway.ISTIO_API.service_entry(egress_gateway.HTTP), **where)
+    routing = t.resources.apply(ROUTING, **where)
+    t.client.expect("routed over mutual TLS: the client leaves through the egress gateway", request, through_gateway)
+    other = t.resources.start_pod(OTHER, sidecar=True, service_account=OTHER)
+    t.pod(other).expect(f"no policy: service account {OTHER} leaves through the gateway too", request,
+                        checks.answered_by_gateway(external))
 
-    policy = t.apply(POLICY, namespace=gateway.namespace, **where)
-    t.expect_from(f"policy: service account {OTHER} is refused by the gateway", other, request,
-                  checks.denied_by_gateway_policy(external))
-    t.expect("policy: the client's own service account still leaves through the gateway", request, through_gateway)
+    policy = t.resources.apply(POLICY, namespace=gateway.namespace, **where)
+    t.pod(other).expect(f"policy: service account {OTHER} is refused by the gateway", request,
+                        checks.denied_by_gateway_policy(external))
+    t.client.expect("policy: the client's own service account still leaves through the gateway", request,
+                    through_gateway)
 
-    t.restore(policy)
-    t.expect_from(f"policy removed: service account {OTHER} leaves again", other, request,
-                  checks.answered_by_gateway(external))
+    t.resources.restore(policy)
+    t.pod(other).expect(f"policy removed: service account {OTHER} leaves again", request,
+                        checks.answered_by_gateway(external))
 
-    t.restore(routing)
-    t.restore(entry)
-    t.expect("entry removed: HTTP blocked again", request, blocked)
+    t.resources.restore(routing)
+    t.resources.restore(entry)
+    t.client.expect("entry removed: HTTP blocked again", request, blocked)
 
-    t.restore(restriction)
-    t.expect_configured_policy(start)
+    t.resources.restore(restriction)
+    t.policy.expect_configured(start)
 
 
 SCENARIO = Scenario(

@@ -5,6 +5,7 @@ import pathlib
 
 from egress_conformance.cluster.meshconfig import REGISTRY_ONLY
 from egress_conformance.framework import scope
+from egress_conformance.framework.handle import EgressTest
 from egress_conformance.framework.scenario import EXTENDED, Scenario
 from egress_conformance.providers import features
 from egress_conformance.verdicts import checks
@@ -13,27 +14,29 @@ from egress_conformance.verdicts.observe import Request
 SERVICE_ENTRY = pathlib.Path(__file__).parent / "httpbin-tls-service-entry.yaml"
 
 
-def run(t):
+def run(t: EgressTest) -> None:
     http = Request(t.targets.url("http"))
     https = Request(t.targets.url("https"))
     tls_cluster = f"outbound|443||{t.targets.host}"
 
-    start = t.starting_policy()
-    restriction = t.set_outbound_policy(REGISTRY_ONLY)
+    start = t.policy.starting()
+    restriction = t.policy.set(REGISTRY_ONLY)
     restricted = checks.sidecar_policy(REGISTRY_ONLY)
-    t.expect("restricted: HTTPS blocked", https, checks.all_of(restricted, checks.blocked_tls()))
+    t.client.expect("restricted: HTTPS blocked", https, checks.all_of(restricted, checks.blocked_tls()))
 
-    service_entry = t.apply(SERVICE_ENTRY)
+    service_entry = t.resources.apply(SERVICE_ENTRY)
     opened = checks.all_of(restricted, checks.sidecar_has_cluster(tls_cluster))
-    t.expect("allowed: HTTPS reachable by SNI", https, checks.all_of(opened, checks.reachable(via=tls_cluster)))
-    t.expect("allowed: plain HTTP still blocked", http, checks.all_of(opened, checks.blocked_http()))
+    t.client.expect("allowed: HTTPS reachable by SNI", https,
+                    checks.all_of(opened, checks.reachable(via=tls_cluster)))
+    t.client.expect("allowed: plain HTTP still blocked", http, checks.all_of(opened, checks.blocked_http()))
 
-    t.restore(service_entry)
-    t.expect("entry removed: HTTPS blocked again", https,
-             checks.all_of(restricted, checks.sidecar_has_cluster(tls_cluster, present=False), checks.blocked_tls()))
-    t.restore(restriction)
-    t.expect_configured_policy(start)
-    t.log_policy()
+    t.resources.restore(service_entry)
+    t.client.expect("entry removed: HTTPS blocked again", https,
+                    checks.all_of(restricted, checks.sidecar_has_cluster(tls_cluster, present=False),
+                                  checks.blocked_tls()))
+    t.resources.restore(restriction)
+    t.policy.expect_configured(start)
+    t.policy.log()
 
 
 SCENARIO = Scenario(

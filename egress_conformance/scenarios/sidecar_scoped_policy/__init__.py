@@ -7,6 +7,7 @@ import pathlib
 
 from egress_conformance.cluster.meshconfig import ALLOW_ANY, REGISTRY_ONLY
 from egress_conformance.framework import scope
+from egress_conformance.framework.handle import EgressTest
 from egress_conformance.framework.scenario import EXTENDED, Scenario
 from egress_conformance.providers import features
 from egress_conformance.verdicts import checks
@@ -15,18 +16,18 @@ from egress_conformance.verdicts.observe import Request
 SIDECAR = pathlib.Path(__file__).parent / "namespace-sidecar.yaml"
 
 
-def run(t):
+def run(t: EgressTest) -> None:
     http = Request(t.targets.url("http"))
-    start = t.starting_policy()
+    start = t.policy.starting()
     other = REGISTRY_ONLY if start == ALLOW_ANY else ALLOW_ANY
-    t.expect(f"namespace follows the mesh: {start}", http, checks.enforces(start))
+    t.client.expect(f"namespace follows the mesh: {start}", http, checks.enforces(start))
 
-    sidecar = t.apply(SIDECAR, mode=other)
-    t.expect_mesh_policy(start)  # the mesh-wide setting is untouched
-    t.expect(f"namespace Sidecar: {other}", http, checks.enforces(other))
+    sidecar = t.resources.apply(SIDECAR, mode=other)
+    t.policy.expect_mesh(start)  # the mesh-wide setting is untouched
+    t.client.expect(f"namespace Sidecar: {other}", http, checks.enforces(other))
 
-    t.restore(sidecar)
-    t.expect(f"Sidecar removed: {start} again", http, checks.enforces(start))
+    t.resources.restore(sidecar)
+    t.client.expect(f"Sidecar removed: {start} again", http, checks.enforces(start))
 
 
 SCENARIO = Scenario(

@@ -17,6 +17,7 @@ import pathlib
 
 from egress_conformance.cluster.meshconfig import REGISTRY_ONLY
 from egress_conformance.framework import scope
+from egress_conformance.framework.handle import EgressTest
 from egress_conformance.framework.scenario import EXTENDED, GATEWAY, Scenario
 from egress_conformance.providers import features
 from egress_conformance.verdicts import checks
@@ -30,73 +31,73 @@ GATEWAY_ROUTING = MANIFESTS / "gateway-routing.yaml"
 GATEWAY_DESTINATION_RULE = MANIFESTS / "gateway-destination-rule.yaml"
 
 
-def run(t):
+def run(t: EgressTest) -> None:
     http = Request(t.targets.url("http"))
     cluster = f"outbound|80||{t.targets.host}"
 
-    start = t.starting_policy()
-    restriction = t.set_outbound_policy(REGISTRY_ONLY)
+    start = t.policy.starting()
+    restriction = t.policy.set(REGISTRY_ONLY)
     restricted = checks.sidecar_policy(REGISTRY_ONLY)
-    t.expect("restricted: HTTP blocked", http, checks.all_of(restricted, checks.blocked_http()))
+    t.client.expect("restricted: HTTP blocked", http, checks.all_of(restricted, checks.blocked_http()))
 
-    entry = t.apply(SERVICE_ENTRY)
+    entry = t.resources.apply(SERVICE_ENTRY)
     # The host's 400 (HTTP sent to its TLS port) is its own word that the request came plain.
     plain = checks.all_of(restricted, checks.refused_by_host(400, via=cluster))
-    t.expect("entry alone: plain HTTP on the host's TLS port, refused by the host", http, plain)
+    t.client.expect("entry alone: plain HTTP on the host's TLS port, refused by the host", http, plain)
 
-    origination = t.apply(DESTINATION_RULE)
-    t.expect("originated: the sidecar speaks TLS to the host, which answers", http,
-             checks.all_of(restricted, checks.reachable(via=cluster), checks.tls_from_sidecar(cluster)))
+    origination = t.resources.apply(DESTINATION_RULE)
+    t.client.expect("originated: the sidecar speaks TLS to the host, which answers", http,
+                    checks.all_of(restricted, checks.reachable(via=cluster), checks.tls_from_sidecar(cluster)))
 
-    t.restore(origination)
-    t.expect("rule removed: plain HTTP refused by the host again", http, plain)
+    t.resources.restore(origination)
+    t.client.expect("rule removed: plain HTTP refused by the host again", http, plain)
 
-    t.restore(entry)
-    t.expect("entry removed: HTTP blocked again", http, checks.all_of(restricted, checks.blocked_http()))
+    t.resources.restore(entry)
+    t.client.expect("entry removed: HTTP blocked again", http, checks.all_of(restricted, checks.blocked_http()))
 
-    t.restore(restriction)
-    t.expect_configured_policy(start)
+    t.resources.restore(restriction)
+    t.policy.expect_configured(start)
 
 
-def run_at_gateway(t):
-    gateway = t.egress_gateway()
+def run_at_gateway(t: EgressTest) -> None:
+    gateway = t.resources.egress_gateway()
     where = gateway.substitutions()
     http = Request(t.targets.url("http"))
     direct_cluster = f"outbound|80||{t.targets.host}"
     tls_cluster = f"outbound|443||{t.targets.host}"
     to_gateway = f"outbound|80|external|{gateway.host}"
 
-    start = t.starting_policy()
-    restriction = t.set_outbound_policy(REGISTRY_ONLY)
+    start = t.policy.starting()
+    restriction = t.policy.set(REGISTRY_ONLY)
     restricted = checks.sidecar_policy(REGISTRY_ONLY)
     blocked = checks.all_of(restricted, checks.blocked_http())
-    t.expect("restricted: HTTP blocked", http, blocked)
+    t.client.expect("restricted: HTTP blocked", http, blocked)
 
-    entry = t.apply(GATEWAY_SERVICE_ENTRY, **where)
+    entry = t.resources.apply(GATEWAY_SERVICE_ENTRY, **where)
     direct = checks.all_of(restricted, checks.reachable(via=direct_cluster), checks.gateway_untouched())
-    t.expect("allowed: HTTP answers directly", http, direct)
+    t.client.expect("allowed: HTTP answers directly", http, direct)
 
-    routing = t.apply(GATEWAY_ROUTING, **where)
+    routing = t.resources.apply(GATEWAY_ROUTING, **where)
     # The host's 400 (HTTP sent to its TLS port), reached through the gateway's cluster for 443.
     plain = checks.all_of(restricted, checks.refused_by_host(400, via=to_gateway), checks.gateway_sent(tls_cluster))
-    t.expect("routed, no origination: the gateway sends plain HTTP to the host's TLS port, refused by the host",
-             http, plain)
+    t.client.expect("routed, no origination: the gateway sends plain HTTP to the host's TLS port, refused by the host",
+                    http, plain)
 
-    origination = t.apply(GATEWAY_DESTINATION_RULE, **where)
-    t.expect("originated: the gateway speaks TLS to the host, which answers", http,
-             checks.all_of(restricted, checks.left_through_gateway(to_gateway, tls_cluster)))
+    origination = t.resources.apply(GATEWAY_DESTINATION_RULE, **where)
+    t.client.expect("originated: the gateway speaks TLS to the host, which answers", http,
+                    checks.all_of(restricted, checks.left_through_gateway(to_gateway, tls_cluster)))
 
-    t.restore(origination)
-    t.expect("rule removed: plain HTTP from the gateway refused by the host again", http, plain)
+    t.resources.restore(origination)
+    t.client.expect("rule removed: plain HTTP from the gateway refused by the host again", http, plain)
 
-    t.restore(routing)
-    t.expect("routing removed: HTTP answers directly again", http, direct)
+    t.resources.restore(routing)
+    t.client.expect("routing removed: HTTP answers directly again", http, direct)
 
-    t.restore(entry)
-    t.expect("entry removed: HTTP blocked again", http, blocked)
+    t.resources.restore(entry)
+    t.client.expect("entry removed: HTTP blocked again", http, blocked)
 
-    t.restore(restriction)
-    t.expect_configured_policy(start)
+    t.resources.restore(restriction)
+    t.policy.expect_configured(start)
 
 
 SCENARIO = Scenario(

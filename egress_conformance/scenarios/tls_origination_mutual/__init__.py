@@ -14,6 +14,7 @@ import tempfile
 from egress_conformance import pki
 from egress_conformance.cluster.meshconfig import REGISTRY_ONLY
 from egress_conformance.framework import scope
+from egress_conformance.framework.handle import EgressTest
 from egress_conformance.framework.scenario import GATEWAY, Scenario
 from egress_conformance.providers import features
 from egress_conformance.scenarios import tls_origination
@@ -44,8 +45,8 @@ def secret(name: str, namespace: str, data: dict[str, str]) -> dict:
             "stringData": data}
 
 
-def run(t) -> None:
-    gateway = t.egress_gateway()
+def run(t: EgressTest) -> None:
+    gateway = t.resources.egress_gateway()
     host = t.targets.host
     http = Request(t.targets.url("http"))
     tls_cluster = f"outbound|443||{host}"
@@ -54,43 +55,43 @@ def run(t) -> None:
 
     assert gateway.image, "the egress gateway's proxy image is unknown: no image to run the simulated host from"
     host_data, client_data = credentials(host)
-    t.create(secret("mutual-tls-host", t.namespace, host_data))
-    address = t.serve(HOST, image=gateway.image)
+    t.resources.create(secret("mutual-tls-host", t.namespace, host_data))
+    address = t.resources.serve(HOST, image=gateway.image)
     # The gateway reads a credentialName Secret from its own namespace only.
-    t.create(secret(credential, gateway.namespace, client_data))
+    t.resources.create(secret(credential, gateway.namespace, client_data))
     where = {**gateway.substitutions(), "address": address, "credential": credential}
 
-    start = t.starting_policy()
-    restriction = t.set_outbound_policy(REGISTRY_ONLY)
+    start = t.policy.starting()
+    restriction = t.policy.set(REGISTRY_ONLY)
     restricted = checks.sidecar_policy(REGISTRY_ONLY)
     blocked = checks.all_of(restricted, checks.blocked_http())
-    t.expect("restricted: HTTP blocked", http, blocked)
+    t.client.expect("restricted: HTTP blocked", http, blocked)
 
-    entry = t.apply(SERVICE_ENTRY, **where)
-    routing = t.apply(tls_origination.GATEWAY_ROUTING, **where)
+    entry = t.resources.apply(SERVICE_ENTRY, **where)
+    routing = t.resources.apply(tls_origination.GATEWAY_ROUTING, **where)
     # Sent on by the gateway through the host's 443 cluster, which failed there: the host said no.
     refused = checks.all_of(restricted, checks.upstream_failed(), checks.gateway_sent(tls_cluster))
-    t.expect("routed, no origination: the host refuses the gateway's plain HTTP", http, refused)
+    t.client.expect("routed, no origination: the host refuses the gateway's plain HTTP", http, refused)
 
-    simple = t.apply(DESTINATION_RULE, tls_mode="SIMPLE", **where)
-    t.expect("SIMPLE: the host refuses a gateway without a client certificate", http, refused)
-    t.restore(simple)
+    simple = t.resources.apply(DESTINATION_RULE, tls_mode="SIMPLE", **where)
+    t.client.expect("SIMPLE: the host refuses a gateway without a client certificate", http, refused)
+    t.resources.restore(simple)
 
-    mutual = t.apply(DESTINATION_RULE, tls_mode="MUTUAL", **where)
-    t.expect("MUTUAL: the host verifies the gateway's client certificate and answers", http,
-             checks.all_of(restricted, checks.left_through_gateway(to_gateway, tls_cluster)))
-    t.restore(mutual)
+    mutual = t.resources.apply(DESTINATION_RULE, tls_mode="MUTUAL", **where)
+    t.client.expect("MUTUAL: the host verifies the gateway's client certificate and answers", http,
+                    checks.all_of(restricted, checks.left_through_gateway(to_gateway, tls_cluster)))
+    t.resources.restore(mutual)
 
-    simple = t.apply(DESTINATION_RULE, tls_mode="SIMPLE", **where)
-    t.expect("back to SIMPLE: refused again", http, refused)
-    t.restore(simple)
+    simple = t.resources.apply(DESTINATION_RULE, tls_mode="SIMPLE", **where)
+    t.client.expect("back to SIMPLE: refused again", http, refused)
+    t.resources.restore(simple)
 
-    t.restore(routing)
-    t.restore(entry)
-    t.expect("entry removed: HTTP blocked again", http, blocked)
+    t.resources.restore(routing)
+    t.resources.restore(entry)
+    t.client.expect("entry removed: HTTP blocked again", http, blocked)
 
-    t.restore(restriction)
-    t.expect_configured_policy(start)
+    t.resources.restore(restriction)
+    t.policy.expect_configured(start)
 
 
 SCENARIO = Scenario(

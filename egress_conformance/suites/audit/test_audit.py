@@ -3,9 +3,10 @@
 import pytest
 
 from egress_conformance import scenarios
-from egress_conformance.framework.scenario import AUDIT
+from egress_conformance.framework.handle import EgressTest
+from egress_conformance.framework.scenario import AUDIT, Scenario
 
 
 @pytest.mark.parametrize("scenario", scenarios.in_profile(AUDIT), ids=lambda s: s.name)
-def test_audit(scenario, egress):
+def test_audit(scenario: Scenario, egress: EgressTest) -> None:
     scenario.run(egress)

@@ -3,9 +3,10 @@
 import pytest
 
 from egress_conformance import scenarios
-from egress_conformance.framework.scenario import EXTENDED
+from egress_conformance.framework.handle import EgressTest
+from egress_conformance.framework.scenario import EXTENDED, Scenario
 
 
 @pytest.mark.parametrize("scenario", scenarios.in_profile(EXTENDED), ids=lambda s: s.name)
-def test_extended(scenario, egress):
+def test_extended(scenario: Scenario, egress: EgressTest) -> None:
     scenario.run(egress)

@@ -6,6 +6,7 @@ import pathlib
 
 from egress_conformance.cluster.meshconfig import REGISTRY_ONLY
 from egress_conformance.framework import scope
+from egress_conformance.framework.handle import EgressTest
 from egress_conformance.framework.scenario import EXTENDED, Scenario
 from egress_conformance.providers import features
 from egress_conformance.verdicts import checks
@@ -14,25 +15,25 @@ from egress_conformance.verdicts.observe import Request
 SERVICE_ENTRY = pathlib.Path(__file__).parent / "service-entry.yaml"
 
 
-def run(t):
+def run(t: EgressTest) -> None:
     host = Request(t.targets.url("http"))
     other = Request(t.targets.url("http", t.targets.unlisted[0]))
     entry_cluster = f"outbound|80||{t.targets.host}"
 
-    start = t.starting_policy()
-    restriction = t.set_outbound_policy(REGISTRY_ONLY)
+    start = t.policy.starting()
+    restriction = t.policy.set(REGISTRY_ONLY)
     restricted = checks.sidecar_policy(REGISTRY_ONLY)
-    t.expect("restricted: the host is blocked", host, checks.all_of(restricted, checks.blocked_http()))
+    t.client.expect("restricted: the host is blocked", host, checks.all_of(restricted, checks.blocked_http()))
 
-    entry = t.apply(SERVICE_ENTRY)
-    t.expect("listed: the host answers through its entry", host,
-             checks.all_of(restricted, checks.reachable(via=entry_cluster)))
-    t.expect("listed: another host is still blocked", other, checks.all_of(restricted, checks.blocked_http()))
+    entry = t.resources.apply(SERVICE_ENTRY)
+    t.client.expect("listed: the host answers through its entry", host,
+                    checks.all_of(restricted, checks.reachable(via=entry_cluster)))
+    t.client.expect("listed: another host is still blocked", other, checks.all_of(restricted, checks.blocked_http()))
 
-    t.restore(entry)
-    t.expect("unlisted again: the host is blocked", host, checks.all_of(restricted, checks.blocked_http()))
-    t.restore(restriction)
-    t.expect_configured_policy(start)
+    t.resources.restore(entry)
+    t.client.expect("unlisted again: the host is blocked", host, checks.all_of(restricted, checks.blocked_http()))
+    t.resources.restore(restriction)
+    t.policy.expect_configured(start)
 
 
 SCENARIO = Scenario(
