@@ -8,8 +8,9 @@ import datetime
 import functools
 import logging
 import secrets
+import typing
 from collections.abc import Callable
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, TypeVar
 
 from egress_conformance import waits
 from egress_conformance.framework import effective
@@ -24,15 +25,7 @@ log = logging.getLogger("egress")
 T = TypeVar("T")
 
 
-class Evidence(Protocol):
-    """What an action observed, as a step's evidence: a summary line and a record for the report."""
-
-    def summary(self) -> str: ...
-
-    def record(self) -> dict: ...
-
-
-E = TypeVar("E", bound=Evidence)
+E = TypeVar("E", bound=observe.Evidence)
 Wait = Callable[..., waits.Converged]
 
 
@@ -67,10 +60,10 @@ class Waiter:
     def __init__(self, context: RunContext, record: Recorder):
         self._context, self._record = context, record
 
-    def wait(self, step: str, probe: Callable[[], E], check: Callable[[E], str | None],
+    def wait(self, step: str, probe: Callable[[], E], check: checks.Check[E],
              wait: Wait = waits.until_consistent) -> E:
         __tracebackhide__ = True
-        name = check.__name__
+        name = check.name
         try:
             done = wait(probe, check, self._context.timing, what=f"{step}: {name}")
         except waits.NotConverged as err:
@@ -78,7 +71,7 @@ class Waiter:
             # asked again from outside the mesh before the mesh is blamed (then: target down). A
             # "blocked" step's mismatch, or a settled one of the mesh as it is (the audit), is a
             # finding whatever the target does.
-            if wait is waits.until_consistent and checks.expects_answer(check):
+            if wait is waits.until_consistent and check.expects_answer:
                 self._context.provider.check_target()
             log.info("FAIL %s: %s\n       last seen: %s\n       mismatch: %s", step, name,
                      err.observation.summary() if err.observation else "nothing", err.reason)
@@ -93,8 +86,8 @@ class Waiter:
         return done.observation
 
     def settle(self, step: str, probe: Callable[[], observe.Observation],
-               check: Callable[[observe.Observation], str | None]) -> tuple[bool, observe.Observation]:
-        name = check.__name__
+               check: checks.Check[observe.Observation]) -> tuple[bool, observe.Observation]:
+        name = check.name
         started = datetime.datetime.now(datetime.UTC)
         try:
             done = waits.until_settled(probe, check, self._context.timing, what=f"{step}: {name}")
@@ -118,7 +111,7 @@ class Waiter:
         except Exception:  # evidence, not a verdict: a refused read leaves the clusters' names alone
             return ""
 
-    def _waited(self, step: str, check: str, verdict: Verdict, detail: str, observation: Evidence | None,
+    def _waited(self, step: str, check: str, verdict: Verdict, detail: str, observation: observe.Evidence | None,
                 attempts: int, elapsed: float) -> None:
         ended = datetime.datetime.now(datetime.UTC)
         started = ended - datetime.timedelta(seconds=elapsed)
@@ -175,29 +168,31 @@ class Client:
                       envoy.config_generation(envoy.parse_counters(after)))
         return paths.walk(*dump, generation=generation if all(generation) else None)
 
+    @typing.overload
     def expect(self, step: str, request: observe.Request,
-               check: Callable[[observe.Observation], str | None]) -> observe.Observation:
-        """Wait until ``request`` consistently satisfies ``check``; log the verdict with its evidence."""
-        __tracebackhide__ = True
-        return self._waiter.wait(step, lambda: self.probe(request), check)
+               check: checks.Check[observe.Observation]) -> observe.Observation: ...
 
-    def expect_all(self, step: str, requests: list[observe.Request],
-                   check: Callable[[observe.Batch], str | None]) -> observe.Batch:
-        """Wait until one batch of ``requests`` (probe_all) consistently satisfies ``check``."""
-        __tracebackhide__ = True
-        return self._waiter.wait(step, lambda: self.probe_all(requests), check)
+    @typing.overload
+    def expect(self, step: str, request: list[observe.Request],
+               check: checks.Check[observe.Batch]) -> observe.Batch: ...
 
-    def verify_all(self, step: str, requests: list[observe.Request], check: Callable[[observe.Batch], str | None],
-                   *, sticky: bool = False) -> observe.Batch:
-        """The verdict of the mesh as it is (nobody changing it): batches of ``requests`` until
-        several in a row agree, either way; a settled mismatch fails at once (waits.until_settled;
-        ``sticky``: one mismatch under the final configuration fails too)."""
+    def expect(self, step: str, request: observe.Request | list[observe.Request],
+               check: checks.Check[observe.Observation] | checks.Check[observe.Batch]
+               ) -> observe.Observation | observe.Batch:
+        """After the test changed the mesh: wait until ``request`` (one Request, or a list made as
+        one batch, probe_all) satisfies ``check`` on several observations in a row; a wrong answer
+        meanwhile means "not yet". Fails when it never does within the convergence timeout."""
         __tracebackhide__ = True
-        return self.verify(step, lambda: self.probe_all(requests), check, sticky=sticky)
+        if isinstance(request, list):
+            batch, of_batch = request, typing.cast(checks.Check[observe.Batch], check)
+            return self._waiter.wait(step, lambda: self.probe_all(batch), of_batch)
+        one, of_one = request, typing.cast(checks.Check[observe.Observation], check)
+        return self._waiter.wait(step, lambda: self.probe(one), of_one)
 
-    def verify(self, step: str, probe: Callable[[], E], check: Callable[[E], str | None], *,
-               sticky: bool = False) -> E:
-        """As verify_all, for any probe (e.g. walk)."""
+    def verify(self, step: str, probe: Callable[[], E], check: checks.Check[E], *, sticky: bool = False) -> E:
+        """The mesh as it is, nobody changing it (the audit): ``probe()`` (a batch, a walk) until
+        several observations in a row agree, either way; a settled mismatch fails at once
+        (waits.until_settled; ``sticky``: one mismatch under the final configuration fails too)."""
         __tracebackhide__ = True
         return self._waiter.wait(step, probe, check, functools.partial(waits.until_settled, sticky=sticky))
 
@@ -269,16 +264,18 @@ class Pod:
         return observe.Observation(request, *observe.classify(record), from_pod=self.pod.name,
                                    **self._gateway.moves(gateway_before))
 
-    def expect(self, step: str, request: observe.Request, check: Callable[[observe.Observation], str | None],
+    def expect(self, step: str, request: observe.Request, check: checks.Check[observe.Observation],
                *args: str) -> observe.Observation:
-        """Wait until ``request`` from this pod consistently satisfies ``check``."""
+        """As the client's expect, from this pod (curl ``args`` before the URL)."""
         __tracebackhide__ = True
         return self._waiter.wait(step, lambda: self.probe(request, *args), check)
 
     def settle(self, step: str, request: observe.Request,
-               check: Callable[[observe.Observation], str | None]) -> tuple[bool, observe.Observation]:
-        """What ``request`` from this pod gets once several observations in a row agree, either
-        way (waits.until_settled): (whether it satisfies ``check``, the last observation), recorded as observed."""
+               check: checks.Check[observe.Observation]) -> tuple[bool, observe.Observation]:
+        """To learn a fact, not to judge: what ``request`` from this pod gets once several
+        observations in a row agree, either way (waits.until_settled): (whether it satisfies
+        ``check``, the last observation), recorded as observed. The caller decides what it means
+        (a bypass that gets out is a finding; a proof that did not hold is "not supported")."""
         return self._waiter.settle(step, lambda: self.probe(request), check)
 
 

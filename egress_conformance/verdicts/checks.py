@@ -1,101 +1,120 @@
-"""Checks: small functions of an Observation that return None when it matches,
-else the reason it does not. Combine them with all_of / any_of.
+"""Checks: typed values, each a name, a description and a test of one kind of observation
+(an Observation, a Batch, a Walk) that returns None when it matches, else the reason it does
+not. Combine them with all_of / any_of.
 
-Each check is named for what it asserts, so that a scenario reads as the
-walkthrough: ``expect(http, reachable(via=PASSTHROUGH))``.
+Each check is named for what it asserts, so that a scenario reads as the walkthrough:
+``expect(http, reachable(via=PASSTHROUGH))``; the name heads a step in the report, the
+description says in a sentence what the check wants.
 """
 
 import collections
+import dataclasses
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import Generic, Protocol, TypeVar
 
 from egress_conformance.cluster import meshconfig
 from egress_conformance.verdicts import envoy, observe, paths
 
-Check = Callable[[observe.Observation], str | None]
-"""A check: None when the observation matches, else the reason it does not."""
+O = TypeVar("O", contravariant=True)  # noqa: E741  (what a check reads; a check of less reads more)
 
 
-def all_of(*checks):
+@dataclasses.dataclass(frozen=True)
+class Check(Generic[O]):
+    """A check: ``check(observed)`` is None when ``observed`` matches, else the reason it does not."""
+
+    name: str
+    """What it asserts, as a step names it ("blocked (HTTP)")."""
+    description: str
+    """What it wants, in one sentence, values filled in."""
+    test: Callable[[O], str | None]
+    expects_answer: bool = False
+    """Does it want the host's answer? Only then can its mismatch mean the target is down
+    (framework/actions.py asks the target again); a "blocked" check's mismatch never does."""
+
+    def __call__(self, observed: O) -> str | None:
+        return self.test(observed)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SidecarSeen(Protocol):
+    """An observation that carries the sidecar's config (an Observation or a Batch)."""
+
+    @property
+    def sidecar(self) -> envoy.SidecarState | None: ...
+
+
+def all_of(*checks: Check[O]) -> Check[O]:
     """Matches when every check matches; the reason is the first mismatch's."""
 
-    def check(obs):
+    def check(observed: O) -> str | None:
         for each in checks:
-            reason = each(obs)
+            reason = each(observed)
             if reason:
                 return reason
         return None
 
-    check.__name__ = " and ".join(c.__name__ for c in checks)
-    check.expects_answer = any(map(expects_answer, checks))
-    return check
+    return Check(" and ".join(c.name for c in checks), "; and ".join(c.description for c in checks), check,
+                 any(c.expects_answer for c in checks))
 
 
-def any_of(*checks):
+def any_of(*checks: Check[O]) -> Check[O]:
     """Matches when at least one check matches; the reason lists every mismatch."""
 
-    def check(obs):
-        reasons = [each(obs) for each in checks]
+    def check(observed: O) -> str | None:
+        reasons = [each(observed) for each in checks]
         if any(reason is None for reason in reasons):
             return None
-        return "none matched: " + "; ".join(reasons)
+        return "none matched: " + "; ".join(r for r in reasons if r)
 
-    check.__name__ = " or ".join(c.__name__ for c in checks)
-    check.expects_answer = any(map(expects_answer, checks))
-    return check
-
-
-def _named(name, function, *, answer: bool | None = None):
-    function.__name__ = name
-    if answer is not None:
-        function.expects_answer = answer
-    return function
+    return Check(" or ".join(c.name for c in checks), "; or ".join(c.description for c in checks), check,
+                 any(c.expects_answer for c in checks))
 
 
-def expects_answer(check) -> bool:
-    """Does ``check`` want the host's answer? Only then can its mismatch mean the target is
-    down (framework/context.py asks the target again); a "blocked" check's mismatch never does."""
-    return bool(getattr(check, "expects_answer", False))
-
-
-def reachable(*, via: str):
+def reachable(*, via: str) -> Check[observe.Observation]:
     """The request got a 2xx answer, and the sidecar sent it to cluster ``via`` alone."""
 
-    def check(obs):
+    def check(obs: observe.Observation) -> str | None:
         if obs.outcome != observe.REACHABLE:
             return f"expected reachable, got {obs.outcome}" + (f" {obs.status}" if obs.status else "")
         if obs.served_by != (via,):
             return f"answered {obs.status}, but through {', '.join(obs.served_by) or 'no cluster'}, not {via} alone"
         return None
 
-    return _named(f"reachable via {via}", check, answer=True)
+    return Check(f"reachable via {via}",
+                 f"a 2xx answer, sent by the sidecar to {via} alone",
+                 check, expects_answer=True)
 
 
-def left_through_gateway(gateway: str, external: str):
+def left_through_gateway(gateway: str, external: str) -> Check[observe.Observation]:
     """The request answered 2xx, sent by the sidecar to the egress gateway's cluster ``gateway``
     alone, and by the gateway's own Envoy to the external host's cluster ``external`` alone."""
-    return _named(f"through the egress gateway to {external}",
-                  all_of(reachable(via=gateway), gateway_sent(external)))
+    both = all_of(reachable(via=gateway), gateway_sent(external))
+    return Check(f"through the egress gateway to {external}", both.description, both, both.expects_answer)
 
 
-def gateway_sent(external: str):
+def gateway_sent(external: str) -> Check[observe.Observation]:
     """The egress gateway's own Envoy sent the request through the external host's cluster
     ``external`` alone (whatever the answer)."""
 
-    def check(obs):
+    def check(obs: observe.Observation) -> str | None:
         if obs.gateway_served != (external,):
             served = ", ".join(obs.gateway_served or ()) or "no cluster"
             return f"the gateway's Envoy sent it through {served}, not {external} alone"
         return None
 
-    return _named(f"the gateway sent it through {external}", check)
+    return Check(f"the gateway sent it through {external}",
+                 f"the egress gateway's Envoy sent it through {external} alone, whatever the answer",
+                 check)
 
 
-def denied_by_gateway_policy(external: str):
+def denied_by_gateway_policy(external: str) -> Check[observe.Observation]:
     """The egress gateway refused the request itself, as an AuthorizationPolicy does: a 403, its
     RBAC filter counting the refusal, nothing sent through the external host's cluster ``external``."""
 
-    def check(obs):
+    def check(obs: observe.Observation) -> str | None:
         if obs.outcome != observe.HTTP_ERROR or obs.status != 403:
             return f"expected the gateway's 403 (RBAC: access denied), got {_outcome(obs)}"
         if not obs.gateway_denied:
@@ -104,71 +123,80 @@ def denied_by_gateway_policy(external: str):
             return f"the gateway's Envoy sent it on through {external}"
         return None
 
-    return _named("refused by the gateway's AuthorizationPolicy (403, rbac.denied)", check)
+    return Check("refused by the gateway's AuthorizationPolicy (403, rbac.denied)",
+                 f"the egress gateway's own 403, counted by its RBAC filter, nothing sent through {external}",
+                 check)
 
 
-def refused_by_host(status: int, *, via: str):
+def refused_by_host(status: int, *, via: str) -> Check[observe.Observation]:
     """The host itself answered ``status`` (not one Envoy gives for an upstream it cannot reach),
     through cluster ``via`` alone: the request reached it and it said no."""
 
-    def check(obs):
+    def check(obs: observe.Observation) -> str | None:
         if obs.outcome != observe.HTTP_ERROR or obs.status != status:
             return f"expected the host's own {status}, got {_outcome(obs)}"
         if obs.served_by != (via,):
             return f"answered {obs.status}, but through {', '.join(obs.served_by) or 'no cluster'}, not {via} alone"
         return None
 
-    return _named(f"refused by the host ({status}) via {via}", check, answer=True)
+    return Check(f"refused by the host ({status}) via {via}",
+                 f"the host's own {status} (not an Envoy answer), through {via} alone",
+                 check, expects_answer=True)
 
 
-def tls_from_sidecar(cluster: str):
+def tls_from_sidecar(cluster: str) -> Check[observe.Observation]:
     """The sidecar has completed TLS handshakes on ``cluster``: it originates TLS there."""
 
-    def check(obs):
+    def check(obs: observe.Observation) -> str | None:
         if cluster not in obs.tls_from_sidecar:
             return f"the sidecar has spoken no TLS on {cluster} (its ssl.handshake counter is 0)"
         return None
 
-    return _named(f"TLS originated by the sidecar on {cluster}", check)
+    return Check(f"TLS originated by the sidecar on {cluster}",
+                 f"the sidecar completed TLS handshakes on {cluster}",
+                 check)
 
 
-def gateway_untouched():
+def gateway_untouched() -> Check[observe.Observation]:
     """The egress gateway's Envoy took no part in the request."""
 
-    def check(obs):
+    def check(obs: observe.Observation) -> str | None:
         if obs.gateway_served:
             return f"the gateway's Envoy sent it through {', '.join(obs.gateway_served)}: it went through the gateway"
         return None
 
-    return _named("not through the gateway", check)
+    return Check("not through the gateway", "the egress gateway's Envoy took no part in the request", check)
 
 
-def sidecar_policy(policy: str):
+def sidecar_policy(policy: str) -> Check[SidecarSeen]:
     """The sidecar's catch-all outbound chain enforces ``policy`` (ALLOW_ANY or REGISTRY_ONLY)."""
 
-    def check(obs):
-        actual = obs.sidecar.policy if obs.sidecar else None
+    def check(obs: SidecarSeen) -> str | None:
+        sidecar = obs.sidecar
+        actual = sidecar.policy if sidecar else None
         if actual != policy:
-            catch_all = f" (catch-all -> {obs.sidecar.unknown_tcp})" if obs.sidecar and obs.sidecar.unknown_tcp else ""
+            catch_all = f" (catch-all -> {sidecar.unknown_tcp})" if sidecar and sidecar.unknown_tcp else ""
             return f"sidecar still enforces {actual or 'unknown'}{catch_all}, not {policy}"
         return None
 
-    return _named(f"sidecar enforces {policy}", check)
+    return Check(f"sidecar enforces {policy}", f"the sidecar's catch-all outbound chain enforces {policy}", check)
 
 
-def sidecar_has_cluster(cluster: str, present: bool = True):
+def sidecar_has_cluster(cluster: str, present: bool = True) -> Check[observe.Observation]:
     """The sidecar has (or, with present=False, no longer has) the outbound cluster ``cluster``."""
 
-    def check(obs):
-        has = bool(obs.sidecar) and cluster in obs.sidecar.clusters
+    def check(obs: observe.Observation) -> str | None:
+        has = obs.sidecar is not None and cluster in obs.sidecar.clusters
         if has != present:
             return f"sidecar {'lacks' if present else 'still has'} cluster {cluster}"
         return None
 
-    return _named(f"sidecar {'has' if present else 'lacks'} {cluster}", check)
+    return Check(f"sidecar {'has' if present else 'lacks'} {cluster}",
+                 f"the sidecar {'has' if present else 'no longer has'} the outbound cluster {cluster}",
+                 check)
 
 
-def blocked_http():
+def blocked_http() -> Check[observe.Observation]:
     """Plain HTTP to an unregistered host was refused by the sidecar, the way it should be.
 
     A route for the host whose cluster the sidecar lacks (a VirtualService without a
@@ -179,7 +207,7 @@ def blocked_http():
     the connection to BlackHoleCluster, which closes it. A timeout is neither.
     """
 
-    def check(obs):
+    def check(obs: observe.Observation) -> str | None:
         port80 = obs.sidecar.http_port_80 if obs.sidecar else None
         if obs.outcome == observe.HTTP_ERROR and obs.status == 503 and not obs.served_by and obs.no_cluster:
             return None  # a route (someone's VirtualService) to a cluster the sidecar lacks: refused in it
@@ -193,21 +221,24 @@ def blocked_http():
             return None
         return f"expected a reset by {envoy.BLACKHOLE}, got {_outcome(obs)}"
 
-    return _named("blocked (HTTP)", check)
+    return Check("blocked (HTTP)",
+                 "plain HTTP refused by the sidecar itself: block_all's 502, a 503 for a route without its "
+                 "cluster, or a reset by BlackHoleCluster",
+                 check)
 
 
-def blocked_tls():
+def blocked_tls() -> Check[observe.Observation]:
     """HTTPS to an unregistered host failed in the handshake, its connection sent to BlackHoleCluster."""
 
-    def check(obs):
+    def check(obs: observe.Observation) -> str | None:
         if obs.outcome in (observe.TLS_FAILURE, observe.RESET) and envoy.BLACKHOLE in obs.served_by:
             return None
         return f"expected a failed TLS handshake through {envoy.BLACKHOLE}, got {_outcome(obs)}"
 
-    return _named("blocked (TLS)", check)
+    return Check("blocked (TLS)", "HTTPS failed in the handshake, its connection sent to BlackHoleCluster", check)
 
 
-def _outcome(obs) -> str:
+def _outcome(obs: observe.Observation) -> str:
     status = f" {obs.status}" if obs.status else ""
     # Another pod's sidecar is not read: its path is unknown, not "no cluster".
     via = "" if obs.from_pod else f" via {', '.join(obs.served_by) or 'no cluster'}"
@@ -215,7 +246,7 @@ def _outcome(obs) -> str:
     return f"{obs.outcome}{status}{via}{error}"
 
 
-def enforces(policy: str):
+def enforces(policy: str) -> Check[observe.Observation]:
     """What a request to an unknown host gets under ``policy``: through PassthroughCluster
     (ALLOW_ANY), or blocked (REGISTRY_ONLY); the sidecar's config must say the same."""
     outcome = reachable(via=envoy.PASSTHROUGH) if policy == meshconfig.ALLOW_ANY else blocked_http()
@@ -228,11 +259,11 @@ _GATEWAY_STATUSES = (502, 503, 504)
 """Answers Envoy itself gives when it cannot reach an upstream: never proof that the host answered."""
 
 
-def sidecar_has_clusters(clusters, present: bool = True):
+def sidecar_has_clusters(clusters: Iterable[str], present: bool = True) -> Check[SidecarSeen]:
     """The sidecar has (or, with present=False, has none of) the outbound ``clusters``."""
     wanted = tuple(sorted(set(clusters)))
 
-    def check(obs):
+    def check(obs: SidecarSeen) -> str | None:
         have = set(obs.sidecar.clusters) if obs.sidecar else set()
         wrong = [c for c in wanted if (c in have) != present]
         if wrong:
@@ -240,10 +271,12 @@ def sidecar_has_clusters(clusters, present: bool = True):
             return f"sidecar {'lacks' if present else 'still has'} cluster {wrong[0]}{more}"
         return None
 
-    return _named(f"sidecar {'has' if present else 'lacks'} the {len(wanted)} listed clusters", check)
+    return Check(f"sidecar {'has' if present else 'lacks'} the {len(wanted)} listed clusters",
+                 f"the sidecar {'has' if present else 'has none of'} the {len(wanted)} listed outbound clusters",
+                 check)
 
 
-def each_answered(expected: dict[str, str]):
+def each_answered(expected: dict[str, str]) -> Check[observe.Batch]:
     """Every request of the batch was answered by its host, and each listed cluster took
     exactly the requests meant for it (``expected``: URL -> cluster), no other cluster any.
 
@@ -253,7 +286,7 @@ def each_answered(expected: dict[str, str]):
     """
     wanted = collections.Counter(expected.values())
 
-    def check(batch):
+    def check(batch: observe.Batch) -> str | None:
         for answer in batch.answers:
             gateway = answer.request.url.startswith("http://") and answer.status in _GATEWAY_STATUSES
             if answer.outcome not in (observe.REACHABLE, observe.HTTP_ERROR) or gateway:
@@ -269,10 +302,12 @@ def each_answered(expected: dict[str, str]):
             return f"cluster {others[0]} took {batch.moves[others[0]]}: not one the list opens"
         return None
 
-    return _named(f"each of {len(expected)} answered via its cluster", check, answer=True)
+    return Check(f"each of {len(expected)} answered via its cluster",
+                 f"each of {len(expected)} requests answered by its host, each listed cluster taking exactly its own",
+                 check, expects_answer=True)
 
 
-def each_blocked(clusters):
+def each_blocked(clusters: Iterable[str]) -> Check[observe.Batch]:
     """No request of the batch got through: each was cut off (reset, failed handshake),
     answered 502 by the port-80 route's ``block_all``, or answered 503 by the port-80 router for
     a route whose cluster the sidecar lacks (a VirtualService with no ServiceEntry); none of ``clusters`` and not the
@@ -281,7 +316,7 @@ def each_blocked(clusters):
     answer per 502, a no_cluster answer per 503."""
     listed = set(clusters) | {envoy.PASSTHROUGH}
 
-    def check(batch):
+    def check(batch: observe.Batch) -> str | None:
         port80 = batch.sidecar.http_port_80 if batch.sidecar else None
         cut, block_all, no_cluster = 0, 0, 0
         for answer in batch.answers:
@@ -302,10 +337,13 @@ def each_blocked(clusters):
                     "their cluster: the others came from elsewhere")
         return _refusals_counted(batch, cut, block_all)
 
-    return _named(f"each of the {len(listed) - 1} listed blocked", check)
+    return Check(f"each of the {len(listed) - 1} listed blocked",
+                 "each request refused, its refusal counted by the sidecar, none through a listed cluster or "
+                 "PassthroughCluster",
+                 check)
 
 
-def _refusals_counted(batch, cut: int, block_all: int) -> str | None:
+def _refusals_counted(batch: observe.Batch, cut: int, block_all: int) -> str | None:
     """Each refusal the answers show has its count in the sidecar, else something else refused them."""
     refused = batch.moves.get(envoy.BLACKHOLE, 0) + batch.unmatched
     if refused < cut:
@@ -322,7 +360,7 @@ def _plain_port_80(url: str) -> bool:
     return parts.scheme == "http" and (parts.port or 80) == 80
 
 
-def no_leaking_paths(listed, networks: paths.Networks):
+def no_leaking_paths(listed: Iterable[str], networks: paths.Networks) -> Check[paths.Walk]:
     """Every path out of the sidecar (paths.walk) goes to a cluster ``listed`` names, or stays inside
     the cluster's networks: none to PassthroughCluster, to a cluster that sends to any address
     (ORIGINAL_DST, a dynamic forward proxy) or to an endpoint outside (paths.leaks). Nothing is
@@ -335,10 +373,12 @@ def no_leaking_paths(listed, networks: paths.Networks):
             return f"{len(found)} paths leave for hosts the list does not name: " + "; ".join(found)
         return None
 
-    return _named("every path out of the sidecar listed or inside the cluster", check)
+    return Check("every path out of the sidecar listed or inside the cluster",
+                 "every path out of the sidecar goes to a listed cluster or stays inside the cluster's networks",
+                 check)
 
 
-def each_contained(clusters):
+def each_contained(clusters: Iterable[str]) -> Check[observe.Batch]:
     """No request of the batch left for its own (unlisted) host: each was blocked, with the
     sidecar's own refusal counted for it (a BlackHoleCluster connection, a listener's refusal),
     or carried by one of ``clusters`` (a TCP entry without addresses takes every connection on
@@ -346,7 +386,7 @@ def each_contained(clusters):
     whatever address the connection asked for (ORIGINAL_DST) keeps nothing to the listed host."""
     kept = set(clusters)
 
-    def check(batch):
+    def check(batch: observe.Batch) -> str | None:
         for answer in batch.answers:
             if answer.outcome not in (observe.RESET, observe.TLS_FAILURE, observe.REACHABLE, observe.HTTP_ERROR):
                 return f"{answer.summary()}, expected it blocked or kept to the port's listed host"
@@ -372,28 +412,33 @@ def each_contained(clusters):
                     f"{carried}: something outside the sidecar cut the others")
         return None
 
-    return _named(f"each kept to the {len(kept)} listed TCP clusters", check)
+    return Check(f"each kept to the {len(kept)} listed TCP clusters",
+                 "each connection blocked (counted by the sidecar) or carried by a listed TCP cluster, none to "
+                 "its own host",
+                 check)
 
 
-def answered():
+def answered() -> Check[observe.Observation]:
     """The request got a 2xx answer (from a pod whose sidecar, if any, is not read: a bypass got out)."""
 
-    def check(obs):
+    def check(obs: observe.Observation) -> str | None:
         if obs.outcome != observe.REACHABLE:
             status = f" {obs.status}" if obs.status else ""
             return f"expected an answer, got {obs.outcome}{status}" + (f" ({obs.error})" if obs.error else "")
         return None
 
-    return _named("answered", check, answer=True)
+    return Check("answered",
+                 "a 2xx answer (a pod whose sidecar is not read: the request got out)",
+                 check, expects_answer=True)
 
 
-def not_answered():
+def not_answered() -> Check[observe.Observation]:
     """Refused at connect: the connection was refused, or never made before the request's time
     ran out (a NetworkPolicy rejects or drops it). An answer of any kind (a proxy's 502/503, the
     host's redirect) and a name that did not resolve are not that. A timeout is a refusal only
     beside a control request that gets through meanwhile: the scenario makes one."""
 
-    def check(obs):
+    def check(obs: observe.Observation) -> str | None:
         if obs.outcome in (observe.REFUSED, observe.TIMEOUT):
             return None
         if obs.outcome == observe.REACHABLE:
@@ -402,28 +447,32 @@ def not_answered():
             return "the name did not resolve: no connection was tried, so nothing refused it"
         return f"expected a refusal at connect, got {_outcome(obs)}: something answered or cut it after connecting"
 
-    return _named("refused at connect", check)
+    return Check("refused at connect",
+                 "refused at connect (connection refused, or never made in time): not an answer of any kind",
+                 check)
 
 
-def upstream_failed():
+def upstream_failed() -> Check[observe.Observation]:
     """The proxy on the way answered for an upstream it could not talk to (502/503/504): the
     request was tried and the far end said no at the connection (used with the cluster it was
     sent through, e.g. gateway_sent)."""
 
-    def check(obs):
+    def check(obs: observe.Observation) -> str | None:
         if obs.outcome != observe.HTTP_ERROR or obs.status not in _GATEWAY_STATUSES:
             return f"expected a proxy's upstream failure (502/503/504), got {_outcome(obs)}"
         return None
 
-    return _named("upstream failed", check)
+    return Check("upstream failed",
+                 "the proxy on the way answered 502/503/504 for an upstream it could not talk to",
+                 check)
 
 
-def answered_by_gateway(external: str):
+def answered_by_gateway(external: str) -> Check[observe.Observation]:
     """A request sent straight to the egress gateway answered 2xx, and the gateway's own Envoy
     sent a request through the external host's cluster ``external`` meanwhile (the gateway is
     shared: other clients' requests may move its other clusters at the same time)."""
 
-    def check(obs):
+    def check(obs: observe.Observation) -> str | None:
         reason = answered()(obs)
         if reason:
             return reason
@@ -432,16 +481,18 @@ def answered_by_gateway(external: str):
                    f"{', '.join(obs.gateway_served or ()) or 'no cluster'})"
         return None
 
-    return _named(f"answered by the gateway via {external}", check, answer=True)
+    return Check(f"answered by the gateway via {external}",
+                 f"a 2xx answer from the egress gateway reached straight, its Envoy sending through {external}",
+                 check, expects_answer=True)
 
 
-def refused_by_gateway(host: str):
+def refused_by_gateway(host: str) -> Check[observe.Observation]:
     """A request sent straight to the egress gateway for ``host``, which it does not list, was
     refused by the gateway itself: no route for it (404), its AuthorizationPolicy (403, counted),
     or a TLS connection closed for an SNI it has no chain for; and nothing of the gateway's
     Envoy sent it on (no cluster for that host, no PassthroughCluster): not an open proxy."""
 
-    def check(obs):
+    def check(obs: observe.Observation) -> str | None:
         if obs.outcome == observe.REACHABLE:
             return f"expected the gateway to refuse it, got {obs.status}"
         onward = [c for c in obs.gateway_served or () if c == envoy.PASSTHROUGH or _names(c.rsplit("|", 1)[-1], host)]
@@ -454,7 +505,9 @@ def refused_by_gateway(host: str):
         return (f"expected the gateway's own refusal (404 no route, 403 counted by its RBAC filter, or a TLS "
                 f"connection closed), got {_outcome(obs)}")
 
-    return _named(f"refused by the gateway for {host}", check)
+    return Check(f"refused by the gateway for {host}",
+                 f"the egress gateway refused {host} itself (404, a counted 403, or TLS closed), sending nothing on",
+                 check)
 
 
 def _names(pattern: str, host: str) -> bool:

@@ -6,6 +6,7 @@ check works on the Observation it produces.
 
 import collections
 import dataclasses
+from typing import Protocol
 
 from egress_conformance.verdicts import envoy
 
@@ -29,6 +30,15 @@ _CURL_EXITS = {
     60: TLS_FAILURE,  # peer certificate cannot be authenticated
 }
 
+
+
+class Evidence(Protocol):
+    """What an action observed, as a step's evidence: a summary line and a record for the report
+    (an Observation, a Batch, a paths.Walk)."""
+
+    def summary(self) -> str: ...
+
+    def record(self) -> dict: ...
 
 @dataclasses.dataclass(frozen=True)
 class Request:

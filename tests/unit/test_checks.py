@@ -9,12 +9,8 @@ def obs(outcome, status=None, served_by=(), sidecar=NO_HTTP_LISTENER, block_all=
     return observe.Observation(REQUEST, outcome, status, "", tuple(served_by), sidecar, block_all=block_all)
 
 
-def ok(_):
-    return None
-
-
-def bad(_):
-    return "bad"
+ok = checks.Check("ok", "always matches", lambda _: None)
+bad = checks.Check("bad", "never matches", lambda _: "bad", expects_answer=True)
 
 
 def test_all_of_needs_every_check_and_any_of_needs_one():
@@ -23,6 +19,14 @@ def test_all_of_needs_every_check_and_any_of_needs_one():
     assert checks.all_of(ok, bad)(None) == "bad"
     assert checks.any_of(ok, bad)(None) is None
     assert checks.any_of(bad, bad)(None) == "none matched: bad; bad"
+
+
+def test_a_combination_is_named_and_described_from_its_parts_and_wants_an_answer_if_any_part_does():
+    both, either = checks.all_of(ok, bad), checks.any_of(ok, bad)
+    assert (both.name, either.name) == ("ok and bad", "ok or bad")
+    assert both.description == "always matches; and never matches"
+    assert both.expects_answer and either.expects_answer and not checks.all_of(ok, ok).expects_answer
+    assert str(checks.blocked_tls()) == "blocked (TLS)"
 
 
 def test_reachable_requires_the_named_cluster_alone():

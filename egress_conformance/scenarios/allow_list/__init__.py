@@ -32,14 +32,14 @@ def run(t: EgressTest) -> None:
     restriction = t.policy.set(REGISTRY_ONLY)
     blocked = checks.sidecar_policy(REGISTRY_ONLY)
     closed = checks.all_of(blocked, checks.sidecar_has_clusters(clusters.values(), present=False))
-    t.client.expect_all(f"restricted: the {len(entries)} listed hosts blocked", listed,
+    t.client.expect(f"restricted: the {len(entries)} listed hosts blocked", listed,
                         checks.all_of(closed, checks.each_blocked(clusters.values())))
 
     service_entries = t.resources.apply_objects(
         [allowlist.service_entry(entry, f"allow-list-{index:04d}") for index, entry in enumerate(entries)],
         f"the {len(entries)} ServiceEntries of the allow-list")
     opened = checks.all_of(blocked, checks.sidecar_has_clusters(clusters.values()))
-    t.client.expect_all(f"allowed: each of the {len(entries)} listed hosts answers via its cluster", listed,
+    t.client.expect(f"allowed: each of the {len(entries)} listed hosts answers via its cluster", listed,
                         checks.all_of(opened, checks.each_answered(clusters)))
     for host in t.targets.unlisted:
         t.client.expect(f"allowed: unlisted {host} still blocked (HTTP)", Request(t.targets.url("http", host)),
@@ -48,7 +48,7 @@ def run(t: EgressTest) -> None:
                         checks.all_of(opened, checks.blocked_tls()))
 
     t.resources.restore(service_entries)
-    t.client.expect_all(f"entries removed: the {len(entries)} listed hosts blocked again", listed,
+    t.client.expect(f"entries removed: the {len(entries)} listed hosts blocked again", listed,
                         checks.all_of(closed, checks.each_blocked(clusters.values())))
 
     t.resources.restore(restriction)

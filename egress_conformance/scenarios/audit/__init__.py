@@ -17,7 +17,8 @@ path and the Istio object behind it.
 """
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 from egress_conformance import waits
 from egress_conformance.cluster.meshconfig import REGISTRY_ONLY
@@ -27,9 +28,12 @@ from egress_conformance.framework.scenario import AUDIT, Scenario
 from egress_conformance.hosts import allowlist
 from egress_conformance.providers import features
 from egress_conformance.scenarios.audit import enforcement
-from egress_conformance.verdicts import checks
+from egress_conformance.verdicts import checks, observe
 from egress_conformance.verdicts import paths as verdicts_paths
 from egress_conformance.verdicts.observe import Request
+
+E = TypeVar("E", bound=observe.Evidence)
+"""What a verify step observes: a Batch of requests, or a walk of the sidecar's paths."""
 
 
 def run(t: EgressTest) -> None:
@@ -45,23 +49,27 @@ def run(t: EgressTest) -> None:
     closed = checks.all_of(checks.sidecar_policy(REGISTRY_ONLY), checks.each_blocked(listed.values()))
     inside = networks.read(t.context.api)
 
-    leaks = []
-    for step, probe, check, sticky in (
-        (f"each of the {len(entries)} listed hosts answers via its own cluster",
-         lambda: t.client.probe_all([Request(u) for u in listed]),
-         checks.all_of(checks.sidecar_has_clusters(listed.values()), checks.each_answered(listed)), False),
-        ("every path out of the sidecar goes to a listed host or stays inside the cluster", t.client.walk,
-         checks.no_leaking_paths(listed.values(), inside), True),
-        (f"{len(probes)} unlisted hosts blocked over HTTP and TLS on ports {', '.join(map(str, tls_ports))}",
-         lambda: t.client.probe_all(unlisted), closed, True),
-        *([(f"TCP ports {', '.join(str(e.port) for e in tcp)}: unlisted hosts kept to the listed one",
-            lambda: t.client.probe_all([Request(t.targets.url("http", host, e.port)) for host in probes for e in tcp]),
-            checks.each_contained(allowlist.cluster(e) for e in tcp), True)] if tcp else []),
-    ):
+    leaks: list[str] = []
+
+    def verify(step: str, probe: Callable[[], E], check: checks.Check[E], *, sticky: bool = True) -> None:
+        # Each check runs whatever the others found: a failure is a leak to name, not the end.
         try:
             t.client.verify(step, probe, check, sticky=sticky)
         except waits.NotConverged:
             leaks.append(f"{step}: {t.record.last().detail}")
+
+    verify(f"each of the {len(entries)} listed hosts answers via its own cluster",
+           lambda: t.client.probe_all([Request(u) for u in listed]),
+           checks.all_of(checks.sidecar_has_clusters(listed.values()), checks.each_answered(listed)), sticky=False)
+    verify("every path out of the sidecar goes to a listed host or stays inside the cluster", t.client.walk,
+           checks.no_leaking_paths(listed.values(), inside))
+    verify(f"{len(probes)} unlisted hosts blocked over HTTP and TLS on ports {', '.join(map(str, tls_ports))}",
+           lambda: t.client.probe_all(unlisted), closed)
+    if tcp:
+        verify(f"TCP ports {', '.join(str(e.port) for e in tcp)}: unlisted hosts kept to the listed one",
+               lambda: t.client.probe_all([Request(t.targets.url("http", host, e.port))
+                                           for host in probes for e in tcp]),
+               checks.each_contained(allowlist.cluster(e) for e in tcp))
     leaks += _around_sidecars(t, listed.values(), inside)
     for leak in leaks:
         t.record.finding(f"audit of namespace {t.namespace}: {leak}")

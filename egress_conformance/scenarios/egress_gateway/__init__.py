@@ -19,7 +19,7 @@ from egress_conformance.framework.scenario import GATEWAY, Scenario
 from egress_conformance.providers import features
 from egress_conformance.providers.base import EgressGateway
 from egress_conformance.verdicts import checks
-from egress_conformance.verdicts.observe import Request
+from egress_conformance.verdicts.observe import Observation, Request
 
 MANIFESTS = pathlib.Path(__file__).parent
 
@@ -28,7 +28,7 @@ MANIFESTS = pathlib.Path(__file__).parent
 class Protocol:
     scheme: str
     port: int
-    blocked: checks.Check
+    blocked: checks.Check[Observation]
 
 
 HTTP = Protocol("http", 80, checks.blocked_http())
