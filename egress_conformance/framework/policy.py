@@ -2,7 +2,9 @@
 namespace, framework/scope.py) with its undo registered at once, and expect its read-back
 through the API. Each read-back is a step of the record."""
 
+import contextlib
 import logging
+from collections.abc import Iterator
 
 from egress_conformance.changes import cleanup
 from egress_conformance.cluster import meshconfig
@@ -22,6 +24,7 @@ class Policy:
         self.scope: scope.Scope = mesh if scope_name == scope.MESH_WIDE else scope.Namespace(
             context.api, context.namespace, mesh, context.create)
         """Where policy changes land (scope.MeshWide or scope.Namespace)."""
+        self._start: str | None = None
 
     def confine_to_namespace(self) -> None:
         """From now on, changes land in the test namespace (a Sidecar, ServiceEntries exported to it
@@ -41,10 +44,23 @@ class Policy:
         log.info(self.scope.message(policy))
         return restore
 
+    @contextlib.contextmanager
+    def restricted(self, policy: str) -> Iterator[str]:
+        """The bracket around a walkthrough, the framework's (Scenario.restricts): the starting
+        policy recorded (once), ``policy`` set with its undo registered at once; on the way out,
+        restored and the starting policy read back. Yields the starting policy. On a failure the
+        test's cleanup stack restores it (nothing here runs then: the evidence comes first)."""
+        start = self._start if self._start is not None else self.starting()
+        change = self.set(policy)
+        yield start
+        log.info("clean up: %s", change.description)
+        change.run()
+        self.expect_configured(start)
+
     def starting(self) -> str:
         """The policy configured when the test began: a mesh may start restricted by its
         owners' choice, which is a fact to record, not a failure."""
-        policy = self.scope.configured_policy()
+        policy = self._start = self.scope.configured_policy()
         self._record.observed(f"API: starting policy in {self.scope.where()}", f"read {policy}",
                               evidence=f"outboundTrafficPolicy.mode: {policy}", started=now())
         log.info("starting policy (%s): %s", self.scope.where(), policy)

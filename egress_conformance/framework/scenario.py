@@ -35,10 +35,22 @@ class Scenario:
     """Where its policy changes can land (scope.py); the first is the scenario's own form."""
     scope: str = ""
     """The scope of this test case (set by variants())."""
+    restricts: str | None = None
+    """The outbound policy the framework sets around ``run`` in the test's scope (policy.restricted:
+    the starting policy recorded, this one set, then restored and read back), so that ``run``
+    holds only the walkthrough; None: ``run`` changes the policy itself, if at all."""
     hosts: Callable[[Targets], tuple[str, ...]] = lambda targets: (targets.host, *targets.aliases,
                                                                    *targets.unlisted)
     """The run's hosts this scenario expects blocked before it opens any: a mesh that already
     opens one (someone's ServiceEntry) makes the scenario "not run" (framework/preexisting.py)."""
+
+    def execute(self, t: EgressTest) -> None:
+        """Run the scenario on ``t`` as the suite does: ``run`` inside its policy bracket, if any."""
+        if self.restricts is None:
+            self.run(t)
+            return
+        with t.policy.restricted(self.restricts):
+            self.run(t)
 
     def variants(self) -> list["Scenario"]:
         """One test case per scope. The first keeps the name; the namespace-scoped form of a

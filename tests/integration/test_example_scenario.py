@@ -22,7 +22,7 @@ def test_the_example_passes_and_its_listed_check_fails_when_the_entry_opens_anot
                                                                                          monkeypatch):
     with session.mesh(options.defaults()) as held:
         with session.test_context(held, scope.NAMESPACE) as t:
-            example_scenario.SCENARIO.run(t)
+            example_scenario.SCENARIO.execute(t)
         assert [s.name for s in t.steps if s.waited] == WAITED
         # The starting policy is a fact read from the API (observed); every other step passed.
         assert {s.verdict for s in t.steps} == {Verdict.OBSERVED, Verdict.PASSED}, [(s.name, s.verdict) for s in t.steps]
@@ -35,7 +35,7 @@ def test_the_example_passes_and_its_listed_check_fails_when_the_entry_opens_anot
         impatient = dataclasses.replace(held, timing=Timing(convergence_timeout=10.0))
         with pytest.raises(waits.NotConverged) as failed:
             with session.test_context(impatient, scope.NAMESPACE) as broken:
-                example_scenario.SCENARIO.run(broken)
+                example_scenario.SCENARIO.execute(broken)
     assert str(failed.value).startswith("listed: the host answers through its entry"), failed.value
     [last] = [s for s in broken.steps if s.verdict == Verdict.FAILED]
     assert last.name == "listed: the host answers through its entry"

@@ -104,7 +104,7 @@ CASES = [case("fails-then-api-down", fails_then_the_api_goes_down), case("forbid
 
 @pytest.mark.parametrize("scenario", CASES, ids=lambda s: s.name)
 def test_core(scenario, egress):
-    scenario.run(egress)
+    scenario.execute(egress)
 '''
 
 
@@ -134,8 +134,8 @@ def test_each_way_a_test_ends_is_classified_once_and_only_egress_expectations_fa
     assert result == "failed" and reason.startswith("AssertionError: HTTP reachable, expected blocked; clean-up "
                                                     "then: API unavailable: "), reason
     assert results["forbidden"] == ("not-run", 'the API refused the run (HTTP 403 Forbidden): serviceentries.'
-                                               'networking.istio.io is forbidden: User "ci" cannot create; grant '
-                                               "the run's account this right (README: the RBAC table)")
+                                    'networking.istio.io is forbidden: User "ci" cannot create; grant '
+                                    "the run's account this right (README: the RBAC table)")
     result, reason = results["conflict"]
     assert result == "not-run" and reason.startswith("the API refused the run (HTTP 409 Conflict): "), reason
     result, reason = results["bug"]
@@ -153,7 +153,7 @@ def test_each_way_a_test_ends_is_classified_once_and_only_egress_expectations_fa
 OUTSIDE = '''
 @pytest.mark.parametrize("scenario", [case("passes", lambda t: None)], ids=lambda s: s.name)
 def test_core(scenario, egress):
-    scenario.run(egress)
+    scenario.execute(egress)
 
 
 def test_not_a_scenario():
@@ -185,7 +185,7 @@ def an_exec_cut_by_ctrl_c(t):
 @pytest.mark.parametrize("scenario", [case("{name}", {run}), case("after", lambda t: None)],
                          ids=lambda s: s.name)
 def test_core(scenario, egress):
-    scenario.run(egress)
+    scenario.execute(egress)
 '''
 
 
@@ -227,7 +227,7 @@ def loses_its_lease(t):
 @pytest.mark.parametrize("scenario", [case("lost", loses_its_lease), case("after", lambda t: None)],
                          ids=lambda s: s.name)
 def test_core(scenario, egress):
-    scenario.run(egress)
+    scenario.execute(egress)
 '''
 
 
@@ -251,7 +251,7 @@ def signal_before_the_undo_is_registered(t):
 
 @pytest.mark.parametrize("scenario", [case("cut", signal_before_the_undo_is_registered)], ids=lambda s: s.name)
 def test_core(scenario, egress):
-    scenario.run(egress)
+    scenario.execute(egress)
 '''
 
 

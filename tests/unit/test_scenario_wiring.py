@@ -102,7 +102,7 @@ def run(name: str, tmp_path, mesh=fakemesh.IstioLikeMesh, mesh_text=fakemesh.MES
     scenario, failure = CASES[name], None
     try:
         with session.test_context(session.Mesh(provider, journal, TIMING), scenario.scope) as t:
-            scenario.run(t)
+            scenario.execute(t)
     except waits.NotConverged as err:
         failure = err
     return Run(provider, journal, t, failure)

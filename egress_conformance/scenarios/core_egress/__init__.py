@@ -27,24 +27,23 @@ def run(t: EgressTest) -> None:
     start = t.policy.starting()
     t.client.expect("0 baseline", http, checks.enforces(start))
 
-    restriction = t.policy.set(REGISTRY_ONLY)
-    blocked = checks.sidecar_policy(REGISTRY_ONLY)
-    t.client.expect("1+2 restricted: HTTP blocked", http, checks.all_of(blocked, checks.blocked_http()))
-    t.client.expect("2 restricted: HTTPS blocked", https, checks.all_of(blocked, checks.blocked_tls()))
+    with t.policy.restricted(REGISTRY_ONLY):  # the seed's steps 1 to 4: restored and read back on the way out
+        blocked = checks.sidecar_policy(REGISTRY_ONLY)
+        t.client.expect("1+2 restricted: HTTP blocked", http, checks.all_of(blocked, checks.blocked_http()))
+        t.client.expect("2 restricted: HTTPS blocked", https, checks.all_of(blocked, checks.blocked_tls()))
 
-    service_entry = t.resources.apply(SERVICE_ENTRY)
-    opened = checks.all_of(blocked, checks.sidecar_has_cluster(entry_cluster))
-    t.client.expect("3 allowed: HTTP reachable", http, checks.all_of(opened, checks.reachable(via=entry_cluster)))
-    t.client.expect("3 allowed: HTTPS still blocked", https, checks.all_of(opened, checks.blocked_tls()))
-    t.client.expect("3 allowed: other host still blocked", unlisted_http, checks.all_of(opened, checks.blocked_http()))
+        service_entry = t.resources.apply(SERVICE_ENTRY)
+        opened = checks.all_of(blocked, checks.sidecar_has_cluster(entry_cluster))
+        t.client.expect("3 allowed: HTTP reachable", http, checks.all_of(opened, checks.reachable(via=entry_cluster)))
+        t.client.expect("3 allowed: HTTPS still blocked", https, checks.all_of(opened, checks.blocked_tls()))
+        t.client.expect("3 allowed: other host still blocked", unlisted_http,
+                        checks.all_of(opened, checks.blocked_http()))
 
-    t.resources.restore(service_entry)
-    t.resources.expect_absent(SERVICE_ENTRY)
-    closed = checks.all_of(blocked, checks.sidecar_has_cluster(entry_cluster, present=False))
-    t.client.expect("4 entry removed: HTTP blocked again", http, checks.all_of(closed, checks.blocked_http()))
+        t.resources.restore(service_entry)
+        t.resources.expect_absent(SERVICE_ENTRY)
+        closed = checks.all_of(blocked, checks.sidecar_has_cluster(entry_cluster, present=False))
+        t.client.expect("4 entry removed: HTTP blocked again", http, checks.all_of(closed, checks.blocked_http()))
 
-    t.resources.restore(restriction)
-    t.policy.expect_configured(start)
     t.policy.log()
     t.client.expect("4 policy restored", http, checks.enforces(start))
 

@@ -9,6 +9,7 @@ Envoy's counters on the host's cluster), directly again without them, blocked wi
 import functools
 import pathlib
 
+from egress_conformance.cluster.meshconfig import REGISTRY_ONLY
 from egress_conformance.framework import scope
 from egress_conformance.framework.scenario import GATEWAY, Scenario
 from egress_conformance.providers import features
@@ -27,6 +28,7 @@ SCENARIO = Scenario(
     profile=GATEWAY,
     features=frozenset({features.MESH_WIDE_POLICY, features.GATEWAY_API, features.SERVICE_ENTRY_HTTP}),
     run=functools.partial(egress_gateway.run, egress_gateway.HTTP, route=DEPLOYED),
+    restricts=REGISTRY_ONLY,
     manifests=MANIFESTS,
     scopes=(scope.MESH_WIDE, scope.NAMESPACE),
 )

@@ -35,8 +35,6 @@ def run(t: EgressTest) -> None:
     http = Request(t.targets.url("http"))
     cluster = f"outbound|80||{t.targets.host}"
 
-    start = t.policy.starting()
-    restriction = t.policy.set(REGISTRY_ONLY)
     restricted = checks.sidecar_policy(REGISTRY_ONLY)
     t.client.expect("restricted: HTTP blocked", http, checks.all_of(restricted, checks.blocked_http()))
 
@@ -55,9 +53,6 @@ def run(t: EgressTest) -> None:
     t.resources.restore(entry)
     t.client.expect("entry removed: HTTP blocked again", http, checks.all_of(restricted, checks.blocked_http()))
 
-    t.resources.restore(restriction)
-    t.policy.expect_configured(start)
-
 
 def run_at_gateway(t: EgressTest) -> None:
     gateway = t.resources.egress_gateway()
@@ -67,8 +62,6 @@ def run_at_gateway(t: EgressTest) -> None:
     tls_cluster = f"outbound|443||{t.targets.host}"
     to_gateway = f"outbound|80|external|{gateway.host}"
 
-    start = t.policy.starting()
-    restriction = t.policy.set(REGISTRY_ONLY)
     restricted = checks.sidecar_policy(REGISTRY_ONLY)
     blocked = checks.all_of(restricted, checks.blocked_http())
     t.client.expect("restricted: HTTP blocked", http, blocked)
@@ -96,9 +89,6 @@ def run_at_gateway(t: EgressTest) -> None:
     t.resources.restore(entry)
     t.client.expect("entry removed: HTTP blocked again", http, blocked)
 
-    t.resources.restore(restriction)
-    t.policy.expect_configured(start)
-
 
 SCENARIO = Scenario(
     name="tls-origination-sidecar",
@@ -107,6 +97,7 @@ SCENARIO = Scenario(
     profile=EXTENDED,
     features=frozenset({features.MESH_WIDE_POLICY, features.SERVICE_ENTRY_HTTP, features.TLS_ORIGINATION}),
     run=run,
+    restricts=REGISTRY_ONLY,
     manifests=MANIFESTS,
     scopes=(scope.MESH_WIDE, scope.NAMESPACE),
 )
@@ -120,6 +111,7 @@ GATEWAY_SCENARIO = Scenario(
     features=frozenset({features.MESH_WIDE_POLICY, features.EGRESS_GATEWAY, features.SERVICE_ENTRY_HTTP,
                         features.TLS_ORIGINATION}),
     run=run_at_gateway,
+    restricts=REGISTRY_ONLY,
     manifests=MANIFESTS,
     scopes=(scope.MESH_WIDE, scope.NAMESPACE),
 )

@@ -61,8 +61,6 @@ def run(t: EgressTest) -> None:
     t.resources.create(secret(credential, gateway.namespace, client_data))
     where = {**gateway.substitutions(), "address": address, "credential": credential}
 
-    start = t.policy.starting()
-    restriction = t.policy.set(REGISTRY_ONLY)
     restricted = checks.sidecar_policy(REGISTRY_ONLY)
     blocked = checks.all_of(restricted, checks.blocked_http())
     t.client.expect("restricted: HTTP blocked", http, blocked)
@@ -90,9 +88,6 @@ def run(t: EgressTest) -> None:
     t.resources.restore(entry)
     t.client.expect("entry removed: HTTP blocked again", http, blocked)
 
-    t.resources.restore(restriction)
-    t.policy.expect_configured(start)
-
 
 SCENARIO = Scenario(
     name="tls-origination-mutual",
@@ -103,6 +98,7 @@ SCENARIO = Scenario(
     features=frozenset({features.MESH_WIDE_POLICY, features.EGRESS_GATEWAY, features.SERVICE_ENTRY_HTTP,
                         features.TLS_ORIGINATION}),
     run=run,
+    restricts=REGISTRY_ONLY,
     manifests=MANIFESTS,
     scopes=(scope.MESH_WIDE, scope.NAMESPACE),
 )

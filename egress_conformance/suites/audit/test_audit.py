@@ -9,4 +9,4 @@ from egress_conformance.framework.scenario import AUDIT, Scenario
 
 @pytest.mark.parametrize("scenario", scenarios.in_profile(AUDIT), ids=lambda s: s.name)
 def test_audit(scenario: Scenario, egress: EgressTest) -> None:
-    scenario.run(egress)
+    scenario.execute(egress)

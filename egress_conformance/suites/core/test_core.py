@@ -9,4 +9,4 @@ from egress_conformance.framework.scenario import CORE, Scenario
 
 @pytest.mark.parametrize("scenario", scenarios.in_profile(CORE), ids=lambda s: s.name)
 def test_core(scenario: Scenario, egress: EgressTest) -> None:
-    scenario.run(egress)
+    scenario.execute(egress)

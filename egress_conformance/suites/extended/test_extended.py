@@ -9,4 +9,4 @@ from egress_conformance.framework.scenario import EXTENDED, Scenario
 
 @pytest.mark.parametrize("scenario", scenarios.in_profile(EXTENDED), ids=lambda s: s.name)
 def test_extended(scenario: Scenario, egress: EgressTest) -> None:
-    scenario.run(egress)
+    scenario.execute(egress)

@@ -9,4 +9,4 @@ from egress_conformance.framework.scenario import GATEWAY, Scenario
 
 @pytest.mark.parametrize("scenario", scenarios.in_profile(GATEWAY), ids=lambda s: s.name)
 def test_gateway(scenario: Scenario, egress: EgressTest) -> None:
-    scenario.run(egress)
+    scenario.execute(egress)

@@ -10,4 +10,4 @@ from egress_conformance.framework.scenario import MATRIX, Scenario
 
 @pytest.mark.parametrize("scenario", scenarios.in_profile(MATRIX), ids=lambda s: s.name)
 def test_matrix(scenario: Scenario, egress: EgressTest) -> None:
-    scenario.run(egress)
+    scenario.execute(egress)

@@ -20,8 +20,6 @@ def run(t: EgressTest) -> None:
     other = Request(t.targets.url("http", t.targets.unlisted[0]))
     entry_cluster = f"outbound|80||{t.targets.host}"
 
-    start = t.policy.starting()
-    restriction = t.policy.set(REGISTRY_ONLY)
     restricted = checks.sidecar_policy(REGISTRY_ONLY)
     t.client.expect("restricted: the host is blocked", host, checks.all_of(restricted, checks.blocked_http()))
 
@@ -32,8 +30,6 @@ def run(t: EgressTest) -> None:
 
     t.resources.restore(entry)
     t.client.expect("unlisted again: the host is blocked", host, checks.all_of(restricted, checks.blocked_http()))
-    t.resources.restore(restriction)
-    t.policy.expect_configured(start)
 
 
 SCENARIO = Scenario(
@@ -42,6 +38,7 @@ SCENARIO = Scenario(
     profile=EXTENDED,
     features=frozenset({features.SIDECAR_SCOPED_POLICY, features.SERVICE_ENTRY_HTTP}),
     run=run,
+    restricts=REGISTRY_ONLY,
     manifests=SERVICE_ENTRY.parent,
     scopes=(scope.NAMESPACE,),
 )
