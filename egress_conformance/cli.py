@@ -26,7 +26,7 @@ from egress_conformance import providers
 from egress_conformance.changes import journal
 from egress_conformance.changes import restore as restoring
 from egress_conformance.cluster import istiodiscovery, kubeconfigs, meshconfig
-from egress_conformance.framework.scenario import AUDIT, MATRIX
+from egress_conformance.framework.scenario import Mode
 from egress_conformance.providers import options as provider_options
 from egress_conformance.providers.base import ProviderError
 from egress_conformance.providers.existing import hold
@@ -105,15 +105,21 @@ def run(args) -> int:
     return _run_exit_code(code, report_dir, chosen.accept_partial)
 
 
-def profile_command(profile: str):
-    """``audit`` and ``matrix``: ``run`` with one profile, named by the command."""
+def audit(args) -> int:
+    """``egress-conformance audit``: the namespace's egress as it is, read-only, against the list."""
+    return _run_mode(args, Mode.AUDIT)
 
-    def command(args) -> int:
-        args.profile = [profile]
-        return run(args)
 
-    command.__name__ = profile
-    return command
+def matrix(args) -> int:
+    """``egress-conformance matrix``: every shape of the broken-mesh catalogue against the audit."""
+    return _run_mode(args, Mode.MATRIX)
+
+
+def _run_mode(args, mode: Mode) -> int:
+    """A way of running that is a command, not a conformance profile: ``run`` of that mode's scenarios
+    (their report groups them under the mode's name, as saved reports always have)."""
+    args.profile = [mode.value]
+    return run(args)
 
 
 def _remove_stale_report(report_dir: pathlib.Path) -> None:
@@ -318,17 +324,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("pytest_args", nargs="*", help="after --: passed to pytest as they are")
     p.set_defaults(command=run)
 
-    for name, profile, says in (
-        ("audit", AUDIT, "read-only: from the test namespace, does every host of --allow-list answer and nothing "
+    for name, command, says in (
+        ("audit", audit, "read-only: from the test namespace, does every host of --allow-list answer and nothing "
                          "else leave? (exit 0: exactly the list; 1: a leak or a missing host, the object named)"),
-        ("matrix", MATRIX, "the broken-mesh matrix: every shape of scenarios/broken_meshes/catalogue.yaml must make "
+        ("matrix", matrix, "the broken-mesh matrix: every shape of scenarios/broken_meshes/catalogue.yaml must make "
                            "the audit fail with the right diagnosis; prints the kill rate")):
         p = sub.add_parser(name, help=says)
         options.add_to(p.add_argument, profiles=False)
         p.add_argument("--junit-xml", help="JUnit XML path (default: in the report folder)")
         _add_report_configmap(p)
         p.add_argument("pytest_args", nargs="*", help="after --: passed to pytest as they are")
-        p.set_defaults(command=profile_command(profile))
+        p.set_defaults(command=command)
 
     p = sub.add_parser("policy", help="set the mesh-wide outbound traffic policy of a cluster")
     p.add_argument("setting", choices=sorted(POLICY_WORDS), help="allowed = ALLOW_ANY, restricted = REGISTRY_ONLY")

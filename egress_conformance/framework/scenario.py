@@ -1,22 +1,32 @@
 """A conformance scenario as data: a short name, what it proves, what it needs, and one function."""
 
 import dataclasses
+import enum
 import pathlib
 from collections.abc import Callable
 
-from egress_conformance.framework import scope
+from egress_conformance.framework import profiles, scope
 from egress_conformance.framework.handle import EgressTest
 from egress_conformance.hosts.targets import Targets
 from egress_conformance.providers import features
 
-CORE = "core"
-EXTENDED = "extended"
-GATEWAY = "gateway"
-"""Egress the way platform teams build it: through an egress gateway (feature egress-gateway)."""
-AUDIT = "audit"
-"""Read-only: the mesh as it is, against the team's allow-list (egress-conformance audit)."""
-MATRIX = "matrix"
-"""The broken-mesh matrix: every shape of the catalogue must make the audit fail with the right diagnosis."""
+CORE, EXTENDED, GATEWAY = (p.name for p in profiles.ALL)
+"""The conformance profiles' names (framework/profiles.py: each a set of features)."""
+
+
+class Mode(enum.StrEnum):
+    """How a scenario is run: as part of a conformance profile (``egress-conformance run``), or by
+    a command of its own: the read-only audit of a namespace, or the broken-mesh matrix. A report
+    groups an audit's or a matrix's tests under the command's name, where a profile's would be."""
+
+    CONFORMANCE = "conformance"
+    AUDIT = "audit"
+    """Read-only: the mesh as it is, against the team's allow-list (egress-conformance audit)."""
+    MATRIX = "matrix"
+    """Every shape of the catalogue must make the audit fail with the right diagnosis (egress-conformance matrix)."""
+
+
+AUDIT, MATRIX = Mode.AUDIT.value, Mode.MATRIX.value
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,10 +35,10 @@ class Scenario:
 
     name: str
     description: str
-    profile: str
     features: frozenset[str]
     run: Callable[[EgressTest], None]
     """The flow, given the suite's EgressTest ``t``."""
+    mode: Mode = Mode.CONFORMANCE
     manifests: pathlib.Path | None = None
     """Directory of the scenario's manifests (its YAML files are listed in the report)."""
     scopes: tuple[str, ...] = (scope.MESH_WIDE,)
@@ -43,6 +53,15 @@ class Scenario:
                                                                    *targets.unlisted)
     """The run's hosts this scenario expects blocked before it opens any: a mesh that already
     opens one (someone's ServiceEntry) makes the scenario "not run" (framework/preexisting.py)."""
+
+    profile: str = ""
+    """Derived, never written: the smallest conformance profile whose features cover the declared
+    scenario's (framework/profiles.py), kept by its variants; an audit's or matrix's: the mode's name."""
+
+    def __post_init__(self) -> None:
+        if not self.profile:
+            derived = self.mode.value if self.mode != Mode.CONFORMANCE else profiles.covering(self.features).name
+            object.__setattr__(self, "profile", derived)
 
     def execute(self, t: EgressTest) -> None:
         """Run the scenario on ``t`` as the suite does: ``run`` inside its policy bracket, if any."""

@@ -15,7 +15,8 @@ import pytest
 
 import egress_conformance.scenarios as scenarios
 from egress_conformance import providers
-from egress_conformance.framework.scenario import AUDIT, CORE, EXTENDED, GATEWAY, MATRIX
+from egress_conformance.framework import profiles as conformance_profiles
+from egress_conformance.framework.scenario import CORE, Mode
 from egress_conformance.hosts import targets
 from egress_conformance.hosts.targets import Targets
 from egress_conformance.providers import features
@@ -27,10 +28,14 @@ from egress_conformance.timing import Timing
 
 _TIMING = Timing()
 
-PROFILES = (CORE, EXTENDED, GATEWAY, AUDIT, MATRIX)
+MODES = tuple(mode.value for mode in Mode if mode != Mode.CONFORMANCE)
+"""The ways of running that are commands of their own (egress-conformance audit, matrix)."""
+PROFILES = (*conformance_profiles.NAMES, *MODES)
+"""What --profile accepts: the conformance profiles, and (as before they were commands) the modes."""
 
 SUITE_OPTIONS = (
-    Option("--profile", f"profile to run: {', '.join(PROFILES)} (repeatable; default: core)", repeat=True,
+    Option("--profile", f"conformance profile to run: {', '.join(conformance_profiles.NAMES)} (repeatable; default: "
+           f"core); {' and '.join(MODES)} are commands of their own (still accepted here)", repeat=True,
            metavar="PROFILE"),
     Option("--run-test", "run only this scenario (repeatable)", repeat=True, metavar="NAME"),
     Option("--skip-test", "skip this scenario, reported as skipped (repeatable)", repeat=True, metavar="NAME"),

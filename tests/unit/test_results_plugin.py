@@ -50,7 +50,7 @@ from egress_conformance.providers.base import ProviderError
 
 
 def case(name, run):
-    return Scenario(name, "", CORE, frozenset(), run)
+    return Scenario(name, "", frozenset(), run)
 
 
 class Down:

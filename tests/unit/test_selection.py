@@ -3,12 +3,12 @@
 import types
 
 from egress_conformance.fixtures import selection
-from egress_conformance.framework.scenario import CORE, Scenario
+from egress_conformance.framework.scenario import Scenario
 from egress_conformance.providers import features
 from egress_conformance.reports.model import Result
 from egress_conformance.run.options import RunOptions
 
-SCENARIO = Scenario("s", "d", CORE, frozenset({features.MESH_WIDE_POLICY, features.EGRESS_GATEWAY}), run=None)
+SCENARIO = Scenario("s", "d", frozenset({features.MESH_WIDE_POLICY, features.EGRESS_GATEWAY}), run=None)
 
 
 def Options(skip_test=(), skip_feature=(), force_feature=()):

@@ -13,7 +13,7 @@ import pathlib
 from egress_conformance.cluster.meshconfig import REGISTRY_ONLY
 from egress_conformance.framework import scope
 from egress_conformance.framework.handle import EgressTest
-from egress_conformance.framework.scenario import EXTENDED, Scenario
+from egress_conformance.framework.scenario import Scenario
 from egress_conformance.hosts import allowlist
 from egress_conformance.providers import features
 from egress_conformance.verdicts import checks
@@ -54,7 +54,6 @@ SCENARIO = Scenario(
     name="allow-list",
     description="The team's allow-list opens each listed host through its own cluster and nothing else; "
                 "removing it blocks them all again.",
-    profile=EXTENDED,
     features=frozenset({features.MESH_WIDE_POLICY, features.SERVICE_ENTRY_HTTP, features.HTTPS_PASSTHROUGH}),
     run=run,
     restricts=REGISTRY_ONLY,

@@ -24,7 +24,7 @@ from egress_conformance import waits
 from egress_conformance.cluster.meshconfig import REGISTRY_ONLY
 from egress_conformance.framework import inventory, networks, recorder, scope, workloads
 from egress_conformance.framework.handle import EgressTest
-from egress_conformance.framework.scenario import AUDIT, Scenario
+from egress_conformance.framework.scenario import Mode, Scenario
 from egress_conformance.hosts import allowlist
 from egress_conformance.providers import features
 from egress_conformance.scenarios.audit import enforcement
@@ -128,7 +128,7 @@ SCENARIO = Scenario(
     name="audit",
     description="Read-only: every listed host answers through its own cluster, and nothing unlisted leaves the "
                 "namespace (HTTP, TLS by SNI, TCP ports), each leak named with the Istio object behind it.",
-    profile=AUDIT,
+    mode=Mode.AUDIT,
     features=frozenset({features.SERVICE_ENTRY_HTTP, features.HTTPS_PASSTHROUGH}),
     run=run,
     scopes=(scope.NAMESPACE,),

@@ -19,7 +19,7 @@ from egress_conformance.cluster import meshconfig
 from egress_conformance.cluster.meshconfig import REGISTRY_ONLY
 from egress_conformance.framework import scope
 from egress_conformance.framework.handle import EgressTest
-from egress_conformance.framework.scenario import MATRIX, Scenario
+from egress_conformance.framework.scenario import Mode, Scenario
 from egress_conformance.hosts import allowlist
 from egress_conformance.providers import features
 from egress_conformance.scenarios import audit
@@ -133,7 +133,7 @@ def _audit(t: EgressTest) -> tuple[bool, str]:
 SCENARIOS = tuple(Scenario(
     name=f"matrix-{shape.name}",
     description=f"{shape.what} ({shape.expect}{', reported in ' + shape.reported if shape.reported else ''})",
-    profile=MATRIX,
+    mode=Mode.MATRIX,
     features=frozenset({features.SIDECAR_SCOPED_POLICY, *shape.needs}),
     run=functools.partial(run, shape),
     scopes=(scope_of(shape),),

@@ -8,7 +8,7 @@ import pathlib
 from egress_conformance.cluster.meshconfig import REGISTRY_ONLY
 from egress_conformance.framework import scope
 from egress_conformance.framework.handle import EgressTest
-from egress_conformance.framework.scenario import CORE, Scenario
+from egress_conformance.framework.scenario import Scenario
 from egress_conformance.providers import features
 from egress_conformance.verdicts import checks
 from egress_conformance.verdicts.observe import Request
@@ -52,7 +52,6 @@ SCENARIO = Scenario(
     name="core-egress",
     description="REGISTRY_ONLY blocks httpbin.org, a ServiceEntry opens exactly it, clean-up restores the "
                 "starting policy.",
-    profile=CORE,
     features=frozenset({features.MESH_WIDE_POLICY, features.SERVICE_ENTRY_HTTP}),
     run=run,
     manifests=MANIFESTS,

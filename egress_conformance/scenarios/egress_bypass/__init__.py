@@ -15,7 +15,7 @@ from egress_conformance import waits
 from egress_conformance.cluster.meshconfig import REGISTRY_ONLY
 from egress_conformance.framework import scope
 from egress_conformance.framework.handle import EgressTest
-from egress_conformance.framework.scenario import GATEWAY, Scenario
+from egress_conformance.framework.scenario import Scenario
 from egress_conformance.providers import features
 from egress_conformance.scenarios import egress_gateway
 from egress_conformance.verdicts import checks, faults
@@ -109,7 +109,6 @@ SCENARIO = Scenario(
     description="With a NetworkPolicy that allows only the egress gateway, istiod and DNS, every path around the "
                 "sidecar (no sidecar, uid 1337, excluded outbound range) is blocked and the gateway path still works; "
                 "without it each bypass that gets out is a finding; the gateway answers only for listed hosts.",
-    profile=GATEWAY,
     features=frozenset({features.NETWORK_POLICY, features.EGRESS_GATEWAY, features.SIDECAR_SCOPED_POLICY,
                         features.SERVICE_ENTRY_HTTP, features.HTTPS_PASSTHROUGH}),
     run=run,

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from egress_conformance.cluster.meshconfig import REGISTRY_ONLY
 from egress_conformance.framework import scope
 from egress_conformance.framework.handle import EgressTest
-from egress_conformance.framework.scenario import GATEWAY, Scenario
+from egress_conformance.framework.scenario import Scenario
 from egress_conformance.providers import features
 from egress_conformance.providers.base import EgressGateway
 from egress_conformance.verdicts import checks
@@ -85,8 +85,7 @@ def run(protocol: Protocol, t: EgressTest, route: Route = ISTIO_API) -> None:
 
 
 def _scenario(protocol: Protocol, name: str, description: str, needs: set[str]) -> Scenario:
-    return Scenario(name=name, description=description, profile=GATEWAY,
-                    restricts=REGISTRY_ONLY,
+    return Scenario(name=name, description=description, restricts=REGISTRY_ONLY,
                     features=frozenset({features.MESH_WIDE_POLICY, features.EGRESS_GATEWAY, *needs}),
                     run=functools.partial(run, protocol), manifests=MANIFESTS,
                     scopes=(scope.MESH_WIDE, scope.NAMESPACE))

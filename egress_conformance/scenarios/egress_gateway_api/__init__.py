@@ -11,7 +11,7 @@ import pathlib
 
 from egress_conformance.cluster.meshconfig import REGISTRY_ONLY
 from egress_conformance.framework import scope
-from egress_conformance.framework.scenario import GATEWAY, Scenario
+from egress_conformance.framework.scenario import Scenario
 from egress_conformance.providers import features
 from egress_conformance.scenarios import egress_gateway
 
@@ -25,7 +25,6 @@ SCENARIO = Scenario(
     description="HTTP to the external host leaves through the gateway istiod deploys for a Gateway API Gateway "
                 "once the HTTPRoutes exist (a ServiceEntry parent to the gateway, a Hostname backend from it; "
                 "both Envoys show it), directly without them, and not at all without the ServiceEntry.",
-    profile=GATEWAY,
     features=frozenset({features.MESH_WIDE_POLICY, features.GATEWAY_API, features.SERVICE_ENTRY_HTTP}),
     run=functools.partial(egress_gateway.run, egress_gateway.HTTP, route=DEPLOYED),
     restricts=REGISTRY_ONLY,

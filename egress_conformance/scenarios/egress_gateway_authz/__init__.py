@@ -12,7 +12,7 @@ import pathlib
 from egress_conformance.cluster.meshconfig import REGISTRY_ONLY
 from egress_conformance.framework import scope
 from egress_conformance.framework.handle import EgressTest
-from egress_conformance.framework.scenario import GATEWAY, Scenario
+from egress_conformance.framework.scenario import Scenario
 from egress_conformance.providers import features
 from egress_conformance.scenarios import egress_gateway
 from egress_conformance.verdicts import checks
@@ -64,7 +64,6 @@ SCENARIO = Scenario(
     description="An AuthorizationPolicy on the egress gateway lets only the test client's service account reach "
                 "the host (mutual TLS from the sidecar gives the gateway its identity): a second client under "
                 "another service account gets the gateway's 403, the first still leaves.",
-    profile=GATEWAY,
     features=frozenset({features.MESH_WIDE_POLICY, features.EGRESS_GATEWAY, features.SERVICE_ENTRY_HTTP,
                         features.EGRESS_AUTHORIZATION}),
     run=run,

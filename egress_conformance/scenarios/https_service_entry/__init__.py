@@ -6,7 +6,7 @@ import pathlib
 from egress_conformance.cluster.meshconfig import REGISTRY_ONLY
 from egress_conformance.framework import scope
 from egress_conformance.framework.handle import EgressTest
-from egress_conformance.framework.scenario import EXTENDED, Scenario
+from egress_conformance.framework.scenario import Scenario
 from egress_conformance.providers import features
 from egress_conformance.verdicts import checks
 from egress_conformance.verdicts.observe import Request
@@ -37,7 +37,6 @@ def run(t: EgressTest) -> None:
 SCENARIO = Scenario(
     name="https-service-entry",
     description="A TLS ServiceEntry on 443 opens HTTPS to httpbin.org by SNI; plain HTTP stays blocked.",
-    profile=EXTENDED,
     features=frozenset({features.MESH_WIDE_POLICY, features.HTTPS_PASSTHROUGH}),
     run=run,
     restricts=REGISTRY_ONLY,

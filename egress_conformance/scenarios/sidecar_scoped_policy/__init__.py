@@ -8,7 +8,7 @@ import pathlib
 from egress_conformance.cluster.meshconfig import ALLOW_ANY, REGISTRY_ONLY
 from egress_conformance.framework import scope
 from egress_conformance.framework.handle import EgressTest
-from egress_conformance.framework.scenario import EXTENDED, Scenario
+from egress_conformance.framework.scenario import Scenario
 from egress_conformance.providers import features
 from egress_conformance.verdicts import checks
 from egress_conformance.verdicts.observe import Request
@@ -34,7 +34,6 @@ SCENARIO = Scenario(
     name="sidecar-scoped-policy",
     description="A namespace Sidecar with the opposite of the mesh's policy takes effect there; the mesh config "
                 "stays as it was.",
-    profile=EXTENDED,
     features=frozenset({features.SIDECAR_SCOPED_POLICY}),
     run=run,
     manifests=SIDECAR.parent,

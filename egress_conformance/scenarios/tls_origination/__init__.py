@@ -18,7 +18,7 @@ import pathlib
 from egress_conformance.cluster.meshconfig import REGISTRY_ONLY
 from egress_conformance.framework import scope
 from egress_conformance.framework.handle import EgressTest
-from egress_conformance.framework.scenario import EXTENDED, GATEWAY, Scenario
+from egress_conformance.framework.scenario import Scenario
 from egress_conformance.providers import features
 from egress_conformance.verdicts import checks
 from egress_conformance.verdicts.observe import Request
@@ -94,7 +94,6 @@ SCENARIO = Scenario(
     name="tls-origination-sidecar",
     description="A DestinationRule makes the sidecar originate TLS (SIMPLE, the host's certificate verified) for "
                 "an app that speaks plain HTTP; without it the host refuses the plain request on its TLS port.",
-    profile=EXTENDED,
     features=frozenset({features.MESH_WIDE_POLICY, features.SERVICE_ENTRY_HTTP, features.TLS_ORIGINATION}),
     run=run,
     restricts=REGISTRY_ONLY,
@@ -107,7 +106,6 @@ GATEWAY_SCENARIO = Scenario(
     description="The egress gateway originates TLS (SIMPLE, the host's certificate verified) for the app's plain "
                 "HTTP sent through it; without the DestinationRule the gateway's plain request is refused by the "
                 "host on its TLS port.",
-    profile=GATEWAY,
     features=frozenset({features.MESH_WIDE_POLICY, features.EGRESS_GATEWAY, features.SERVICE_ENTRY_HTTP,
                         features.TLS_ORIGINATION}),
     run=run_at_gateway,

@@ -15,7 +15,7 @@ from egress_conformance import pki
 from egress_conformance.cluster.meshconfig import REGISTRY_ONLY
 from egress_conformance.framework import scope
 from egress_conformance.framework.handle import EgressTest
-from egress_conformance.framework.scenario import GATEWAY, Scenario
+from egress_conformance.framework.scenario import Scenario
 from egress_conformance.providers import features
 from egress_conformance.scenarios import tls_origination
 from egress_conformance.verdicts import checks
@@ -94,7 +94,6 @@ SCENARIO = Scenario(
     description="The egress gateway originates mutual TLS (MUTUAL, its client certificate from a Secret in its "
                 "namespace) to a host that answers only verified clients; SIMPLE origination and plain HTTP are "
                 "refused by that host.",
-    profile=GATEWAY,
     features=frozenset({features.MESH_WIDE_POLICY, features.EGRESS_GATEWAY, features.SERVICE_ENTRY_HTTP,
                         features.TLS_ORIGINATION}),
     run=run,

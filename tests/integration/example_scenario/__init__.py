@@ -7,7 +7,7 @@ import pathlib
 from egress_conformance.cluster.meshconfig import REGISTRY_ONLY
 from egress_conformance.framework import scope
 from egress_conformance.framework.handle import EgressTest
-from egress_conformance.framework.scenario import EXTENDED, Scenario
+from egress_conformance.framework.scenario import Scenario
 from egress_conformance.providers import features
 from egress_conformance.verdicts import checks
 from egress_conformance.verdicts.observe import Request
@@ -35,7 +35,6 @@ def run(t: EgressTest) -> None:
 SCENARIO = Scenario(
     name="example-one-host",
     description="Under REGISTRY_ONLY a ServiceEntry opens exactly its host; removed, the host is blocked again.",
-    profile=EXTENDED,
     features=frozenset({features.SIDECAR_SCOPED_POLICY, features.SERVICE_ENTRY_HTTP}),
     run=run,
     restricts=REGISTRY_ONLY,
