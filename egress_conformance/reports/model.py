@@ -117,7 +117,7 @@ class TestResult:
         fields: dict[str, object] = {"name": self.name, "description": self.description, "profile": self.profile}
         if self.scope is not None:
             fields["scope"] = self.scope
-        fields["features"] = list(self.features)
+        fields["features"] = [str(f) for f in self.features]  # plain names (a Feature is a str with a level)
         if self.manifests is not None:
             fields["manifests"] = list(self.manifests)
         fields |= {"result": self.result.value, "reason": self.reason, "steps": [s.to_dict() for s in self.steps]}
