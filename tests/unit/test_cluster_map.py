@@ -1,6 +1,7 @@
 """The cluster's egress map (scenarios/audit/cluster_map.py) and its reports (reports/egress_map.py):
 each namespace's verdict from the API's objects, each finding naming its object."""
 
+import dataclasses
 import json
 
 from egress_conformance.reports import egress_map, report
@@ -85,9 +86,15 @@ def test_another_namespaces_entry_exported_everywhere_is_unlisted_for_a_list_tha
 def test_exportto_and_the_sidecars_egress_hosts_decide_what_a_namespace_sees():
     hidden = entry("team-b", "private", "x.example", exportTo=["."])
     imported_elsewhere = entry("team-d", "other", "y.example", exportTo=["*"])
+    external = obj("Service", "team-d", "ext", {"type": "ExternalName", "externalName": "evil.example"})
     sidecar = restricting("team-a", egress=[{"hosts": ["./*", "istio-system/*"]}])
-    found = objects(namespaces=(ns("team-a"),), sidecars=(sidecar,), service_entries=(hidden, imported_elsewhere))
+    found = objects(namespaces=(ns("team-a"),), sidecars=(sidecar,), service_entries=(hidden, imported_elsewhere),
+                    services=(external,))
     assert rows_by_name(found, allow_list=())["team-a"].verdict == cluster_map.Verdict.SOUND
+    widened = restricting("team-a", egress=[{"hosts": ["*/*"]}])
+    row = rows_by_name(dataclasses.replace(found, sidecars=(widened,)), allow_list=())["team-a"]
+    assert [u.split(" -> ")[1].split(" (")[0] for u in row.unlisted] == [
+        "ServiceEntry team-d/other", "Service team-d/ext"], row.unlisted
 
 
 def test_an_entry_of_resolution_none_sends_anywhere_on_a_tcp_port_not_on_a_tls_one():

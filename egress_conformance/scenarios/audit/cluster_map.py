@@ -122,7 +122,7 @@ def _row(namespace_obj: dict, objects: Objects, allow_list, walk) -> Row:
         unlisted.insert(0, f"any unknown host -> PassthroughCluster: {source} sets {policy}")
     unlisted += [u for e in seen for u in _any_address(e)]
     unlisted += [u for e in seen for u in _outside(e, objects.networks)]
-    unlisted += _services(namespace, objects)
+    unlisted += _services(namespace, objects, default_sidecar)
     found = workloads.inventory([o for o in objects.workloads if o["metadata"].get("namespace") == namespace])
     scoped = (namespace, objects.root)
     mesh = workloads.Mesh(
@@ -231,9 +231,10 @@ def _outside(entry: dict, networks: paths.Networks) -> list[str]:
             f"{outside[0]}{' and more' if len(outside) > 1 else ''} outside the cluster's networks"] if outside else []
 
 
-def _services(namespace: str, objects: Objects) -> list[str]:
-    """Services this namespace sees (networking.istio.io/exportTo honoured) that send outside:
-    an ExternalName, or a Service without selector whose EndpointSlices point outside."""
+def _services(namespace: str, objects: Objects, sidecar: dict | None) -> list[str]:
+    """Services this namespace sees (networking.istio.io/exportTo and its Sidecar's egress hosts
+    honoured) that send outside: an ExternalName, or a Service without selector whose
+    EndpointSlices point outside."""
     found = []
     slices: dict[tuple[str, str], list[str]] = {}
     for s in objects.endpoint_slices:
@@ -247,6 +248,9 @@ def _services(namespace: str, objects: Objects) -> list[str]:
         export = [x.strip() for x in ((meta.get("annotations") or {}).get("networking.istio.io/exportTo") or "*")
                   .split(",")]
         if not ("*" in export or namespace in export or ("." in export and meta["namespace"] == namespace)):
+            continue
+        as_host = {"metadata": meta, "spec": {"hosts": [f"{meta['name']}.{meta['namespace']}.svc.cluster.local"]}}
+        if not _sidecar_admits(sidecar, namespace, as_host):
             continue
         if spec.get("type") == "ExternalName":
             found.append(f"{meta['name']}.{meta['namespace']}.svc -> Service {_name(service)} (ExternalName "
