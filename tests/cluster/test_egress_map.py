@@ -5,13 +5,16 @@ workload whose port 443 leaves around its sidecar and a TCP ServiceEntry of reso
 that sends anywhere): each row's verdict and the objects its findings name. Nothing is created
 by the map; the test's namespaces are deleted at the end."""
 
+import contextlib
 import json
 import secrets
 
 import pytest
 from kubernetes import client
+from kubernetes.client.rest import ApiException
 
-from tests.cluster.conftest import cli, existing_objects
+from egress_conformance.cluster import kube
+from tests.cluster.conftest import cli
 
 LABEL = "egress-conformance-map-test"
 
@@ -54,9 +57,18 @@ def three_namespaces(api):
         _entry(bypass, "db", "db.example.com", 5432, "TCP", "NONE"),
         _deployment(bypass, {"traffic.sidecar.istio.io/excludeOutboundPorts": "443"}),
     ]
-    # Namespaces last to go: existing_objects deletes newest first, so namespaces are made first.
-    with existing_objects(api, *objects):
+    try:
+        for obj in objects:
+            kube.create(api, obj)
         yield {"sound": sound, "open": open_, "bypass": bypass, "run": run}
+    finally:
+        # Every namespace's deletion asked for first, then each waited gone: a slow namespace
+        # controller (another run deleting a hundred) must not leave the later ones behind.
+        for name in (sound, open_, bypass):
+            with contextlib.suppress(ApiException):
+                client.CoreV1Api(api).delete_namespace(name)
+        for name in (sound, open_, bypass):
+            kube.delete_and_wait(api, _namespace(name, run), timeout=600)
 
 
 def test_the_map_judges_each_namespace_and_names_the_object_behind_each_path(kubeconfig, api, three_namespaces,
