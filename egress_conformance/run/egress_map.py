@@ -39,7 +39,7 @@ def run(args, connect: Callable, audit_one: Callable[[str, pathlib.Path], int] |
         raise MapError(str(err)) from None
     except Exception as err:
         raise MapError(f"cannot read the cluster at {api.configuration.host} ({_short(err)}); the map needs "
-                       "cluster-wide get/list (deploy/job.yaml's ClusterRole)") from None
+                       "cluster-wide get/list (as a Job: deploy/job.yaml and deploy/egress-map.yaml)") from None
     listed = None
     if args.allow_list:
         try:
