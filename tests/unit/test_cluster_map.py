@@ -72,6 +72,18 @@ def test_the_root_namespaces_sidecar_counts_unless_the_namespace_has_its_own():
     assert "Sidecar team-b/default sets ALLOW_ANY" in rows["team-b"].unlisted[0]
 
 
+def test_a_second_sidecar_without_selector_that_does_not_restrict_leaks_whichever_istio_picks():
+    older = restricting("team-a")
+    older["metadata"]["creationTimestamp"] = "2026-01-01T00:00:00Z"
+    debug = obj("Sidecar", "team-a", "allow-debug", {"outboundTrafficPolicy": {"mode": "ALLOW_ANY"}},
+                creationTimestamp="2026-02-01T00:00:00Z")
+    row = rows_by_name(objects(namespaces=(ns("team-a"),), sidecars=(older, debug)))["team-a"]
+    assert row.policy_source == "Sidecar team-a/default" and row.verdict == cluster_map.Verdict.LEAKING
+    assert row.unlisted == ("any unknown host -> PassthroughCluster: Sidecar team-a/allow-debug sets ALLOW_ANY, and it is "
+                            "one of 2 without workloadSelector (Sidecar team-a/default, Sidecar team-a/allow-debug): "
+                            "which one applies is undefined",)
+
+
 def test_another_namespaces_entry_exported_everywhere_is_unlisted_for_a_list_that_does_not_name_it():
     shared = entry("team-b", "wide", "pastebin.example", exportTo=["*"])
     found = objects(namespaces=(ns("team-a"), ns("team-c")), sidecars=(restricting("istio-system"),),

@@ -123,6 +123,7 @@ def _row(namespace_obj: dict, objects: Objects, allow_list, walk) -> Row:
     unlisted += [u for e in seen for u in _any_address(e)]
     unlisted += [u for e in seen for u in _outside(e, objects.networks)]
     unlisted += _services(namespace, objects, default_sidecar)
+    unlisted += _rival_sidecars(namespace, objects)
     found = workloads.inventory([o for o in objects.workloads if o["metadata"].get("namespace") == namespace])
     scoped = (namespace, objects.root)
     mesh = workloads.Mesh(
@@ -163,6 +164,20 @@ def _policy(namespace: str, objects: Objects) -> tuple[str, str, dict | None]:
     if chosen is not None and mode:
         return mode, f"Sidecar {_name(chosen)}", chosen
     return objects.mesh_policy, f"mesh config {objects.mesh_config}", chosen
+
+
+def _rival_sidecars(namespace: str, objects: Objects) -> list[str]:
+    """Two or more Sidecars without selector in one namespace: Istio's choice between them is
+    undefined (its Sidecar reference), so one that does not restrict may be the one that counts."""
+    rivals = [s for s in objects.sidecars if s["metadata"]["namespace"] == namespace
+              and not (s.get("spec") or {}).get("workloadSelector")]
+    if len(rivals) < 2:
+        return []
+    names = ", ".join(f"Sidecar {_name(s)}" for s in rivals)
+    return [f"any unknown host -> PassthroughCluster: Sidecar {_name(s)} sets {mode}, and it is one of {len(rivals)} "
+            f"without workloadSelector ({names}): which one applies is undefined"
+            for s in rivals if (mode := ((s.get("spec") or {}).get("outboundTrafficPolicy") or {}).get("mode")
+                                or objects.mesh_policy) != "REGISTRY_ONLY"]
 
 
 def _sidecar_admits(sidecar: dict | None, namespace: str, entry: dict) -> bool:
