@@ -16,9 +16,9 @@ from collections.abc import Callable
 
 from egress_conformance.cluster import istiodiscovery
 from egress_conformance.hosts import allowlist
-from egress_conformance.reports import egress_map
 from egress_conformance.reports import report as reports
 from egress_conformance.reports.model import MeshUnderTest
+from egress_conformance.run import egress_map_report as egress_map
 from egress_conformance.scenarios.audit import cluster_map, cluster_read
 
 

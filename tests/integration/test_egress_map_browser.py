@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from egress_conformance.reports import egress_map
 from egress_conformance.reports.model import MeshUnderTest
+from egress_conformance.run import egress_map_report as egress_map
 from egress_conformance.scenarios.audit import cluster_map
 from tests import cdp
 from tests.integration.test_report_browser import chromium_present, finish, opened  # noqa: F401 (a fixture)

@@ -1,11 +1,12 @@
-"""The cluster's egress map (scenarios/audit/cluster_map.py) and its reports (reports/egress_map.py):
+"""The cluster's egress map (scenarios/audit/cluster_map.py) and its reports (run/egress_map_report.py):
 each namespace's verdict from the API's objects, each finding naming its object."""
 
 import dataclasses
 import json
 
-from egress_conformance.reports import egress_map, report
+from egress_conformance.reports import report
 from egress_conformance.reports.model import MeshUnderTest, Result
+from egress_conformance.run import egress_map_report as egress_map
 from egress_conformance.scenarios.audit import cluster_map
 from egress_conformance.verdicts import paths
 

@@ -1,7 +1,7 @@
-"""The cluster's egress map as the suite's reports: report.json/yaml in the usual schema (one
-audit test per namespace, so `report`, `summary` and `diff` read it as any run; the map itself
-under the added field ``egressMap``), the page (one row per namespace, its verdict in colour, a
-click to its findings) and the markdown summary."""
+"""The cluster's egress map (scenarios/audit/cluster_map.py) as the suite's reports:
+report.json/yaml in the usual schema (one audit test per namespace, so `report`, `summary` and
+`diff` read it as any run; the map itself under the added field ``egressMap``), the page (one row
+per namespace, its verdict in colour, a click to its findings) and the markdown summary."""
 
 import dataclasses
 import json
