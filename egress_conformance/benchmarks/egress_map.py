@@ -11,8 +11,8 @@ error or SIGTERM (a leftover is found by its label: kubectl delete ns -l egress-
 """
 
 import json
+import os
 import pathlib
-import resource
 import secrets
 import signal
 import subprocess
@@ -51,23 +51,32 @@ def measure(kubeconfig: pathlib.Path, argv: list[str], folder: pathlib.Path) -> 
     """Run the map in its own process: wall seconds, exit code, its report's seconds and API calls,
     the rows, and the process's peak RSS (MiB)."""
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "egress_conformance.cli", "audit", "--kubeconfig", str(kubeconfig),
-                           "--report-dir", str(folder), *argv], capture_output=True, text=True)
-    wall = time.monotonic() - started
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    with tempfile.TemporaryFile("w+") as err:
+        child = subprocess.Popen([sys.executable, "-m", "egress_conformance.cli", "audit", "--kubeconfig",
+                                  str(kubeconfig), "--report-dir", str(folder), *argv],
+                                 stdout=subprocess.DEVNULL, stderr=err, text=True)
+        _, status, usage = os.wait4(child.pid, 0)  # this child's own rusage: its peak RSS alone
+        child.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.monotonic() - started
+        err.seek(0)
+        stderr = err.read()
+    peak = usage.ru_maxrss / 1024
     try:
         saved = json.loads((folder / "report.json").read_text())["egressMap"]
     except (OSError, KeyError, ValueError):
-        raise SystemExit(f"the map wrote no report (exit {done.returncode}): {done.stderr.strip()[-500:]}") from None
+        raise SystemExit(f"the map wrote no report (exit {child.returncode}): {stderr.strip()[-500:]}") from None
     verdicts: dict[str, int] = {}
     for row in saved["namespaces"]:
         verdicts[row["verdict"]] = verdicts.get(row["verdict"], 0) + 1
-    return {"wall": wall, "exit": done.returncode, "seconds": saved["seconds"], "calls": saved["apiCalls"],
+    return {"wall": wall, "exit": child.returncode, "seconds": saved["seconds"], "calls": saved["apiCalls"],
             "namespaces": len(saved["namespaces"]), "verdicts": verdicts, "peak_mib": peak}
 
 
 def main(argv: list[str]) -> int:
     kubeconfig = pathlib.Path(argv[0])
+    if len(argv) > 3 or not kubeconfig.is_file():
+        print(__doc__.strip().splitlines()[-2].strip(), file=sys.stderr)
+        return 2
     count = int(argv[1]) if len(argv) > 1 else 100
     entries = int(argv[2]) if len(argv) > 2 else 5
     run = secrets.token_hex(3)
