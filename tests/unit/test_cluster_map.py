@@ -198,3 +198,24 @@ def test_the_page_has_a_coloured_row_per_namespace_linking_to_its_findings():
     assert '<section id="ns-leaky"' in text and "PassthroughCluster" in text
     markdown = egress_map.summary(built, rows, egress_map.Measure(1, 2))
     assert "### Egress map: 1 of 3 namespaces leaking" in markdown and "| leaky | leaking |" in markdown
+
+
+def test_the_map_refuses_a_provider_or_test_namespace_and_probe_namespace_alone_is_a_usage_error(capsys):
+    from egress_conformance import cli
+
+    assert cli.main(["audit", "--all-namespaces", "--provider", "local"]) == report.USAGE_ERROR_EXIT
+    assert "map an existing cluster" in capsys.readouterr().err
+    assert cli.main(["audit", "--all-namespaces", "--test-namespace", "team-a"]) == report.USAGE_ERROR_EXIT
+    assert cli.main(["audit", "--probe-namespace", "team-a"]) == report.USAGE_ERROR_EXIT
+    assert "--probe-namespace goes with --all-namespaces" in capsys.readouterr().err
+
+
+def test_a_failed_behaviour_audit_makes_its_row_leaking_and_one_without_a_verdict_unjudged(tmp_path):
+    from egress_conformance.run import egress_map as command
+
+    sound = cluster_map.Row("team-a", cluster_map.Verdict.SOUND, "REGISTRY_ONLY", "Sidecar team-a/default")
+    failed = command._with_probe(sound, 1, tmp_path)
+    assert failed.verdict == cluster_map.Verdict.LEAKING and "failed" in failed.unlisted[-1]
+    assert command._with_probe(sound, 0, tmp_path).verdict == cluster_map.Verdict.SOUND
+    not_run = command._with_probe(sound, 4, tmp_path)
+    assert not_run.verdict == cluster_map.Verdict.UNJUDGED and "gave no verdict (exit 4)" in not_run.unjudged[-1]
