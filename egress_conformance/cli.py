@@ -127,6 +127,11 @@ def egress_map_command(args) -> int:
     if args.provider not in (None, "existing") or args.test_namespace:
         raise UsageError("--all-namespaces and --namespace-selector map an existing cluster: use --kubeconfig (or "
                          "--in-cluster), without --provider or --test-namespace")
+    ignored = [flag for flag, given in (("--report-configmap", args.report_configmap), ("--junit-xml", args.junit_xml),
+                                        ("pytest arguments", args.pytest_args)) if given]
+    if ignored:
+        raise UsageError(f"{', '.join(ignored)}: not for the egress map (yet); it writes report.json, egress-map.html "
+                         "and egress-map.md into --report-dir")
     connect = (functools.partial(kube.connect, None) if args.in_cluster
                else functools.partial(_connect, args.kubeconfig, args.context))
 

@@ -206,6 +206,8 @@ def test_the_map_refuses_a_provider_or_test_namespace_and_probe_namespace_alone_
     assert cli.main(["audit", "--all-namespaces", "--provider", "local"]) == report.USAGE_ERROR_EXIT
     assert "map an existing cluster" in capsys.readouterr().err
     assert cli.main(["audit", "--all-namespaces", "--test-namespace", "team-a"]) == report.USAGE_ERROR_EXIT
+    assert cli.main(["audit", "--all-namespaces", "--report-configmap", "x"]) == report.USAGE_ERROR_EXIT
+    assert "--report-configmap: not for the egress map" in capsys.readouterr().err
     assert cli.main(["audit", "--probe-namespace", "team-a"]) == report.USAGE_ERROR_EXIT
     assert "--probe-namespace goes with --all-namespaces" in capsys.readouterr().err
 
