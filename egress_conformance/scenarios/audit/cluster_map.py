@@ -209,11 +209,12 @@ def _listed_and_unlisted(seen: list[dict], allow_list) -> tuple[list[str], list[
         listed.append(f"{host}:{port}/{protocol}: " + (", ".join(f"ServiceEntry {_name(e)}" for e in opening)
                                                        or "not opened here (no ServiceEntry it sees)"))
     for entry in seen:
+        export = ", ".join((entry.get("spec") or {}).get("exportTo") or ["*"])
         for host in (entry.get("spec") or {}).get("hosts") or []:
             for port in (entry.get("spec") or {}).get("ports") or []:
                 if not any(preexisting.covers(h, host) and p == port.get("number") for h, p, _ in allow_list):
                     unlisted.append(f"{host}:{port.get('number')}/{port.get('protocol', 'TCP')} -> ServiceEntry "
-                                    f"{_name(entry)} (exported to {preexisting.visible_to(entry, '') or 'it'}), "
+                                    f"{_name(entry)} (exportTo {export}), "
                                     "not in the list")
     return listed, unlisted
 
