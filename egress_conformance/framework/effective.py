@@ -59,6 +59,9 @@ class Egress:
     selecting: tuple[str, ...] = ()
     """The namespace's Sidecars with a workloadSelector, in words: each decides its workloads'
     egress instead of the policy above (framework/workloads.py judges them per workload)."""
+    ambiguous: tuple[str, ...] = ()
+    """Namespaces (the team's, the root) holding several Sidecars without a workloadSelector, in
+    words: Istio calls that undefined; istiod applies the oldest, which the policy above follows."""
 
     def lines(self) -> list[str]:
         """The egress in words, for the report and the console."""
@@ -66,6 +69,7 @@ class Egress:
         lines += [f"sees {line}" for line in self.service_entries] or ["sees no ServiceEntry"]
         lines += [f"EnvoyFilter {name} applies here" for name in self.envoy_filters]
         lines += self.selecting
+        lines += self.ambiguous
         return lines
 
     def behind(self, cluster: str) -> str:
@@ -139,7 +143,26 @@ def read(api: client.ApiClient, namespace: str, mesh_config_map: tuple[str, str]
     # (another namespace's needs a ReferenceGrant), and the run's rights to list them end there.
     routes = sorted(kube.list_in(api, *HTTP_ROUTE, namespace), key=lambda r: r["metadata"]["creationTimestamp"])
     return Egress(namespace, policy, source, tuple(_describe(e) for e in entries), filters, entries, routing,
-                  authorization, root, tuple(routes), selecting)
+                  authorization, root, tuple(routes), selecting, ambiguous(sidecars))
+
+
+def ambiguous(default_sidecars: list[dict]) -> tuple[str, ...]:
+    """One line per namespace with several Sidecars without a workloadSelector (``default_sidecars``
+    in Istio's order): the Sidecar reference calls that undefined, and which one applies can change
+    when the oldest goes or istiod's choice changes."""
+    lines = []
+    for where in dict.fromkeys(s["metadata"]["namespace"] for s in default_sidecars):
+        here = [s for s in default_sidecars if s["metadata"]["namespace"] == where]
+        if len(here) > 1:
+            modes = ", ".join(f"{_name(s)} ({_mode(s)})" for s in here)
+            lines.append(f"{len(here)} Sidecars without workloadSelector in namespace {where}: {modes}; Istio's "
+                         f"behaviour is undefined (Sidecar reference): istiod applies the oldest, {_name(here[0])}, "
+                         "and another takes over when it goes")
+    return tuple(lines)
+
+
+def _mode(sidecar: dict) -> str:
+    return ((sidecar.get("spec") or {}).get("outboundTrafficPolicy") or {}).get("mode") or "the mesh config's policy"
 
 
 def _describe_selecting(sidecar: dict) -> str:
@@ -161,10 +184,13 @@ def _covers(obj: dict, host: str) -> bool:
 
 def _default_sidecars(sidecars: list[dict], namespace: str, root: str) -> list[dict]:
     """The Sidecars without a workloadSelector that apply to every pod of ``namespace``: its own
-    first, then the root namespace's (Istio's precedence)."""
+    first, then the root namespace's; within a namespace the oldest first, equal creation times by
+    name, as istiod orders them (pilot/pkg/model push_context.go initSidecarScopes,
+    sortConfigByCreationTime): of several, a pod gets the first."""
     chosen = [s for s in sidecars if not (s.get("spec") or {}).get("workloadSelector")]
     return sorted((s for s in chosen if s["metadata"]["namespace"] in (namespace, root)),
-                  key=lambda s: s["metadata"]["namespace"] != namespace)
+                  key=lambda s: (s["metadata"]["namespace"] != namespace,
+                                 s["metadata"].get("creationTimestamp") or "", s["metadata"]["name"]))
 
 
 def _describe(entry: dict) -> str:

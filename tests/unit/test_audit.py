@@ -332,3 +332,28 @@ def test_a_team_pod_configured_apart_has_its_own_sidecar_walked_and_its_leak_nam
             "listener 0.0.0.0_80, chain #0, route 80, virtual host mirror (mirror.example), route / -> "
             "PassthroughCluster: passes connections through to any address") in finding
     assert "has not walked it" not in finding
+
+
+
+def test_of_two_selector_less_sidecars_the_oldest_is_judged_and_both_are_a_finding():
+    """A blind shape the audit missed (docs/audit.md section 4): the team's REGISTRY_ONLY Sidecar and a
+    newer one without workloadSelector setting ALLOW_ANY. istiod applies the oldest (equal times by
+    name); Istio calls two of them undefined, so the audit reports both (the fake mesh does not model
+    it; the catalogue shape two-namespace-sidecars runs it on a real istiod)."""
+    def namespace_sidecar(name, mode, created, namespace="team-a"):
+        return {"apiVersion": "networking.istio.io/v1", "kind": "Sidecar",
+                "metadata": {"name": name, "namespace": namespace, "creationTimestamp": created},
+                "spec": {"outboundTrafficPolicy": {"mode": mode}}}
+
+    older, newer = (namespace_sidecar("team", "REGISTRY_ONLY", "2026-12-07T10:00:00Z"),
+                    namespace_sidecar("allow-debug", "ALLOW_ANY", "2026-12-07T11:00:00Z"))
+    root = namespace_sidecar("default", "REGISTRY_ONLY", "2026-12-01T10:00:00Z", "istio-system")
+    ordered = effective._default_sidecars([root, newer, older], "team-a", "istio-system")
+    assert ordered == [older, newer, root]
+    assert effective.ambiguous(ordered) == (
+        "2 Sidecars without workloadSelector in namespace team-a: team-a/team (REGISTRY_ONLY), team-a/allow-debug "
+        "(ALLOW_ANY); Istio's behaviour is undefined (Sidecar reference): istiod applies the oldest, team-a/team, "
+        "and another takes over when it goes",)
+    assert effective.ambiguous([older, root]) == ()
+    same_second = {**newer, "metadata": {**newer["metadata"], "creationTimestamp": "2026-12-07T10:00:00Z"}}
+    assert effective._default_sidecars([older, same_second], "team-a", "istio-system")[0] is same_second  # by name
