@@ -90,6 +90,10 @@ class Egress:
         service = _service_of(host)
         owners = owners or [f"Service {service}" if service else "no ServiceEntry or Service visible here"]
         owners += [f"{o['kind']} {_name(o)}" for o in self.routing if _covers(o, host)]
+        # A VirtualService for another host that routes it here opened this path as much as the entry did.
+        owners += [f"VirtualService {_name(o)} sends {', '.join((o.get('spec') or {}).get('hosts') or [])} to it"
+                   for o in self.routing if o["kind"] == "VirtualService" and not _covers(o, host)
+                   and host in _destinations(o)]
         parents = {f"ServiceEntry {_name(e)}" for e in covering} | (
             {f"Gateway {service.removesuffix(DEPLOYED_SUFFIX)}"} if service else set())
         owners += [_describe_route(r) for r in self.http_routes if _route_involves(r, host, service, parents)]
@@ -170,6 +174,15 @@ def _describe_selecting(sidecar: dict) -> str:
     labels = ", ".join(f"{k}={v}" for k, v in sorted((spec["workloadSelector"].get("labels") or {}).items()))
     mode = (spec.get("outboundTrafficPolicy") or {}).get("mode") or "the mesh config's policy"
     return f"Sidecar {_name(sidecar)} selects {labels or 'no label'}: {mode} for those workloads"
+
+
+def _destinations(virtual_service: dict) -> set[str]:
+    """The hosts a VirtualService's HTTP, TLS and TCP routes send to, a short name (no dot) completed
+    in the VirtualService's namespace as istiod does (ResolveShortnameToFQDN)."""
+    spec, namespace = virtual_service.get("spec") or {}, virtual_service["metadata"]["namespace"]
+    hosts = {(route.get("destination") or {}).get("host", "") for kind in ("http", "tls", "tcp")
+             for rule in spec.get(kind) or [] for route in rule.get("route") or []}
+    return {h if "." in h else f"{h}.{namespace}.svc.cluster.local" for h in hosts if h}
 
 
 def _name(obj: dict) -> str:

@@ -357,3 +357,23 @@ def test_of_two_selector_less_sidecars_the_oldest_is_judged_and_both_are_a_findi
     assert effective.ambiguous([older, root]) == ()
     same_second = {**newer, "metadata": {**newer["metadata"], "creationTimestamp": "2026-12-07T10:00:00Z"}}
     assert effective._default_sidecars([older, same_second], "team-a", "istio-system")[0] is same_second  # by name
+
+
+def test_a_virtual_service_that_routes_a_host_to_a_leaking_cluster_is_named_behind_it():
+    """A blind shape caught without its object named (docs/audit.md section 4): another team's
+    VirtualService sends the listed host to a host outside; the outside host's cluster leaks, and
+    the VirtualService opened that path as much as the outside host's ServiceEntry did."""
+    outside = {"kind": "ServiceEntry", "metadata": {"name": "outside", "namespace": "other-team"},
+               "spec": {"hosts": ["outside.example"], "resolution": "STATIC"}}
+    steer = {"kind": "VirtualService", "metadata": {"name": "steer", "namespace": "other-team"},
+             "spec": {"hosts": ["httpbin.org"], "http": [{"route": [{"destination": {"host": "outside.example"}}]}]}}
+    unrelated = {"kind": "VirtualService", "metadata": {"name": "app", "namespace": "team-a"},
+                 "spec": {"hosts": ["app.example"], "tcp": [{"route": [{"destination": {"host": "app.example"}}]}]}}
+    egress = effective.Egress("team-a", "REGISTRY_ONLY", "Sidecar team-a/p", (), (), (outside,),
+                              routing=(steer, unrelated))
+    assert egress.behind("outbound|80||outside.example") == (
+        "ServiceEntry other-team/outside (resolution STATIC), VirtualService other-team/steer sends httpbin.org to it")
+    assert "VirtualService" not in egress.behind("outbound|80||app.example").replace("VirtualService team-a/app", "")
+    short = {**steer, "spec": {"hosts": ["httpbin.org"], "http": [{"route": [{"destination": {"host": "cache"}}]}]}}
+    assert "VirtualService other-team/steer sends httpbin.org to it" in effective.Egress(
+        "team-a", "REGISTRY_ONLY", "p", (), (), routing=(short,)).behind("outbound|80||cache.other-team.svc.cluster.local")
