@@ -12,6 +12,7 @@ import dataclasses
 import re
 
 from kubernetes import client
+from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
 from egress_conformance.cluster import kube, meshconfig
 from egress_conformance.framework import preexisting
@@ -23,6 +24,7 @@ AUTHORIZATION = ("security.istio.io/v1", "AuthorizationPolicy")
 ROUTING = (("networking.istio.io/v1", "DestinationRule"), ("networking.istio.io/v1", "VirtualService"))
 """Objects that change what a host's cluster does (TLS, routing) without opening it."""
 HTTP_ROUTE = ("gateway.networking.k8s.io/v1", "HTTPRoute")
+WORKLOAD_ENTRY = ("networking.istio.io/v1", "WorkloadEntry")
 DEPLOYED_SUFFIX = "-istio"
 """istiod names what it deploys for Gateway G of class istio ``G-istio`` (its Service among them)."""
 
@@ -59,6 +61,8 @@ class Egress:
     selecting: tuple[str, ...] = ()
     """The namespace's Sidecars with a workloadSelector, in words: each decides its workloads'
     egress instead of the policy above (framework/workloads.py judges them per workload)."""
+    workload_entries: tuple[dict, ...] = dataclasses.field(default=(), repr=False)
+    """Every WorkloadEntry: a ServiceEntry's workloadSelector makes those it selects its endpoints."""
     ambiguous: tuple[str, ...] = ()
     """Namespaces (the team's, the root) holding several Sidecars without a workloadSelector, in
     words: Istio calls that undefined; istiod applies the oldest, which the policy above follows."""
@@ -87,6 +91,8 @@ class Egress:
         host = cluster.split("|")[3]
         covering = [e for e in self.entries if _covers(e, host)]
         owners = [f"ServiceEntry {_name(e)}{_resolution(e)}" for e in covering]
+        owners += [f"WorkloadEntry {_name(w)} ({(w.get('spec') or {}).get('address', 'no address')})"
+                   for e in covering for w in self.workload_entries if _selects(e, w)]
         service = _service_of(host)
         owners = owners or [f"Service {service}" if service else "no ServiceEntry or Service visible here"]
         owners += [f"{o['kind']} {_name(o)}" for o in self.routing if _covers(o, host)]
@@ -146,8 +152,25 @@ def read(api: client.ApiClient, namespace: str, mesh_config_map: tuple[str, str]
     # The namespace's own only: a route and the ServiceEntry or Gateway it attaches to share one
     # (another namespace's needs a ReferenceGrant), and the run's rights to list them end there.
     routes = sorted(kube.list_in(api, *HTTP_ROUTE, namespace), key=lambda r: r["metadata"]["creationTimestamp"])
+    try:
+        workload_entries = tuple(kube.list_everywhere(api, *WORKLOAD_ENTRY))
+    except ResourceNotFoundError:
+        workload_entries = ()
+    except client.ApiException as err:
+        if err.status != 403:
+            raise
+        # Only to name the object behind a path the walk finds anyway (deploy/job.yaml grants the list).
+        workload_entries = ()
     return Egress(namespace, policy, source, tuple(_describe(e) for e in entries), filters, entries, routing,
-                  authorization, root, tuple(routes), selecting, ambiguous(sidecars))
+                  authorization, root, tuple(routes), selecting, workload_entries, ambiguous(sidecars))
+
+
+def _selects(entry: dict, workload_entry: dict) -> bool:
+    """Whether ServiceEntry ``entry``'s workloadSelector selects ``workload_entry`` (same namespace)."""
+    wanted = (((entry.get("spec") or {}).get("workloadSelector") or {}).get("labels")) or {}
+    labels = (workload_entry.get("spec") or {}).get("labels") or {}
+    return bool(wanted) and workload_entry["metadata"]["namespace"] == entry["metadata"]["namespace"] and \
+        all(labels.get(k) == v for k, v in wanted.items())
 
 
 def ambiguous(default_sidecars: list[dict]) -> tuple[str, ...]:

@@ -377,3 +377,18 @@ def test_a_virtual_service_that_routes_a_host_to_a_leaking_cluster_is_named_behi
     short = {**steer, "spec": {"hosts": ["httpbin.org"], "http": [{"route": [{"destination": {"host": "cache"}}]}]}}
     assert "VirtualService other-team/steer sends httpbin.org to it" in effective.Egress(
         "team-a", "REGISTRY_ONLY", "p", (), (), routing=(short,)).behind("outbound|80||cache.other-team.svc.cluster.local")
+
+
+def test_a_workload_entry_a_leaking_service_entry_selects_is_named_behind_it():
+    """A blind shape caught without its object named (docs/audit.md section 4): the address outside
+    is in the WorkloadEntry, not in the ServiceEntry that selects it."""
+    erp = {"kind": "ServiceEntry", "metadata": {"name": "erp", "namespace": "other-team"},
+           "spec": {"hosts": ["erp.corp.internal"], "resolution": "STATIC", "workloadSelector": {"labels": {"app": "erp"}}}}
+    vm = {"kind": "WorkloadEntry", "metadata": {"name": "erp-vm", "namespace": "other-team"},
+          "spec": {"address": "198.51.100.40", "labels": {"app": "erp", "zone": "a"}}}
+    elsewhere = {**vm, "metadata": {"name": "erp-vm", "namespace": "third-team"}}
+    other = {**vm, "metadata": {"name": "crm-vm", "namespace": "other-team"}, "spec": {"labels": {"app": "crm"}}}
+    egress = effective.Egress("team-a", "REGISTRY_ONLY", "Sidecar team-a/p", (), (), (erp,),
+                              workload_entries=(vm, elsewhere, other))
+    assert egress.behind("outbound|443||erp.corp.internal") == (
+        "ServiceEntry other-team/erp (resolution STATIC), WorkloadEntry other-team/erp-vm (198.51.100.40)")
