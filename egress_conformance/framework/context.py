@@ -321,19 +321,21 @@ class EgressTest:
     def _gateway_counters(self) -> dict[str, int] | None:
         if self.gateway is None:
             return None
-        clusters, rbac = self.gateway.proxy.envoy_admin_many([envoy.CLUSTERS_PATH, envoy.RBAC_STATS_PATH])
-        return {**envoy.parse_cluster_hosts(clusters), **envoy.parse_counters(rbac)}
+        clusters, refusals = self.gateway.proxy.envoy_admin_many([envoy.CLUSTERS_PATH, envoy.GATEWAY_REFUSALS_PATH])
+        return {**envoy.parse_cluster_hosts(clusters), **envoy.parse_counters(refusals)}
 
     def _gateway_moves(self, before: dict[str, int] | None) -> dict:
         """What the gateway's Envoy did since ``before``: the clusters it sent the request
-        through, and the requests its AuthorizationPolicies refused (Observation fields)."""
+        through, and the refusals it counted as its own (Observation fields)."""
         if before is None:
             return {}
         after = self._gateway_counters() or {}
         # Only the paths out: the gateway's own clusters (xDS, its agent) move on their own.
         served = tuple(c for c in envoy.clusters_used(before, after)
                        if c.startswith("outbound|") or c in (envoy.PASSTHROUGH, envoy.BLACKHOLE))
-        return {"gateway_served": served, "gateway_denied": envoy.rbac_denials(before, after)}
+        no_route, unmatched = envoy.gateway_refusals(before, after)
+        return {"gateway_served": served, "gateway_denied": envoy.rbac_denials(before, after),
+                "gateway_no_route": no_route, "gateway_unmatched": unmatched}
 
     def probe_all(self, requests: list[observe.Request]) -> observe.Batch:
         """Make all ``requests`` at once from the workload (one curl, in parallel), with the

@@ -34,6 +34,11 @@ class Scenario:
     """Where its policy changes can land (scope.py); the first is the scenario's own form."""
     scope: str = ""
     """The scope of this test case (set by variants())."""
+    writes_outside: str = ""
+    """What its flow writes outside the test namespace whatever its scope (e.g. an object only the
+    shared egress gateway's namespace takes); "" for none. Such a write changes another team's
+    namespace, so every form of the scenario needs --allow-mesh-wide-changes and the mesh Lease
+    (tests/unit/test_scenario_scope.py derives it from the flow's writes)."""
     hosts: Callable[[Targets], tuple[str, ...]] = lambda targets: (targets.host, *targets.aliases,
                                                                    *targets.unlisted)
     """The run's hosts this scenario expects blocked before it opens any: a mesh that already

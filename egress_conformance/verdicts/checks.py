@@ -437,9 +437,12 @@ def answered_by_gateway(external: str):
 
 def refused_by_gateway(host: str):
     """A request sent straight to the egress gateway for ``host``, which it does not list, was
-    refused by the gateway itself: no route for it (404), its AuthorizationPolicy (403, counted),
-    or a TLS connection closed for an SNI it has no chain for; and nothing of the gateway's
-    Envoy sent it on (no cluster for that host, no PassthroughCluster): not an open proxy."""
+    refused by the gateway itself, counted by its own Envoy: no route for it (a 404 its routers
+    counted as no_route), its AuthorizationPolicy (a 403 counted as rbac.denied), or a TLS
+    connection closed for an SNI no filter chain takes (no_filter_chain_match); and nothing of the
+    gateway's Envoy sent it on (no cluster for that host, no PassthroughCluster): not an open proxy.
+    A 404 or a closed connection the gateway did not count came from further on, or cannot be told
+    apart: never a pass (a gateway without envoy.GATEWAY_STATS_MATCHER keeps no such counter)."""
 
     def check(obs):
         if obs.outcome == observe.REACHABLE:
@@ -447,14 +450,28 @@ def refused_by_gateway(host: str):
         onward = [c for c in obs.gateway_served or () if c == envoy.PASSTHROUGH or _names(c.rsplit("|", 1)[-1], host)]
         if onward:
             return f"the gateway's Envoy sent it on through {', '.join(onward)}"
-        if obs.outcome == observe.HTTP_ERROR and (obs.status == 404 or (obs.status == 403 and obs.gateway_denied)):
+        if obs.outcome == observe.HTTP_ERROR and obs.status == 403 and obs.gateway_denied:
             return None
-        if obs.outcome in (observe.TLS_FAILURE, observe.RESET) and not obs.gateway_served:
-            return None
-        return (f"expected the gateway's own refusal (404 no route, 403 counted by its RBAC filter, or a TLS "
-                f"connection closed), got {_outcome(obs)}")
+        if obs.outcome == observe.HTTP_ERROR and obs.status == 404:
+            return _counted(obs.gateway_no_route, "a 404", "no_route", obs)
+        if obs.outcome in (observe.TLS_FAILURE, observe.RESET):
+            return _counted(obs.gateway_unmatched, "a closed TLS connection", "no_filter_chain_match", obs)
+        return (f"expected the gateway's own refusal (404 counted as no_route, 403 counted by its RBAC filter, or "
+                f"a TLS connection closed counted as no_filter_chain_match), got {_outcome(obs)}")
 
     return _named(f"refused by the gateway for {host}", check)
+
+
+def _counted(count: int | None, what: str, counter: str, obs) -> str | None:
+    """None when the gateway counted the refusal ``what`` as its own ``counter``, else why not."""
+    if count is None:
+        return (f"{what}, but the gateway keeps no {counter} counter, so its own refusal cannot be told from one "
+                f"sent back from further on: give the gateway proxyStatsMatcher inclusionSuffixes "
+                f"[no_route, no_filter_chain_match] (docs/scenarios.md, egress-bypass)")
+    if not count:
+        served = ", ".join(obs.gateway_served or ()) or "no cluster"
+        return f"{what}, but the gateway counted no {counter}: not its own refusal (it sent through {served})"
+    return None
 
 
 def _names(pattern: str, host: str) -> bool:

@@ -66,6 +66,12 @@ class Observation:
     """Clusters of the egress gateway's Envoy that took the request; None when no gateway was watched."""
     gateway_denied: int = 0
     """Requests the egress gateway's RBAC filter (an AuthorizationPolicy) refused meanwhile."""
+    gateway_no_route: int | None = None
+    """Requests the egress gateway's routers answered 404 for want of a route meanwhile; None when
+    the gateway keeps no such counter (envoy.GATEWAY_STATS_MATCHER) or none was watched."""
+    gateway_unmatched: int | None = None
+    """Connections the egress gateway's listeners closed for want of a filter chain (an SNI it has
+    no server for) meanwhile; None when it keeps no such counter or none was watched."""
     from_pod: str = ""
     """The pod that made the request when it was not the client (its sidecar, if any, is not read)."""
 
@@ -81,6 +87,8 @@ class Observation:
         if self.gateway_served is not None:
             via += f", then the gateway via {', '.join(self.gateway_served) or 'no cluster'}"
             via += f" (its AuthorizationPolicy refused {self.gateway_denied})" if self.gateway_denied else ""
+            via += f" (it had no route for {self.gateway_no_route})" if self.gateway_no_route else ""
+            via += f" (no filter chain took {self.gateway_unmatched})" if self.gateway_unmatched else ""
         error = f" ({self.error})" if self.error and self.outcome != REACHABLE else ""
         state = f"; sidecar: {self.sidecar.summary()}" if self.sidecar else ""
         return f"{self.request} -> {self.outcome}{status}{via}{error}{state}"

@@ -73,4 +73,5 @@ SCENARIO = Scenario(
     run=run,
     manifests=MANIFESTS,
     scopes=(scope.MESH_WIDE, scope.NAMESPACE),
+    writes_outside="an AuthorizationPolicy in the egress gateway's namespace",
 )

@@ -104,4 +104,5 @@ SCENARIO = Scenario(
     run=run,
     manifests=MANIFESTS,
     scopes=(scope.MESH_WIDE, scope.NAMESPACE),
+    writes_outside="a Secret (its client certificate) in the egress gateway's namespace",
 )
