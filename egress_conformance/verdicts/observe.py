@@ -7,6 +7,7 @@ check works on the Observation it produces.
 import collections
 import dataclasses
 
+from egress_conformance.cluster.ztunnel import Evidence as ZtunnelEvidence
 from egress_conformance.verdicts import envoy
 
 REACHABLE = "reachable"
@@ -68,6 +69,8 @@ class Observation:
     """Requests the egress gateway's RBAC filter (an AuthorizationPolicy) refused meanwhile."""
     from_pod: str = ""
     """The pod that made the request when it was not the client (its sidecar, if any, is not read)."""
+    ztunnel: ZtunnelEvidence | None = None
+    """What ztunnel showed about the request when the client is an ambient pod (it has no sidecar)."""
 
     def summary(self) -> str:
         """One line: outcome, status, serving cluster and sidecar state."""
@@ -83,6 +86,7 @@ class Observation:
             via += f" (its AuthorizationPolicy refused {self.gateway_denied})" if self.gateway_denied else ""
         error = f" ({self.error})" if self.error and self.outcome != REACHABLE else ""
         state = f"; sidecar: {self.sidecar.summary()}" if self.sidecar else ""
+        state += f"; {self.ztunnel.summary()}" if self.ztunnel else ""
         return f"{self.request} -> {self.outcome}{status}{via}{error}{state}"
 
     def record(self) -> dict:

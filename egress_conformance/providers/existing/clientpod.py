@@ -5,12 +5,13 @@ the same from a laptop, a CI runner or a Job inside the cluster."""
 
 import json
 import logging
+import time
 
 import yaml
 from kubernetes import client
 from kubernetes.stream import stream
 
-from egress_conformance.cluster import pods
+from egress_conformance.cluster import pods, ztunnel
 from egress_conformance.providers import base
 from egress_conformance.providers.base import ExecResult, ProviderError, Workload
 from egress_conformance.providers.existing import adminport, podshell
@@ -104,6 +105,19 @@ def wait_injected_and_ready(api: client.ApiClient, namespace: str, revision: str
                                 "webhook claims the namespace; pass --revision or fix the namespace selectors")
 
     return _injection(_until_ready(api, namespace, NAME, "the client pod", inspect))
+
+
+def wait_enrolled(api: client.ApiClient, namespace: str, where: ztunnel.Ztunnel) -> None:
+    """Wait until the client pod is enrolled in ambient mode (istio-cni redirected its traffic, ztunnel
+    lists it as HBONE). An ambient namespace whose pod ztunnel does not carry has nothing to test: a
+    ProviderError naming what is missing."""
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    while (missing := ztunnel.enrolled(api, namespace, NAME, where)) is not None:
+        if time.monotonic() > deadline:
+            raise ProviderError(f"the client pod {namespace}/{NAME} is not enrolled in ambient mode after "
+                                f"{READY_TIMEOUT_SECONDS:.0f}s: {missing}; is istio-cni running on the node, and "
+                                "the pod not labelled istio.io/dataplane-mode=none?")
+        time.sleep(1)
 
 
 def _until_ready(api: client.ApiClient, namespace: str, name: str, what: str, inspect):
