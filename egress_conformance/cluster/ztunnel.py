@@ -44,9 +44,12 @@ def find(api: client.ApiClient, node: str | None = None) -> Ztunnel | None:
 
 
 def _curl(api: client.ApiClient, where: Ztunnel, url: str) -> str:
-    return stream(client.CoreV1Api(api).connect_get_namespaced_pod_exec, where.pod, where.namespace,
-                  container=CONTAINER, command=["curl", "-sS", "--max-time", "10", url],
-                  stdout=True, stderr=True, stdin=False, tty=False)
+    # An API client of its own: the stream helper swaps the request method of the client it is given,
+    # which would fail the run's Lease renewals made meanwhile on the shared one.
+    with client.ApiClient(api.configuration) as own:
+        return stream(client.CoreV1Api(own).connect_get_namespaced_pod_exec, where.pod, where.namespace,
+                      container=CONTAINER, command=["curl", "-sS", "--max-time", "10", url],
+                      stdout=True, stderr=True, stdin=False, tty=False)
 
 
 def config_dump(api: client.ApiClient, where: Ztunnel) -> dict:
@@ -136,5 +139,6 @@ class Evidence:
 
 
 def _short(line: str) -> str:
-    # "<time> info access connection complete src.addr=... dst.addr=... ..." without the timestamp
-    return line.split(" ", 1)[1][:300] if " " in line else line[:300]
+    # "<time>\tinfo\taccess\tconnection complete\tsrc.addr=... dst.addr=..." from its message on
+    text = line.replace("\t", " ")
+    return text[text.find("connection complete"):][:300] if "connection complete" in text else text[:300]

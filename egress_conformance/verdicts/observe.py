@@ -78,6 +78,8 @@ class Observation:
         via = f" via {', '.join(self.served_by)}" if self.served_by else " via no cluster"
         if self.from_pod:
             via = f" (from pod {self.from_pod})"
+        if self.ztunnel:
+            via = " (no sidecar: through ztunnel)"
         via += f" (block_all answered {self.block_all})" if self.block_all else ""
         via += f" (the router had no cluster for {self.no_cluster})" if self.no_cluster else ""
         via += f" (the sidecar has spoken TLS over {', '.join(self.tls_from_sidecar)})" if self.tls_from_sidecar else ""

@@ -50,7 +50,7 @@ def test_registry_only_never_matches_an_ambient_passthrough_and_names_ztunnels_e
     reason = checks.sidecar_policy(meshconfig.REGISTRY_ONLY)(_observation())
     assert reason is not None and reason.startswith("not blocked: the host answered 200")
     assert 'istio_tcp_connections_opened_total{destination_service="unknown"} +1' in reason
-    assert "dst.addr=198.19.0.21:80" in reason
+    assert "connection complete src.addr=198.19.0.20:40000" in reason and "dst.addr=198.19.0.21:80" in reason
     assert "istio/istio#54281" in reason
     assert checks.enforces(meshconfig.REGISTRY_ONLY)(_observation()) == reason
 

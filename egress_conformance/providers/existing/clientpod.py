@@ -145,19 +145,24 @@ class PodWorkload(Workload):
     run (adminport, podshell), each falling back to one exec per call when it cannot be used."""
 
     def __init__(self, exec_api: client.ApiClient, namespace: str, trusted_ca: str | None,
-                 channel: str = CHANNEL_STREAM, name: str = NAME):
+                 channel: str = CHANNEL_STREAM, name: str = NAME, sidecar: bool = True):
         # A client of its own: the stream helper swaps the request method of the client it is given.
         self._core = client.CoreV1Api(exec_api)
         self.namespace = namespace
         self.name = name
         self.trusted_ca = trusted_ca
         streams = channel == CHANNEL_STREAM
-        self._admin = adminport.AdminPort(self._core, namespace, name) if streams else None
+        self._sidecar = sidecar
+        """False for an ambient pod: no Envoy admin to read (ztunnel's evidence is read instead)."""
+        self._admin = adminport.AdminPort(self._core, namespace, name) if streams and sidecar else None
         self._shell = podshell.PodShell(self._core, namespace, name, base.APP) if streams else None
 
     def open_channels(self) -> str:
         """Open the kept-open channels now (a refusal is then said once, at the start); one line
         saying how the pod is reached."""
+        if not self._sidecar:
+            return "requests through one kept-open shell (no sidecar: ztunnel is read instead)" if self._shell \
+                else "one exec per request (no sidecar: ztunnel is read instead)"
         if self._admin is None:
             return "one exec per admin read and per request (--pod-channel exec)"
         self.envoy_admin("/ready")
@@ -175,6 +180,9 @@ class PodWorkload(Workload):
         return self._exec(container, argv, timeout)
 
     def envoy_admin(self, path: str) -> str:
+        if not self._sidecar:
+            raise ProviderError(f"{self.namespace}/{self.name} has no sidecar (ambient): there is no Envoy admin to "
+                                "read; this step reads a sidecar, which an ambient pod does not have")
         if self._admin is None:
             return super().envoy_admin(path)
         try:

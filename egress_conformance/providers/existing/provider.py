@@ -187,7 +187,7 @@ class ExistingProvider(Provider):
             log.info("  client pod %s/%s injected by revision %s", self.test_namespace, clientpod.NAME,
                      self.found.revision)
         self._workload = clientpod.PodWorkload(self._exec_api, self.test_namespace, self.target.trusted_ca,
-                                               self.options.pod_channel)
+                                               self.options.pod_channel, sidecar=self._ztunnel is None)
         undo.push("close the channels to the client pod", self._workload.close)
         log.info("  client pod reached by %s", self._workload.open_channels())
         self._istio_version = self._read_istio_version()
