@@ -14,6 +14,8 @@ from kubernetes import client
 from egress_conformance.cluster import ztunnel
 from tests.cluster.conftest import cli
 
+pytestmark = pytest.mark.ambient
+
 
 @pytest.fixture
 def ambient_namespace(api):

@@ -4,7 +4,7 @@ manifest edit, and which rendered objects `ci/node ambient up` applies (and how 
 import tarfile
 
 from egress_testbed.install import ztunnel
-from egress_testbed.node import ambient
+from egress_testbed.node import ambient, ambient_host
 
 
 def test_the_vendored_manifest_has_exactly_the_text_the_build_drops():
@@ -32,7 +32,7 @@ def _rendered() -> list:
     cni = {"kind": "DaemonSet", "metadata": {"name": "istio-cni-node", "labels": {
         "operator.istio.io/component": "Cni"}}, "spec": {"template": {"spec": {
             "volumes": [{"name": "cni-host-procfs", "hostPath": {"path": "/proc"}},
-                        {"name": "cni-netns-dir", "hostPath": {"path": str(ambient.NETNS_DIR)}}],
+                        {"name": "cni-netns-dir", "hostPath": {"path": str(ambient_host.NETNS_DIR)}}],
             "containers": [{"name": "install-cni", "env": [{"name": "ALLOW_SWITCH_TO_HOST_NS", "value": "true"}],
                             "volumeMounts": [{"name": "cni-netns-dir", "mountPath": "/host/var/run/netns"}]}]}}}}
     zt = {"kind": "DaemonSet", "metadata": {"name": "ztunnel", "labels": {"app.kubernetes.io/name": "ztunnel"}}}
@@ -53,6 +53,6 @@ def test_the_cni_agent_runs_in_the_host_netns_with_its_own_proc_and_the_nodes_ne
     [container] = pod["containers"]
     assert {"name": "FORCE_IPTABLES_BINARY", "value": "nft"} in container["env"]
     assert all(e["name"] != "ALLOW_SWITCH_TO_HOST_NS" for e in container["env"])
-    assert container["volumeMounts"][0]["mountPath"] == f"/host{ambient.NETNS_DIR}"
-    assert pod["volumes"][0]["hostPath"]["path"] == str(ambient.PROC_DIR)
+    assert container["volumeMounts"][0]["mountPath"] == f"/host{ambient_host.NETNS_DIR}"
+    assert pod["volumes"][0]["hostPath"]["path"] == str(ambient_host.PROC_DIR)
 
