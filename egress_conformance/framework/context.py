@@ -9,14 +9,16 @@ import dataclasses
 import datetime
 import functools
 import logging
+import math
 import secrets
+import time
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from egress_conformance import waits
 from egress_conformance.changes import cleanup, objects
 from egress_conformance.changes.journal import Journal
-from egress_conformance.cluster import kube, meshconfig, pods
+from egress_conformance.cluster import kube, meshconfig, pods, ztunnel
 from egress_conformance.framework import effective, scope
 from egress_conformance.providers.base import EgressGateway, Provider, Workload
 from egress_conformance.reports.model import Step, Verdict
@@ -54,6 +56,9 @@ class EgressTest:
         """The egress gateway whose Envoy each observation also reads (egress_gateway())."""
         self.findings: list[str] = []
         """What the scenario found about the mesh beyond its verdicts (an audit's leaks), for the report."""
+        self.ztunnel = provider.ztunnel()
+        """The ztunnel carrying the client's egress when the test namespace is ambient (the client has
+        no sidecar then: each observation reads ztunnel instead), else None."""
 
     # -- changes, each with its undo registered at once
 
@@ -273,6 +278,8 @@ class EgressTest:
         args = [request.url]
         if request.url.startswith("https://") and self.workload.trusted_ca:
             args = ["--cacert", self.workload.trusted_ca, *args]
+        if self.ztunnel is not None:
+            return self._probe_through_ztunnel(request, args, self.ztunnel)
         gateway_before = self._gateway_counters()
         around = self._around(lambda: self.workload.curl(args, self.timing.request_timeout))
         return observe.Observation(request, *observe.classify(around.result),
@@ -281,6 +288,23 @@ class EgressTest:
                                    no_cluster=envoy.no_cluster_answers(around.before, around.after),
                                    tls_from_sidecar=envoy.tls_handshakes(around.after),
                                    **self._gateway_moves(gateway_before))
+
+    def _probe_through_ztunnel(self, request: observe.Request, args: list[str],
+                               where: ztunnel.Ztunnel) -> observe.Observation:
+        """As probe, for an ambient client: ztunnel's passthrough counter around the request, and
+        its access-log lines of the client's connections straight to the address curl reached."""
+        self.provider.ensure_healthy()
+        before = ztunnel.passthrough_count(ztunnel.metrics(self.api, where), self.namespace)
+        started = time.monotonic()
+        record = self.workload.curl(args, self.timing.request_timeout)
+        after = ztunnel.passthrough_count(ztunnel.metrics(self.api, where), self.namespace)
+        lines: list[str] = []
+        if record.get("remote_ip"):
+            # The access log's line comes as the connection closes: the read above leaves it time to.
+            logged = ztunnel.access_log(self.api, where, math.ceil(time.monotonic() - started) + 1)
+            lines = ztunnel.passthrough_lines(logged, self.namespace, f"{record['remote_ip']}:{record['remote_port']}")
+        evidence = ztunnel.Evidence(where.pod, after - before, tuple(lines))
+        return observe.Observation(request, *observe.classify(record), ztunnel=evidence)
 
     def probe_from(self, pod: Workload, request: observe.Request, *args: str) -> observe.Observation:
         """Make ``request`` once from another pod's app container (curl ``args`` before the URL), with

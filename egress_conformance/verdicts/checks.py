@@ -9,7 +9,7 @@ import collections
 import urllib.parse
 from collections.abc import Callable
 
-from egress_conformance.cluster import meshconfig
+from egress_conformance.cluster import meshconfig, ztunnel
 from egress_conformance.verdicts import envoy, observe, paths
 
 Check = Callable[[observe.Observation], str | None]
@@ -147,6 +147,8 @@ def sidecar_policy(policy: str):
     """The sidecar's catch-all outbound chain enforces ``policy`` (ALLOW_ANY or REGISTRY_ONLY)."""
 
     def check(obs):
+        if getattr(obs, "ztunnel", None) is not None:  # a Batch has no ztunnel evidence
+            return through_ztunnel(obs, policy)
         actual = obs.sidecar.policy if obs.sidecar else None
         if actual != policy:
             catch_all = f" (catch-all -> {obs.sidecar.unknown_tcp})" if obs.sidecar and obs.sidecar.unknown_tcp else ""
@@ -219,7 +221,34 @@ def enforces(policy: str):
     """What a request to an unknown host gets under ``policy``: through PassthroughCluster
     (ALLOW_ANY), or blocked (REGISTRY_ONLY); the sidecar's config must say the same."""
     outcome = reachable(via=envoy.PASSTHROUGH) if policy == meshconfig.ALLOW_ANY else blocked_http()
-    return all_of(sidecar_policy(policy), outcome)
+    sidecar = all_of(sidecar_policy(policy), outcome)
+
+    def check(obs):
+        return through_ztunnel(obs, policy) if getattr(obs, "ztunnel", None) is not None else sidecar(obs)
+
+    return _named(sidecar.__name__, check, answer=expects_answer(sidecar))
+
+
+def through_ztunnel(obs, policy: str) -> str | None:
+    """What the outbound ``policy`` means for an ambient pod's request to an unlisted host: ztunnel
+    passes destinations it knows no service for through, whatever the policy (the policy is a
+    sidecar setting). So ALLOW_ANY matches a passthrough ztunnel counted, and REGISTRY_ONLY never
+    matches: its mismatch says what ztunnel did instead (its counter and access log)."""
+    evidence = obs.ztunnel.summary()
+    passed = obs.outcome in (observe.REACHABLE, observe.HTTP_ERROR) and obs.ztunnel.passthrough > 0
+    if policy == meshconfig.ALLOW_ANY:
+        if passed:
+            return None
+        return f"expected ztunnel to pass the request through to the unlisted host, got {_outcome(obs)}; {evidence}"
+    if passed:
+        return (f"not blocked: the host answered {obs.status} and ztunnel passed the connection through to a "
+                f"destination it knows no service for ({evidence}): outboundTrafficPolicy {policy} does not "
+                f"restrict ambient pods ({ztunnel.ISSUES}); restrict them with an egress waypoint and a NetworkPolicy")
+    if obs.outcome in (observe.REACHABLE, observe.HTTP_ERROR):
+        return (f"not blocked: the host answered {obs.status}, and ztunnel counted no passthrough for it ({evidence}): "
+                "the request did not go through ztunnel (is the pod enrolled?)")
+    return (f"{_outcome(obs)}, but not by {policy}: the pod is ambient and has no sidecar to enforce it "
+            f"({ztunnel.ISSUES}); {evidence}: something else refused it (a NetworkPolicy, a waypoint)")
 
 
 # -- checks of a Batch (observe.Batch): many requests, counted per cluster

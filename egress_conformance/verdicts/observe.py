@@ -7,6 +7,7 @@ check works on the Observation it produces.
 import collections
 import dataclasses
 
+from egress_conformance.cluster.ztunnel import Evidence as ZtunnelEvidence
 from egress_conformance.verdicts import envoy
 
 REACHABLE = "reachable"
@@ -74,6 +75,8 @@ class Observation:
     no server for) meanwhile; None when it keeps no such counter or none was watched."""
     from_pod: str = ""
     """The pod that made the request when it was not the client (its sidecar, if any, is not read)."""
+    ztunnel: ZtunnelEvidence | None = None
+    """What ztunnel showed about the request when the client is an ambient pod (it has no sidecar)."""
 
     def summary(self) -> str:
         """One line: outcome, status, serving cluster and sidecar state."""
@@ -81,6 +84,8 @@ class Observation:
         via = f" via {', '.join(self.served_by)}" if self.served_by else " via no cluster"
         if self.from_pod:
             via = f" (from pod {self.from_pod})"
+        if self.ztunnel:
+            via = " (no sidecar: through ztunnel)"
         via += f" (block_all answered {self.block_all})" if self.block_all else ""
         via += f" (the router had no cluster for {self.no_cluster})" if self.no_cluster else ""
         via += f" (the sidecar has spoken TLS over {', '.join(self.tls_from_sidecar)})" if self.tls_from_sidecar else ""
@@ -91,6 +96,7 @@ class Observation:
             via += f" (no filter chain took {self.gateway_unmatched})" if self.gateway_unmatched else ""
         error = f" ({self.error})" if self.error and self.outcome != REACHABLE else ""
         state = f"; sidecar: {self.sidecar.summary()}" if self.sidecar else ""
+        state += f"; {self.ztunnel.summary()}" if self.ztunnel else ""
         return f"{self.request} -> {self.outcome}{status}{via}{error}{state}"
 
     def record(self) -> dict:
