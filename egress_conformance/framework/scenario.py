@@ -44,6 +44,12 @@ class Scenario:
     """The run's hosts this scenario expects blocked before it opens any: a mesh that already
     opens one (someone's ServiceEntry) makes the scenario "not run" (framework/preexisting.py)."""
 
+    @property
+    def claimed_scope(self) -> str:
+        """The scope a report counts this test case under: what it writes decides, so a form that
+        writes into another team's namespace is a mesh-wide claim whatever its policy's scope."""
+        return scope.MESH_WIDE if self.writes_outside else self.scope
+
     def variants(self) -> list["Scenario"]:
         """One test case per scope. The first keeps the name; the namespace-scoped form of a
         mesh-wide scenario is '<name>-in-namespace' and needs a Sidecar instead of the mesh config."""

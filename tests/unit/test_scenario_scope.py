@@ -73,3 +73,11 @@ def test_a_scenario_that_writes_outside_the_test_namespace_needs_consent_in_ever
             assert "--allow-mesh-wide-changes" in refused[1], refused
         else:
             assert refused is None, (scenario.name, refused)
+
+
+def test_a_scenario_that_writes_outside_the_test_namespace_is_a_mesh_wide_claim():
+    # Seen on the node: a namespace-scoped run skipped the two gateway scenarios for want of consent
+    # and called its gateway profile "partial" (exit 3), though it never claimed them.
+    for scenario in FLOWS:
+        expected = scope.MESH_WIDE if written_outside(scenario) else scenario.scope
+        assert scenario.claimed_scope == expected, scenario.name
