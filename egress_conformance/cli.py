@@ -25,14 +25,14 @@ import pytest
 from egress_conformance import providers
 from egress_conformance.changes import journal
 from egress_conformance.changes import restore as restoring
-from egress_conformance.cluster import istiodiscovery, kubeconfigs, meshconfig
+from egress_conformance.cluster import istiodiscovery, kube, kubeconfigs, meshconfig
 from egress_conformance.framework.scenario import Mode
 from egress_conformance.providers import options as provider_options
 from egress_conformance.providers.base import ProviderError
 from egress_conformance.providers.existing import hold
 from egress_conformance.reports import cluster_store, diff, markdown, pages, render, report, runs, saved
 from egress_conformance.reports.model import Report, RunResult
-from egress_conformance.run import interrupts, options, report_configmap, suite
+from egress_conformance.run import egress_map, interrupts, options, report_configmap, suite
 
 POLICY_WORDS = {"allowed": meshconfig.ALLOW_ANY, "restricted": meshconfig.REGISTRY_ONLY}
 FORMATS = ("text", "markdown", "html")
@@ -106,7 +106,13 @@ def run(args) -> int:
 
 
 def audit(args) -> int:
-    """``egress-conformance audit``: the namespace's egress as it is, read-only, against the list."""
+    """``egress-conformance audit``: the namespace's egress as it is, read-only, against the list;
+    with --all-namespaces or --namespace-selector, the cluster's egress map."""
+    if getattr(args, "all_namespaces", False) or getattr(args, "namespace_selector", None):
+        return egress_map_command(args)
+    if getattr(args, "probe_namespace", None):
+        raise UsageError("--probe-namespace goes with --all-namespaces or --namespace-selector (alone: "
+                         "--test-namespace)")
     return _run_mode(args, Mode.AUDIT)
 
 
@@ -120,6 +126,36 @@ def _run_mode(args, mode: Mode) -> int:
     (their report groups them under the mode's name, as saved reports always have)."""
     args.profile = [mode.value]
     return run(args)
+
+
+def egress_map_command(args) -> int:
+    """``audit --all-namespaces``: the cluster's egress map (run/egress_map.py); each
+    --probe-namespace also gets the single-namespace audit, as ``audit --test-namespace`` runs it."""
+    if args.provider not in (None, "existing") or args.test_namespace:
+        raise UsageError("--all-namespaces and --namespace-selector map an existing cluster: use --kubeconfig (or "
+                         "--in-cluster), without --provider or --test-namespace")
+    ignored = [flag for flag, given in (("--report-configmap", args.report_configmap), ("--junit-xml", args.junit_xml),
+                                        ("pytest arguments", args.pytest_args)) if given]
+    if ignored:
+        raise UsageError(f"{', '.join(ignored)}: not for the egress map (yet); it writes report.json, egress-map.html "
+                         "and egress-map.md into --report-dir")
+    connect = (functools.partial(kube.connect, None) if args.in_cluster
+               else functools.partial(_connect, args.kubeconfig, args.context))
+
+    def audit_one(namespace: str, folder: pathlib.Path) -> int:
+        one = argparse.Namespace(**{**vars(args), "provider": "existing", "test_namespace": namespace,
+                                    "report_dir": str(folder), "all_namespaces": False, "namespace_selector": None,
+                                    "probe_namespace": None, "profile": [Mode.AUDIT.value]})
+        try:
+            return run(one)
+        except NotRun as err:
+            print(f"egress-conformance: audit of {namespace} not run: {err}", file=sys.stderr)
+            return report.EXIT_CODES[RunResult.NOT_RUN]
+
+    try:
+        return egress_map.run(args, connect, audit_one)
+    except egress_map.MapError as err:
+        raise NotRun(str(err)) from None
 
 
 def _remove_stale_report(report_dir: pathlib.Path) -> None:
@@ -333,6 +369,8 @@ def _parser() -> argparse.ArgumentParser:
         options.add_to(p.add_argument, profiles=False)
         p.add_argument("--junit-xml", help="JUnit XML path (default: in the report folder)")
         _add_report_configmap(p)
+        if command is audit:
+            _add_map_options(p)
         p.add_argument("pytest_args", nargs="*", help="after --: passed to pytest as they are")
         p.set_defaults(command=command)
 
@@ -383,6 +421,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--html", metavar="FILE", help="also write the two runs side by side as a page, regressions first")
     p.set_defaults(command=diff_reports)
     return parser
+
+
+def _add_map_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--all-namespaces", action="store_true",
+                   help="the cluster's egress map: what every namespace can reach, from the API's objects (read-only, "
+                        "cluster-wide get/list), one row per namespace in report.json, egress-map.html and "
+                        "egress-map.md")
+    p.add_argument("--namespace-selector", metavar="SELECTOR",
+                   help="the egress map of the namespaces matching this label selector (e.g. team=payments)")
+    p.add_argument("--probe-namespace", action="append", metavar="NS",
+                   help="with the map: also run the single-namespace audit's behaviour probes in NS (repeatable)")
 
 
 def _add_report_configmap(p: argparse.ArgumentParser) -> None:

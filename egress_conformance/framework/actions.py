@@ -7,12 +7,15 @@ import dataclasses
 import datetime
 import functools
 import logging
+import math
 import secrets
+import time
 import typing
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from egress_conformance import waits
+from egress_conformance.cluster import ztunnel
 from egress_conformance.framework import effective
 from egress_conformance.framework.context import RunContext
 from egress_conformance.framework.recorder import Recorder
@@ -39,19 +42,21 @@ class GatewayView:
     def counters(self) -> dict[str, int] | None:
         if self.gateway is None:
             return None
-        clusters, rbac = self.gateway.proxy.envoy_admin_many([envoy.CLUSTERS_PATH, envoy.RBAC_STATS_PATH])
-        return {**envoy.parse_cluster_hosts(clusters), **envoy.parse_counters(rbac)}
+        clusters, refusals = self.gateway.proxy.envoy_admin_many([envoy.CLUSTERS_PATH, envoy.GATEWAY_REFUSALS_PATH])
+        return {**envoy.parse_cluster_hosts(clusters), **envoy.parse_counters(refusals)}
 
     def moves(self, before: dict[str, int] | None) -> dict:
         """What the gateway's Envoy did since ``before``: the clusters it sent the request
-        through, and the requests its AuthorizationPolicies refused (Observation fields)."""
+        through, and the refusals it counted as its own (Observation fields)."""
         if before is None:
             return {}
         after = self.counters() or {}
         # Only the paths out: the gateway's own clusters (xDS, its agent) move on their own.
         served = tuple(c for c in envoy.clusters_used(before, after)
                        if c.startswith("outbound|") or c in (envoy.PASSTHROUGH, envoy.BLACKHOLE))
-        return {"gateway_served": served, "gateway_denied": envoy.rbac_denials(before, after)}
+        no_route, unmatched = envoy.gateway_refusals(before, after)
+        return {"gateway_served": served, "gateway_denied": envoy.rbac_denials(before, after),
+                "gateway_no_route": no_route, "gateway_unmatched": unmatched}
 
 
 class Waiter:
@@ -129,6 +134,9 @@ class Client:
 
     def __init__(self, context: RunContext, waiter: Waiter, gateway: GatewayView):
         self._context, self._waiter, self._gateway = context, waiter, gateway
+        self.ztunnel = context.provider.ztunnel()
+        """The ztunnel carrying the client's egress when the test namespace is ambient (the client has
+        no sidecar then: each observation reads ztunnel instead), else None."""
 
     def probe(self, request: observe.Request) -> observe.Observation:
         """Make ``request`` once from the workload, with the sidecar's state and counters around it
@@ -136,6 +144,8 @@ class Client:
         args = [request.url]
         if request.url.startswith("https://") and self._context.workload.trusted_ca:
             args = ["--cacert", self._context.workload.trusted_ca, *args]
+        if self.ztunnel is not None:
+            return self._probe_through_ztunnel(request, args, self.ztunnel)
         gateway_before = self._gateway.counters()
         around = self._around(lambda: self._context.workload.curl(args, self._context.timing.request_timeout))
         return observe.Observation(request, *observe.classify(around.result),
@@ -144,6 +154,25 @@ class Client:
                                    no_cluster=envoy.no_cluster_answers(around.before, around.after),
                                    tls_from_sidecar=envoy.tls_handshakes(around.after),
                                    **self._gateway.moves(gateway_before))
+
+    def _probe_through_ztunnel(self, request: observe.Request, args: list[str],
+                               where: ztunnel.Ztunnel) -> observe.Observation:
+        """As probe, for an ambient client: ztunnel's passthrough counter around the request, and
+        its access-log lines of the client's connections straight to the address curl reached."""
+        context = self._context
+        context.provider.ensure_healthy()
+        before = ztunnel.passthrough_count(ztunnel.metrics(context.api, where), context.namespace)
+        started = time.monotonic()
+        record = context.workload.curl(args, context.timing.request_timeout)
+        after = ztunnel.passthrough_count(ztunnel.metrics(context.api, where), context.namespace)
+        lines: list[str] = []
+        if record.get("remote_ip"):
+            # The access log's line comes as the connection closes: the read above leaves it time to.
+            logged = ztunnel.access_log(context.api, where, math.ceil(time.monotonic() - started) + 1)
+            lines = ztunnel.passthrough_lines(logged, context.namespace,
+                                              f"{record['remote_ip']}:{record['remote_port']}")
+        evidence = ztunnel.Evidence(where.pod, after - before, tuple(lines))
+        return observe.Observation(request, *observe.classify(record), ztunnel=evidence)
 
     def probe_all(self, requests: list[observe.Request]) -> observe.Batch:
         """Make all ``requests`` at once from the workload (one curl, in parallel), with the

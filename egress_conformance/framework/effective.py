@@ -12,6 +12,7 @@ import dataclasses
 import re
 
 from kubernetes import client
+from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
 from egress_conformance.cluster import kube, meshconfig
 from egress_conformance.framework import preexisting
@@ -23,6 +24,7 @@ AUTHORIZATION = ("security.istio.io/v1", "AuthorizationPolicy")
 ROUTING = (("networking.istio.io/v1", "DestinationRule"), ("networking.istio.io/v1", "VirtualService"))
 """Objects that change what a host's cluster does (TLS, routing) without opening it."""
 HTTP_ROUTE = ("gateway.networking.k8s.io/v1", "HTTPRoute")
+WORKLOAD_ENTRY = ("networking.istio.io/v1", "WorkloadEntry")
 DEPLOYED_SUFFIX = "-istio"
 """istiod names what it deploys for Gateway G of class istio ``G-istio`` (its Service among them)."""
 
@@ -59,6 +61,11 @@ class Egress:
     selecting: tuple[str, ...] = ()
     """The namespace's Sidecars with a workloadSelector, in words: each decides its workloads'
     egress instead of the policy above (framework/workloads.py judges them per workload)."""
+    workload_entries: tuple[dict, ...] = dataclasses.field(default=(), repr=False)
+    """Every WorkloadEntry: a ServiceEntry's workloadSelector makes those it selects its endpoints."""
+    ambiguous: tuple[str, ...] = ()
+    """Namespaces (the team's, the root) holding several Sidecars without a workloadSelector, in
+    words: Istio calls that undefined; istiod applies the oldest, which the policy above follows."""
 
     def lines(self) -> list[str]:
         """The egress in words, for the report and the console."""
@@ -66,6 +73,7 @@ class Egress:
         lines += [f"sees {line}" for line in self.service_entries] or ["sees no ServiceEntry"]
         lines += [f"EnvoyFilter {name} applies here" for name in self.envoy_filters]
         lines += self.selecting
+        lines += self.ambiguous
         return lines
 
     def behind(self, cluster: str) -> str:
@@ -83,9 +91,15 @@ class Egress:
         host = cluster.split("|")[3]
         covering = [e for e in self.entries if _covers(e, host)]
         owners = [f"ServiceEntry {_name(e)}{_resolution(e)}" for e in covering]
+        owners += [f"WorkloadEntry {_name(w)} ({(w.get('spec') or {}).get('address', 'no address')})"
+                   for e in covering for w in self.workload_entries if _selects(e, w)]
         service = _service_of(host)
         owners = owners or [f"Service {service}" if service else "no ServiceEntry or Service visible here"]
         owners += [f"{o['kind']} {_name(o)}" for o in self.routing if _covers(o, host)]
+        # A VirtualService for another host that routes it here opened this path as much as the entry did.
+        owners += [f"VirtualService {_name(o)} sends {', '.join((o.get('spec') or {}).get('hosts') or [])} to it"
+                   for o in self.routing if o["kind"] == "VirtualService" and not _covers(o, host)
+                   and host in _destinations(o)]
         parents = {f"ServiceEntry {_name(e)}" for e in covering} | (
             {f"Gateway {service.removesuffix(DEPLOYED_SUFFIX)}"} if service else set())
         owners += [_describe_route(r) for r in self.http_routes if _route_involves(r, host, service, parents)]
@@ -138,8 +152,44 @@ def read(api: client.ApiClient, namespace: str, mesh_config_map: tuple[str, str]
     # The namespace's own only: a route and the ServiceEntry or Gateway it attaches to share one
     # (another namespace's needs a ReferenceGrant), and the run's rights to list them end there.
     routes = sorted(kube.list_in(api, *HTTP_ROUTE, namespace), key=lambda r: r["metadata"]["creationTimestamp"])
+    try:
+        workload_entries = tuple(kube.list_everywhere(api, *WORKLOAD_ENTRY))
+    except ResourceNotFoundError:
+        workload_entries = ()
+    except client.ApiException as err:
+        if err.status != 403:
+            raise
+        # Only to name the object behind a path the walk finds anyway (deploy/job.yaml grants the list).
+        workload_entries = ()
     return Egress(namespace, policy, source, tuple(_describe(e) for e in entries), filters, entries, routing,
-                  authorization, root, tuple(routes), selecting)
+                  authorization, root, tuple(routes), selecting, workload_entries, ambiguous(sidecars))
+
+
+def _selects(entry: dict, workload_entry: dict) -> bool:
+    """Whether ServiceEntry ``entry``'s workloadSelector selects ``workload_entry`` (same namespace)."""
+    wanted = (((entry.get("spec") or {}).get("workloadSelector") or {}).get("labels")) or {}
+    labels = (workload_entry.get("spec") or {}).get("labels") or {}
+    return bool(wanted) and workload_entry["metadata"]["namespace"] == entry["metadata"]["namespace"] and \
+        all(labels.get(k) == v for k, v in wanted.items())
+
+
+def ambiguous(default_sidecars: list[dict]) -> tuple[str, ...]:
+    """One line per namespace with several Sidecars without a workloadSelector (``default_sidecars``
+    in Istio's order): the Sidecar reference calls that undefined, and which one applies can change
+    when the oldest goes or istiod's choice changes."""
+    lines = []
+    for where in dict.fromkeys(s["metadata"]["namespace"] for s in default_sidecars):
+        here = [s for s in default_sidecars if s["metadata"]["namespace"] == where]
+        if len(here) > 1:
+            modes = ", ".join(f"{_name(s)} ({_mode(s)})" for s in here)
+            lines.append(f"{len(here)} Sidecars without workloadSelector in namespace {where}: {modes}; Istio's "
+                         f"behaviour is undefined (Sidecar reference): istiod applies the oldest, {_name(here[0])}, "
+                         "and another takes over when it goes")
+    return tuple(lines)
+
+
+def _mode(sidecar: dict) -> str:
+    return ((sidecar.get("spec") or {}).get("outboundTrafficPolicy") or {}).get("mode") or "the mesh config's policy"
 
 
 def _describe_selecting(sidecar: dict) -> str:
@@ -147,6 +197,15 @@ def _describe_selecting(sidecar: dict) -> str:
     labels = ", ".join(f"{k}={v}" for k, v in sorted((spec["workloadSelector"].get("labels") or {}).items()))
     mode = (spec.get("outboundTrafficPolicy") or {}).get("mode") or "the mesh config's policy"
     return f"Sidecar {_name(sidecar)} selects {labels or 'no label'}: {mode} for those workloads"
+
+
+def _destinations(virtual_service: dict) -> set[str]:
+    """The hosts a VirtualService's HTTP, TLS and TCP routes send to, a short name (no dot) completed
+    in the VirtualService's namespace as istiod does (ResolveShortnameToFQDN)."""
+    spec, namespace = virtual_service.get("spec") or {}, virtual_service["metadata"]["namespace"]
+    hosts = {(route.get("destination") or {}).get("host", "") for kind in ("http", "tls", "tcp")
+             for rule in spec.get(kind) or [] for route in rule.get("route") or []}
+    return {h if "." in h else f"{h}.{namespace}.svc.cluster.local" for h in hosts if h}
 
 
 def _name(obj: dict) -> str:
@@ -161,10 +220,13 @@ def _covers(obj: dict, host: str) -> bool:
 
 def _default_sidecars(sidecars: list[dict], namespace: str, root: str) -> list[dict]:
     """The Sidecars without a workloadSelector that apply to every pod of ``namespace``: its own
-    first, then the root namespace's (Istio's precedence)."""
+    first, then the root namespace's; within a namespace the oldest first, equal creation times by
+    name, as istiod orders them (pilot/pkg/model push_context.go initSidecarScopes,
+    sortConfigByCreationTime): of several, a pod gets the first."""
     chosen = [s for s in sidecars if not (s.get("spec") or {}).get("workloadSelector")]
     return sorted((s for s in chosen if s["metadata"]["namespace"] in (namespace, root)),
-                  key=lambda s: s["metadata"]["namespace"] != namespace)
+                  key=lambda s: (s["metadata"]["namespace"] != namespace,
+                                 s["metadata"].get("creationTimestamp") or "", s["metadata"]["name"]))
 
 
 def _describe(entry: dict) -> str:

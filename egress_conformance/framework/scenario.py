@@ -49,6 +49,11 @@ class Scenario:
     """The outbound policy the framework sets around ``run`` in the test's scope (policy.restricted:
     the starting policy recorded, this one set, then restored and read back), so that ``run``
     holds only the walkthrough; None: ``run`` changes the policy itself, if at all."""
+    writes_outside: str = ""
+    """What its flow writes outside the test namespace whatever its scope (e.g. an object only the
+    shared egress gateway's namespace takes); "" for none. Such a write changes another team's
+    namespace, so every form of the scenario needs --allow-mesh-wide-changes and the mesh Lease
+    (tests/unit/test_scenario_scope.py derives it from the flow's writes)."""
     hosts: Callable[[Targets], tuple[str, ...]] = lambda targets: (targets.host, *targets.aliases,
                                                                    *targets.unlisted)
     """The run's hosts this scenario expects blocked before it opens any: a mesh that already
@@ -70,6 +75,12 @@ class Scenario:
             return
         with t.policy.restricted(self.restricts):
             self.run(t)
+
+    @property
+    def claimed_scope(self) -> str:
+        """The scope a report counts this test case under: what it writes decides, so a form that
+        writes into another team's namespace is a mesh-wide claim whatever its policy's scope."""
+        return scope.MESH_WIDE if self.writes_outside else self.scope
 
     def variants(self) -> list["Scenario"]:
         """One test case per scope. The first keeps the name; the namespace-scoped form of a

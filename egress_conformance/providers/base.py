@@ -15,6 +15,7 @@ from kubernetes import client
 from egress_conformance.changes import cleanup, journal
 from egress_conformance.changes.journal import Journal
 from egress_conformance.cluster import kube, kubeconfigs
+from egress_conformance.cluster.ztunnel import Ztunnel
 from egress_conformance.hosts import targets
 from egress_conformance.verdicts import faults
 
@@ -260,6 +261,11 @@ class Provider(abc.ABC):
     def sidecar_of(self, pod: str) -> Workload | None:
         """The sidecar of a running pod of the test namespace (a team's own), to read its admin
         API; None where the mesh runs no pods beside its client."""
+        return None
+
+    def ztunnel(self) -> Ztunnel | None:
+        """The ztunnel that carries the client's egress when the test namespace is ambient (the
+        client then has no sidecar, and observations read ztunnel's evidence); None with sidecars."""
         return None
 
     def lacking(self, feature: str) -> str:

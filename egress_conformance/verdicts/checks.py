@@ -13,7 +13,7 @@ import urllib.parse
 from collections.abc import Callable, Iterable
 from typing import Generic, Protocol, TypeVar
 
-from egress_conformance.cluster import meshconfig
+from egress_conformance.cluster import meshconfig, ztunnel
 from egress_conformance.verdicts import envoy, observe, paths
 
 O = TypeVar("O", contravariant=True)  # noqa: E741  (what a check reads; a check of less reads more)
@@ -172,6 +172,8 @@ def sidecar_policy(policy: str) -> Check[SidecarSeen]:
     """The sidecar's catch-all outbound chain enforces ``policy`` (ALLOW_ANY or REGISTRY_ONLY)."""
 
     def check(obs: SidecarSeen) -> str | None:
+        if isinstance(obs, observe.Observation) and obs.ztunnel is not None:  # a Batch has no ztunnel evidence
+            return through_ztunnel(obs, policy)
         sidecar = obs.sidecar
         actual = sidecar.policy if sidecar else None
         if actual != policy:
@@ -250,7 +252,37 @@ def enforces(policy: str) -> Check[observe.Observation]:
     """What a request to an unknown host gets under ``policy``: through PassthroughCluster
     (ALLOW_ANY), or blocked (REGISTRY_ONLY); the sidecar's config must say the same."""
     outcome = reachable(via=envoy.PASSTHROUGH) if policy == meshconfig.ALLOW_ANY else blocked_http()
-    return all_of(sidecar_policy(policy), outcome)
+    sidecar = all_of(sidecar_policy(policy), outcome)
+
+    def check(obs: observe.Observation) -> str | None:
+        return through_ztunnel(obs, policy) if obs.ztunnel is not None else sidecar(obs)
+
+    return Check(sidecar.name, sidecar.description + " (an ambient pod's: what ztunnel does under it)", check,
+                 sidecar.expects_answer)
+
+
+def through_ztunnel(obs: observe.Observation, policy: str) -> str | None:
+    """What the outbound ``policy`` means for an ambient pod's request to an unlisted host: ztunnel
+    passes destinations it knows no service for through, whatever the policy (the policy is a
+    sidecar setting). So ALLOW_ANY matches a passthrough ztunnel counted, and REGISTRY_ONLY never
+    matches: its mismatch says what ztunnel did instead (its counter and access log)."""
+    if obs.ztunnel is None:
+        return "no ztunnel evidence: the request did not come from an ambient pod"
+    evidence = obs.ztunnel.summary()
+    passed = obs.outcome in (observe.REACHABLE, observe.HTTP_ERROR) and obs.ztunnel.passthrough > 0
+    if policy == meshconfig.ALLOW_ANY:
+        if passed:
+            return None
+        return f"expected ztunnel to pass the request through to the unlisted host, got {_outcome(obs)}; {evidence}"
+    if passed:
+        return (f"not blocked: the host answered {obs.status} and ztunnel passed the connection through to a "
+                f"destination it knows no service for ({evidence}): outboundTrafficPolicy {policy} does not "
+                f"restrict ambient pods ({ztunnel.ISSUES}); restrict them with an egress waypoint and a NetworkPolicy")
+    if obs.outcome in (observe.REACHABLE, observe.HTTP_ERROR):
+        return (f"not blocked: the host answered {obs.status}, and ztunnel counted no passthrough for it ({evidence}): "
+                "the request did not go through ztunnel (is the pod enrolled?)")
+    return (f"{_outcome(obs)}, but not by {policy}: the pod is ambient and has no sidecar to enforce it "
+            f"({ztunnel.ISSUES}); {evidence}: something else refused it (a NetworkPolicy, a waypoint)")
 
 
 # -- checks of a Batch (observe.Batch): many requests, counted per cluster
@@ -488,9 +520,12 @@ def answered_by_gateway(external: str) -> Check[observe.Observation]:
 
 def refused_by_gateway(host: str) -> Check[observe.Observation]:
     """A request sent straight to the egress gateway for ``host``, which it does not list, was
-    refused by the gateway itself: no route for it (404), its AuthorizationPolicy (403, counted),
-    or a TLS connection closed for an SNI it has no chain for; and nothing of the gateway's
-    Envoy sent it on (no cluster for that host, no PassthroughCluster): not an open proxy."""
+    refused by the gateway itself, counted by its own Envoy: no route for it (a 404 its routers
+    counted as no_route), its AuthorizationPolicy (a 403 counted as rbac.denied), or a TLS
+    connection closed for an SNI no filter chain takes (no_filter_chain_match); and nothing of the
+    gateway's Envoy sent it on (no cluster for that host, no PassthroughCluster): not an open proxy.
+    A 404 or a closed connection the gateway did not count came from further on, or cannot be told
+    apart: never a pass (a gateway without envoy.GATEWAY_STATS_MATCHER keeps no such counter)."""
 
     def check(obs: observe.Observation) -> str | None:
         if obs.outcome == observe.REACHABLE:
@@ -498,16 +533,31 @@ def refused_by_gateway(host: str) -> Check[observe.Observation]:
         onward = [c for c in obs.gateway_served or () if c == envoy.PASSTHROUGH or _names(c.rsplit("|", 1)[-1], host)]
         if onward:
             return f"the gateway's Envoy sent it on through {', '.join(onward)}"
-        if obs.outcome == observe.HTTP_ERROR and (obs.status == 404 or (obs.status == 403 and obs.gateway_denied)):
+        if obs.outcome == observe.HTTP_ERROR and obs.status == 403 and obs.gateway_denied:
             return None
-        if obs.outcome in (observe.TLS_FAILURE, observe.RESET) and not obs.gateway_served:
-            return None
-        return (f"expected the gateway's own refusal (404 no route, 403 counted by its RBAC filter, or a TLS "
-                f"connection closed), got {_outcome(obs)}")
+        if obs.outcome == observe.HTTP_ERROR and obs.status == 404:
+            return _counted(obs.gateway_no_route, "a 404", "no_route", obs)
+        if obs.outcome in (observe.TLS_FAILURE, observe.RESET):
+            return _counted(obs.gateway_unmatched, "a closed TLS connection", "no_filter_chain_match", obs)
+        return (f"expected the gateway's own refusal (404 counted as no_route, 403 counted by its RBAC filter, or "
+                f"a TLS connection closed counted as no_filter_chain_match), got {_outcome(obs)}")
 
     return Check(f"refused by the gateway for {host}",
-                 f"the egress gateway refused {host} itself (404, a counted 403, or TLS closed), sending nothing on",
+                 f"the egress gateway refused {host} itself, counted by its Envoy (a 404 as no_route, a 403 as "
+                 "rbac.denied, a closed TLS connection as no_filter_chain_match), sending nothing on",
                  check)
+
+
+def _counted(count: int | None, what: str, counter: str, obs: observe.Observation) -> str | None:
+    """None when the gateway counted the refusal ``what`` as its own ``counter``, else why not."""
+    if count is None:
+        return (f"{what}, but the gateway keeps no {counter} counter, so its own refusal cannot be told from one "
+                f"sent back from further on: give the gateway proxyStatsMatcher inclusionSuffixes "
+                f"[no_route, no_filter_chain_match] (docs/scenarios.md, egress-bypass)")
+    if not count:
+        served = ", ".join(obs.gateway_served or ()) or "no cluster"
+        return f"{what}, but the gateway counted no {counter}: not its own refusal (it sent through {served})"
+    return None
 
 
 def _names(pattern: str, host: str) -> bool:

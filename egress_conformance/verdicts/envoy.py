@@ -60,14 +60,34 @@ CLUSTERS_PATH = "/clusters"
 drops (a gateway installed by istioctl keeps no cluster stats in /stats)."""
 
 
-RBAC_STATS_PATH = "/stats?filter=rbac%5C.denied$"
-"""The RBAC filters' refusals (an AuthorizationPolicy's DENY, or no ALLOW matched): Istio's
-bootstrap keeps every stat ending in rbac.denied whatever else its stats matcher drops."""
+GATEWAY_REFUSALS_PATH = "/stats?filter=(rbac%5C.denied|%5C.no_route|%5C.no_filter_chain_match)$"
+"""A gateway's own refusals: its RBAC filters' (an AuthorizationPolicy's DENY, or no ALLOW matched;
+Istio's bootstrap keeps every stat ending in rbac.denied), its routers' answers for a Host no route
+takes (404, ``http.<prefix>.no_route``) and its listeners' connections no filter chain took (an SNI
+it has no server for, ``listener.<address>.no_filter_chain_match``). Istio's default stats matcher
+drops the last two: a gateway keeps them when its proxy config says so (GATEWAY_STATS_MATCHER)."""
+
+GATEWAY_STATS_MATCHER = {"inclusionSuffixes": ["no_route", "no_filter_chain_match"]}
+"""The ``proxyStatsMatcher`` (proxy.istio.io/config) under which an egress gateway keeps the
+counters of its own refusals; without it a 404 or a closed TLS connection cannot be told from
+one sent back from further on, and "refused by the gateway" is never judged passed."""
+
+_NO_ROUTE = re.compile(r"^http\..+\.no_route$")
 
 
 def rbac_denials(before: dict[str, int], after: dict[str, int]) -> int:
     """Requests the RBAC filters refused between two snapshots (all listeners together)."""
     return sum(value - before.get(name, 0) for name, value in after.items() if name.endswith("rbac.denied"))
+
+
+def gateway_refusals(before: dict[str, int], after: dict[str, int]) -> tuple[int | None, int | None]:
+    """(404s the gateway's routers answered for want of a route, connections its listeners closed for
+    want of a filter chain) between two snapshots; None for a counter the gateway does not keep
+    (no such stat in ``after``: its stats matcher drops it)."""
+    no_route = _growth(before, after, _NO_ROUTE) if any(map(_NO_ROUTE.match, after)) else None
+    unmatched = (_growth(before, after, _UNMATCHED_CONNECTIONS)
+                 if any(map(_UNMATCHED_CONNECTIONS.match, after)) else None)
+    return no_route, unmatched
 
 
 def parse_cluster_hosts(clusters_text: str) -> dict[str, int]:

@@ -8,6 +8,7 @@ import collections
 import dataclasses
 from typing import Protocol
 
+from egress_conformance.cluster.ztunnel import Evidence as ZtunnelEvidence
 from egress_conformance.verdicts import envoy
 
 REACHABLE = "reachable"
@@ -76,8 +77,16 @@ class Observation:
     """Clusters of the egress gateway's Envoy that took the request; None when no gateway was watched."""
     gateway_denied: int = 0
     """Requests the egress gateway's RBAC filter (an AuthorizationPolicy) refused meanwhile."""
+    gateway_no_route: int | None = None
+    """Requests the egress gateway's routers answered 404 for want of a route meanwhile; None when
+    the gateway keeps no such counter (envoy.GATEWAY_STATS_MATCHER) or none was watched."""
+    gateway_unmatched: int | None = None
+    """Connections the egress gateway's listeners closed for want of a filter chain (an SNI it has
+    no server for) meanwhile; None when it keeps no such counter or none was watched."""
     from_pod: str = ""
     """The pod that made the request when it was not the client (its sidecar, if any, is not read)."""
+    ztunnel: ZtunnelEvidence | None = None
+    """What ztunnel showed about the request when the client is an ambient pod (it has no sidecar)."""
 
     def summary(self) -> str:
         """One line: outcome, status, serving cluster and sidecar state."""
@@ -85,14 +94,19 @@ class Observation:
         via = f" via {', '.join(self.served_by)}" if self.served_by else " via no cluster"
         if self.from_pod:
             via = f" (from pod {self.from_pod})"
+        if self.ztunnel:
+            via = " (no sidecar: through ztunnel)"
         via += f" (block_all answered {self.block_all})" if self.block_all else ""
         via += f" (the router had no cluster for {self.no_cluster})" if self.no_cluster else ""
         via += f" (the sidecar has spoken TLS over {', '.join(self.tls_from_sidecar)})" if self.tls_from_sidecar else ""
         if self.gateway_served is not None:
             via += f", then the gateway via {', '.join(self.gateway_served) or 'no cluster'}"
             via += f" (its AuthorizationPolicy refused {self.gateway_denied})" if self.gateway_denied else ""
+            via += f" (it had no route for {self.gateway_no_route})" if self.gateway_no_route else ""
+            via += f" (no filter chain took {self.gateway_unmatched})" if self.gateway_unmatched else ""
         error = f" ({self.error})" if self.error and self.outcome != REACHABLE else ""
         state = f"; sidecar: {self.sidecar.summary()}" if self.sidecar else ""
+        state += f"; {self.ztunnel.summary()}" if self.ztunnel else ""
         return f"{self.request} -> {self.outcome}{status}{via}{error}{state}"
 
     def record(self) -> dict:

@@ -179,8 +179,11 @@ def _named(name: str, cluster: Cluster | None) -> str:
 
 
 def _outbound(listener: dict) -> bool:
-    # Istio's inbound listener (virtualInbound) takes what others send to the pod: no path out.
-    return listener.get("traffic_direction") != "INBOUND" and listener.get("name") != "virtualInbound"
+    # Istio's inbound listener (virtualInbound) takes what others send to the pod: no path out. An
+    # internal listener (connect_originate, which istiod adds once ambient is on) accepts only what
+    # the sidecar's own clusters hand it, so the path that reaches it is judged at that cluster.
+    return (listener.get("traffic_direction") != "INBOUND" and listener.get("name") != "virtualInbound"
+            and "internal_listener" not in listener)
 
 
 def _listener_paths(listener: dict, routes: dict[str, dict]) -> list[Path]:

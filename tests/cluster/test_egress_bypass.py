@@ -3,7 +3,9 @@ NetworkPolicy): it passes, the gateway path working under the policy, and names 
 around the sidecar that got out before the policy as a finding; the cluster reads back as
 before. A gateway that forwards an unlisted host (someone's catch-all Gateway server and a
 VirtualService sending example.com on to the listed host's cluster) fails the "refused"
-step for that Host header, naming the answer. (With kube-router stopped the same run is "not supported: NetworkPolicy not enforced";
+step for that Host header, naming the answer; so does one whose VirtualService sends the unlisted
+host to a path of the listed host that answers 404 (a 404 from further on, which the gateway's
+no_route counter shows is not its own refusal). (With kube-router stopped the same run is "not supported: NetworkPolicy not enforced";
 that needs the node's daemon stopped, so it is not a test here: docs/scenarios.md, egress-bypass.)"""
 
 import pytest
@@ -69,3 +71,37 @@ def test_a_gateway_answering_for_an_unlisted_host_fails_the_refused_step(kubecon
     failed = [s for s in test["steps"] if s["verdict"] == "failed"]
     assert [s["step"] for s in failed] == ["gateway reached straight, Host example.com: refused"], failed
     assert failed[0]["detail"].startswith("expected the gateway to refuse it, got 200"), failed[0]["detail"]
+
+
+@pytest.fixture
+def gateway_passing_on_a_404(api):
+    """The catch-all Gateway server of gateway_forwarding_an_unlisted_host, and a VirtualService that
+    sends example.com (unlisted) to a path httpbin.org does not serve: the 404 comes from the host, through
+    the gateway, and looks like the gateway's own "no route" unless the gateway's counter is read."""
+    objects = [
+        {"apiVersion": "networking.istio.io/v1", "kind": "Gateway",
+         "metadata": {"name": "egress-conformance-catch-all", "namespace": "istio-system"},
+         "spec": {"selector": {"istio": "egressgateway"},
+                  "servers": [{"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": ["*"]}]}},
+        {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
+         "metadata": {"name": "egress-conformance-upstream-404", "namespace": "istio-system"},
+         "spec": {"hosts": ["example.com"], "gateways": ["egress-conformance-catch-all"], "exportTo": ["."],
+                  "http": [{"rewrite": {"uri": "/egress-conformance-no-such-path/", "authority": "httpbin.org"},
+                            "route": [{"destination": {"host": "httpbin.org", "port": {"number": 80}}}]}]}},
+    ]
+    with existing_objects(api, *objects):
+        yield objects
+
+
+def test_a_404_from_the_host_behind_the_gateway_is_not_the_gateways_refusal(kubeconfig, api, images, tmp_path,
+                                                                           own_journals, gateway_passing_on_a_404):
+    result = cli("run", "--profile", "gateway", "--run-test", "egress-bypass", "--convergence-timeout", "20",
+                 *existing(kubeconfig, images, tmp_path / "report"))
+    assert result.returncode == 1, result.stdout[-4000:] + result.stderr[-2000:]
+    document = yaml.safe_load((tmp_path / "report" / "report.yaml").read_text())
+    [test] = [t for p in document["profiles"] for t in p["tests"] if t["name"] == "egress-bypass"]
+    failed = [s for s in test["steps"] if s["verdict"] == "failed"]
+    assert [s["step"] for s in failed] == ["gateway reached straight, Host example.com: refused"], failed
+    assert failed[0]["detail"].startswith(
+        "a 404, but the gateway counted no no_route: not its own refusal (it sent through outbound|80||httpbin.org"
+    ), failed[0]["detail"]

@@ -332,3 +332,63 @@ def test_a_team_pod_configured_apart_has_its_own_sidecar_walked_and_its_leak_nam
             "listener 0.0.0.0_80, chain #0, route 80, virtual host mirror (mirror.example), route / -> "
             "PassthroughCluster: passes connections through to any address") in finding
     assert "has not walked it" not in finding
+
+
+
+def test_of_two_selector_less_sidecars_the_oldest_is_judged_and_both_are_a_finding():
+    """A blind shape the audit missed (docs/audit.md section 4): the team's REGISTRY_ONLY Sidecar and a
+    newer one without workloadSelector setting ALLOW_ANY. istiod applies the oldest (equal times by
+    name); Istio calls two of them undefined, so the audit reports both (the fake mesh does not model
+    it; the catalogue shape two-namespace-sidecars runs it on a real istiod)."""
+    def namespace_sidecar(name, mode, created, namespace="team-a"):
+        return {"apiVersion": "networking.istio.io/v1", "kind": "Sidecar",
+                "metadata": {"name": name, "namespace": namespace, "creationTimestamp": created},
+                "spec": {"outboundTrafficPolicy": {"mode": mode}}}
+
+    older, newer = (namespace_sidecar("team", "REGISTRY_ONLY", "2026-12-07T10:00:00Z"),
+                    namespace_sidecar("allow-debug", "ALLOW_ANY", "2026-12-07T11:00:00Z"))
+    root = namespace_sidecar("default", "REGISTRY_ONLY", "2026-12-01T10:00:00Z", "istio-system")
+    ordered = effective._default_sidecars([root, newer, older], "team-a", "istio-system")
+    assert ordered == [older, newer, root]
+    assert effective.ambiguous(ordered) == (
+        "2 Sidecars without workloadSelector in namespace team-a: team-a/team (REGISTRY_ONLY), team-a/allow-debug "
+        "(ALLOW_ANY); Istio's behaviour is undefined (Sidecar reference): istiod applies the oldest, team-a/team, "
+        "and another takes over when it goes",)
+    assert effective.ambiguous([older, root]) == ()
+    same_second = {**newer, "metadata": {**newer["metadata"], "creationTimestamp": "2026-12-07T10:00:00Z"}}
+    assert effective._default_sidecars([older, same_second], "team-a", "istio-system")[0] is same_second  # by name
+
+
+def test_a_virtual_service_that_routes_a_host_to_a_leaking_cluster_is_named_behind_it():
+    """A blind shape caught without its object named (docs/audit.md section 4): another team's
+    VirtualService sends the listed host to a host outside; the outside host's cluster leaks, and
+    the VirtualService opened that path as much as the outside host's ServiceEntry did."""
+    outside = {"kind": "ServiceEntry", "metadata": {"name": "outside", "namespace": "other-team"},
+               "spec": {"hosts": ["outside.example"], "resolution": "STATIC"}}
+    steer = {"kind": "VirtualService", "metadata": {"name": "steer", "namespace": "other-team"},
+             "spec": {"hosts": ["httpbin.org"], "http": [{"route": [{"destination": {"host": "outside.example"}}]}]}}
+    unrelated = {"kind": "VirtualService", "metadata": {"name": "app", "namespace": "team-a"},
+                 "spec": {"hosts": ["app.example"], "tcp": [{"route": [{"destination": {"host": "app.example"}}]}]}}
+    egress = effective.Egress("team-a", "REGISTRY_ONLY", "Sidecar team-a/p", (), (), (outside,),
+                              routing=(steer, unrelated))
+    assert egress.behind("outbound|80||outside.example") == (
+        "ServiceEntry other-team/outside (resolution STATIC), VirtualService other-team/steer sends httpbin.org to it")
+    assert "VirtualService" not in egress.behind("outbound|80||app.example").replace("VirtualService team-a/app", "")
+    short = {**steer, "spec": {"hosts": ["httpbin.org"], "http": [{"route": [{"destination": {"host": "cache"}}]}]}}
+    assert "VirtualService other-team/steer sends httpbin.org to it" in effective.Egress(
+        "team-a", "REGISTRY_ONLY", "p", (), (), routing=(short,)).behind("outbound|80||cache.other-team.svc.cluster.local")
+
+
+def test_a_workload_entry_a_leaking_service_entry_selects_is_named_behind_it():
+    """A blind shape caught without its object named (docs/audit.md section 4): the address outside
+    is in the WorkloadEntry, not in the ServiceEntry that selects it."""
+    erp = {"kind": "ServiceEntry", "metadata": {"name": "erp", "namespace": "other-team"},
+           "spec": {"hosts": ["erp.corp.internal"], "resolution": "STATIC", "workloadSelector": {"labels": {"app": "erp"}}}}
+    vm = {"kind": "WorkloadEntry", "metadata": {"name": "erp-vm", "namespace": "other-team"},
+          "spec": {"address": "198.51.100.40", "labels": {"app": "erp", "zone": "a"}}}
+    elsewhere = {**vm, "metadata": {"name": "erp-vm", "namespace": "third-team"}}
+    other = {**vm, "metadata": {"name": "crm-vm", "namespace": "other-team"}, "spec": {"labels": {"app": "crm"}}}
+    egress = effective.Egress("team-a", "REGISTRY_ONLY", "Sidecar team-a/p", (), (), (erp,),
+                              workload_entries=(vm, elsewhere, other))
+    assert egress.behind("outbound|443||erp.corp.internal") == (
+        "ServiceEntry other-team/erp (resolution STATIC), WorkloadEntry other-team/erp-vm (198.51.100.40)")

@@ -116,7 +116,8 @@ def test_a_bypass_answered_or_not_and_the_gateway_answering_only_for_listed_host
         **{**base, "status": 200}, outcome=observe.REACHABLE, gateway_served=(listed,))) is None
     assert "sent nothing through outbound|80||httpbin.org" in checks.answered_by_gateway(listed)(observe.Observation(
         **{**base, "status": 200}, outcome=observe.REACHABLE, gateway_served=("outbound|443||httpbin.org",)))
-    not_found = observe.Observation(**{**base, "status": 404}, outcome=observe.HTTP_ERROR, gateway_served=(listed,))
+    not_found = observe.Observation(**{**base, "status": 404}, outcome=observe.HTTP_ERROR, gateway_served=(listed,),
+                                    gateway_no_route=1)
     assert checks.refused_by_gateway("example.com")(not_found) is None  # another client's request, at the same time
     passed_on = observe.Observation(**{**base, "status": 502}, outcome=observe.HTTP_ERROR,
                                     gateway_served=("outbound|80||example.com",))
@@ -154,5 +155,5 @@ def test_a_wildcard_cluster_of_the_gateway_counts_as_sending_the_unlisted_host_o
         sent = observe.Observation(REQUEST, observe.HTTP_ERROR, 503, "", gateway_served=(cluster,), from_pod="p")
         assert refused(sent) == f"the gateway's Envoy sent it on through {cluster}"
     other = observe.Observation(REQUEST, observe.HTTP_ERROR, 404, "", gateway_served=("outbound|80||*.org",),
-                                from_pod="p")
+                                from_pod="p", gateway_no_route=1)
     assert refused(other) is None

@@ -221,7 +221,7 @@ def test_cluster_wide_the_job_only_reads_what_finds_istiod_and_what_decides_a_na
                                             ("admissionregistration.k8s.io", "mutatingwebhookconfigurations"),
                                             *(("networking.istio.io", kind) for kind in (
                                                 "serviceentries", "sidecars", "destinationrules", "virtualservices",
-                                                "envoyfilters")),
+                                                "envoyfilters", "workloadentries")),
                                             ("security.istio.io", "authorizationpolicies"),
                                             # the audit's walk: what is inside the cluster (docs/audit.md)
                                             ("", "nodes"), ("", "services"), ("discovery.k8s.io", "endpointslices"),

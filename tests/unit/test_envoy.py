@@ -129,3 +129,16 @@ def test_rbac_denials_are_summed_over_the_gateways_listeners():
                                  "http.outbound_0.0.0.0_8443;.rbac.allowed: 9\n")
     assert envoy.rbac_denials(before, after) == 2
     assert envoy.rbac_denials(after, after) == 0
+
+
+def test_the_gateways_own_refusals_are_counted_or_said_not_kept():
+    """As a gateway under GATEWAY_STATS_MATCHER shows them (the node's istio-egressgateway, /stats
+    filtered by GATEWAY_REFUSALS_PATH); a gateway with Istio's default stats matcher shows none."""
+    before = envoy.parse_counters("http.agent.no_route: 0\nhttp.outbound_0.0.0.0_8080.no_route: 2\n"
+                                  "http.outbound_0.0.0.0_8080.passthrough_internal_redirect_no_route: 0\n"
+                                  "listener.0.0.0.0_8443.no_filter_chain_match: 0\n")
+    after = {**before, "http.outbound_0.0.0.0_8080.no_route": 3, "listener.0.0.0.0_8443.no_filter_chain_match": 1,
+             "http.outbound_0.0.0.0_8080.passthrough_internal_redirect_no_route": 5}
+    assert envoy.gateway_refusals(before, after) == (1, 1)
+    assert envoy.gateway_refusals(before, before) == (0, 0)
+    assert envoy.gateway_refusals({}, {"istio-system.rbac.denied": 1}) == (None, None)

@@ -5,6 +5,7 @@ import json
 import tarfile
 
 from egress_conformance import versions
+from egress_conformance.verdicts import envoy
 from egress_testbed import images
 from egress_testbed.images import oci
 from egress_testbed.node import istio
@@ -58,6 +59,9 @@ def test_the_default_install_brings_the_egress_gateway_and_a_revision_none():
     sets = [flags[i + 1] for i, flag in enumerate(flags) if flag == "--set"]
     assert "components.egressGateways[0].enabled=true" in sets
     assert "components.egressGateways[0].name=istio-egressgateway" in sets
+    # The gateway keeps the counters "refused by the gateway" is judged from (envoy.GATEWAY_STATS_MATCHER).
+    kept = [s.split("=", 1)[1] for s in sets if s.startswith("meshConfig.defaultConfig.proxyStatsMatcher.")]
+    assert kept == envoy.GATEWAY_STATS_MATCHER["inclusionSuffixes"]
 
 
 def test_the_injection_probe_selects_the_revisions_object_webhook():

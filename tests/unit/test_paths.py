@@ -171,6 +171,16 @@ def test_inbound_listeners_are_no_path_out_and_a_route_not_yet_received_sends_no
     assert leaks(inbound, http_listener("0.0.0.0_80", "80"), cluster("InboundPassthroughCluster", "ORIGINAL_DST")) == []
 
 
+def test_an_internal_listener_is_no_entry_point():
+    # Seen on the node once ambient was on: istiod gives every sidecar connect_originate, an internal
+    # listener to an ORIGINAL_DST cluster that only the sidecar's own HBONE clusters hand connections to.
+    internal = listener("connect_originate", {"filters": [tcp_proxy("connect_originate")]}, direction=None)
+    internal["active_state"]["listener"]["internal_listener"] = {}
+    assert leaks(internal, cluster("connect_originate", "ORIGINAL_DST")) == []
+    internal["active_state"]["listener"].pop("internal_listener")
+    assert leaks(internal, cluster("connect_originate", "ORIGINAL_DST")) != []
+
+
 def test_a_walk_reads_the_dump_whole_or_per_resource():
     whole = {"configs": [{"@type": "type.googleapis.com/envoy.admin.v3.ClustersConfigDump",
                           "dynamic_active_clusters": [cluster("PassthroughCluster", "ORIGINAL_DST")]},

@@ -5,12 +5,13 @@ the same from a laptop, a CI runner or a Job inside the cluster."""
 
 import json
 import logging
+import time
 
 import yaml
 from kubernetes import client
 from kubernetes.stream import stream
 
-from egress_conformance.cluster import pods
+from egress_conformance.cluster import pods, ztunnel
 from egress_conformance.providers import base
 from egress_conformance.providers.base import ExecResult, ProviderError, Workload
 from egress_conformance.providers.existing import adminport, podshell
@@ -106,6 +107,19 @@ def wait_injected_and_ready(api: client.ApiClient, namespace: str, revision: str
     return _injection(_until_ready(api, namespace, NAME, "the client pod", inspect))
 
 
+def wait_enrolled(api: client.ApiClient, namespace: str, where: ztunnel.Ztunnel) -> None:
+    """Wait until the client pod is enrolled in ambient mode (istio-cni redirected its traffic, ztunnel
+    lists it as HBONE). An ambient namespace whose pod ztunnel does not carry has nothing to test: a
+    ProviderError naming what is missing."""
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    while (missing := ztunnel.enrolled(api, namespace, NAME, where)) is not None:
+        if time.monotonic() > deadline:
+            raise ProviderError(f"the client pod {namespace}/{NAME} is not enrolled in ambient mode after "
+                                f"{READY_TIMEOUT_SECONDS:.0f}s: {missing}; is istio-cni running on the node, and "
+                                "the pod not labelled istio.io/dataplane-mode=none?")
+        time.sleep(1)
+
+
 def _until_ready(api: client.ApiClient, namespace: str, name: str, what: str, inspect):
     try:
         return pods.until_ready(api, namespace, name, READY_TIMEOUT_SECONDS, inspect)
@@ -131,19 +145,24 @@ class PodWorkload(Workload):
     run (adminport, podshell), each falling back to one exec per call when it cannot be used."""
 
     def __init__(self, exec_api: client.ApiClient, namespace: str, trusted_ca: str | None,
-                 channel: str = CHANNEL_STREAM, name: str = NAME):
+                 channel: str = CHANNEL_STREAM, name: str = NAME, sidecar: bool = True):
         # A client of its own: the stream helper swaps the request method of the client it is given.
         self._core = client.CoreV1Api(exec_api)
         self.namespace = namespace
         self.name = name
         self.trusted_ca = trusted_ca
         streams = channel == CHANNEL_STREAM
-        self._admin = adminport.AdminPort(self._core, namespace, name) if streams else None
+        self._sidecar = sidecar
+        """False for an ambient pod: no Envoy admin to read (ztunnel's evidence is read instead)."""
+        self._admin = adminport.AdminPort(self._core, namespace, name) if streams and sidecar else None
         self._shell = podshell.PodShell(self._core, namespace, name, base.APP) if streams else None
 
     def open_channels(self) -> str:
         """Open the kept-open channels now (a refusal is then said once, at the start); one line
         saying how the pod is reached."""
+        if not self._sidecar:
+            return "requests through one kept-open shell (no sidecar: ztunnel is read instead)" if self._shell \
+                else "one exec per request (no sidecar: ztunnel is read instead)"
         if self._admin is None:
             return "one exec per admin read and per request (--pod-channel exec)"
         self.envoy_admin("/ready")
@@ -161,6 +180,9 @@ class PodWorkload(Workload):
         return self._exec(container, argv, timeout)
 
     def envoy_admin(self, path: str) -> str:
+        if not self._sidecar:
+            raise ProviderError(f"{self.namespace}/{self.name} has no sidecar (ambient): there is no Envoy admin to "
+                                "read; this step reads a sidecar, which an ambient pod does not have")
         if self._admin is None:
             return super().envoy_admin(path)
         try:

@@ -84,8 +84,10 @@ class SimulatedTarget:
             {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": CA_CONFIG_MAP, **meta},
              "data": {"ca.crt": ca_pem}},
             {"apiVersion": "v1", "kind": "Pod",
+             # Out of the mesh in either mode: no sidecar, and in an ambient namespace not enrolled.
              "metadata": {"name": POD, "labels": {"app": "egress-conformance-external",
-                                                  "sidecar.istio.io/inject": "false"}, **meta},
+                                                  "sidecar.istio.io/inject": "false",
+                                                  "istio.io/dataplane-mode": "none"}, **meta},
              "spec": {
                  "terminationGracePeriodSeconds": 1, "automountServiceAccountToken": False,
                  "containers": ([self._server(f"http-{port}", port) for port in plain]

@@ -24,7 +24,7 @@ from kubernetes import client
 from egress_conformance import versions
 from egress_conformance.changes import cleanup, objects
 from egress_conformance.changes.journal import Journal
-from egress_conformance.cluster import clusterinfo, gatewayclass, istiodiscovery, kube, kubeconfigs, meshconfig
+from egress_conformance.cluster import clusterinfo, gatewayclass, istiodiscovery, kube, kubeconfigs, meshconfig, ztunnel
 from egress_conformance.providers import base, features
 from egress_conformance.providers.base import EgressGateway, MeshInfo, Provider, ProviderError, Workload
 from egress_conformance.providers.existing import clientpod, external_target, gateway, hold
@@ -66,7 +66,11 @@ class ExistingProvider(Provider):
     _gateway_api = False
     _gateway_api_said = "not looked for"
     _ambient = ""
-    """Why the given namespace has no sidecars to test (ambient), "" when it has them."""
+    """Why the given ambient namespace has nothing to test (no ztunnel), "" otherwise."""
+    _ztunnel: ztunnel.Ztunnel | None = None
+    """The ztunnel carrying the given ambient namespace's egress."""
+    _ambient_scenarios_only = ""
+    """Why a sidecar scenario is not supported in the given ambient namespace, "" when it has sidecars."""
 
     @classmethod
     def parse_options(cls, values: dict) -> ExistingOptions:
@@ -125,15 +129,23 @@ class ExistingProvider(Provider):
                  self.found.istiod.deployment, self.found.revision,
                  f", tags {', '.join(sorted(self.found.tags))}" if self.found.tags else "", *where)
 
-        if given and self._labels_of(given).get(AMBIENT_LABEL) == "ambient":
+        ambient = bool(given and self._labels_of(given).get(AMBIENT_LABEL) == "ambient")
+        if ambient and given:
             # ztunnel and waypoints carry an ambient namespace's egress: a sidecar verdict there would be false.
-            self.test_namespace, self._istio_version = given, self._read_istio_version()
-            self._ambient = (f"namespace {given} is ambient ({AMBIENT_LABEL}=ambient): its egress goes through ztunnel "
-                             "and, for policy, a waypoint, not a sidecar; these scenarios test sidecars")
-            log.info("  %s", self._ambient)
-            return
+            self._ztunnel = ztunnel.find(self._api)
+            if self._ztunnel is None:
+                self.test_namespace, self._istio_version = given, self._read_istio_version()
+                self._ambient = (f"namespace {given} is ambient ({AMBIENT_LABEL}=ambient) but no ztunnel runs in the "
+                                 f"cluster (no pod labelled {ztunnel.LABEL}): nothing carries its egress to test")
+                log.info("  %s", self._ambient)
+                return
+            self._ambient_scenarios_only = (
+                f"namespace {given} is ambient ({AMBIENT_LABEL}=ambient): ztunnel {self._ztunnel.namespace}/"
+                f"{self._ztunnel.pod} carries its egress, not a sidecar; this scenario tests sidecars")
+            log.info("  namespace %s is ambient: observations read ztunnel %s/%s", given, self._ztunnel.namespace,
+                     self._ztunnel.pod)
         create = lambda obj: self._create(obj, undo, journal)  # noqa: E731 -- one line per object below
-        if given:
+        if given and not ambient:
             self._check_given_namespace(given, selected)
         self.test_namespace = given or f"egress-conformance-{secrets.token_hex(3)}"
         # Before the first change: changes other runs left unrestored stop this one, and the
@@ -152,7 +164,8 @@ class ExistingProvider(Provider):
         # From here on the cluster holds the run's journal and Leases: a run killed on a
         # throwaway machine is restored from any other, and a second run is refused.
         hold.take(self._api, journal, undo, self.test_namespace, created=not given)
-        create(clientpod.access_log_telemetry(self.test_namespace))
+        if not ambient:
+            create(clientpod.access_log_telemetry(self.test_namespace))
 
         self.target = (external_target.SimulatedTarget(self.options.external_image, self.targets)
                        if self.options.external == "simulated" else external_target.LiveTarget(self.targets))
@@ -163,13 +176,22 @@ class ExistingProvider(Provider):
 
         create(clientpod.manifest(self.test_namespace, self.options.client_image, self.target.host_aliases,
                                   self.target.ca_config_map))
-        clientpod.wait_injected_and_ready(self._api, self.test_namespace, self.found.revision)
-        log.info("  client pod %s/%s injected by revision %s", self.test_namespace, clientpod.NAME,
-                 self.found.revision)
+        if self._ztunnel is not None:
+            clientpod.wait_ready(self._api, self.test_namespace, clientpod.NAME, sidecar=False)
+            clientpod.wait_enrolled(self._api, self.test_namespace, self._ztunnel)
+            log.info("  client pod %s/%s enrolled in ambient mode (istio-cni redirected it, ztunnel %s lists it "
+                     "as HBONE)", self.test_namespace, clientpod.NAME, self._ztunnel.pod)
+        else:
+            clientpod.wait_injected_and_ready(self._api, self.test_namespace, self.found.revision)
+            log.info("  client pod %s/%s injected by revision %s", self.test_namespace, clientpod.NAME,
+                     self.found.revision)
         self._workload = clientpod.PodWorkload(self._exec_api, self.test_namespace, self.target.trusted_ca,
-                                               self.options.pod_channel)
+                                               self.options.pod_channel, sidecar=self._ztunnel is None)
         undo.push("close the channels to the client pod", self._workload.close)
         log.info("  client pod reached by %s", self._workload.open_channels())
+        self._istio_version = self._read_istio_version()
+        if ambient:
+            return  # the gateways' scenarios test sidecars: not looked for
         self._proxy_of = self._gateway_proxy(undo)
         self._gateway, self._gateway_said = gateway.find(self._api, self._proxy_of)
         log.info("  egress gateway: %s", self._gateway_said)
@@ -277,6 +299,9 @@ class ExistingProvider(Provider):
     def features(self) -> frozenset[str]:
         if self._ambient:
             return frozenset()
+        if self._ztunnel is not None:
+            # The walkthrough runs through ztunnel (observations read its evidence); the rest test sidecars.
+            return frozenset({features.MESH_WIDE_POLICY, features.SERVICE_ENTRY_HTTP})
         found = {features.EGRESS_GATEWAY, features.EGRESS_AUTHORIZATION} if self._gateway else set()
         found |= {features.GATEWAY_API} if self._gateway_api else set()
         # NetworkPolicy enforcement cannot be read from the API: the bypass scenario finds out and
@@ -288,6 +313,8 @@ class ExistingProvider(Provider):
     def lacking(self, feature: str) -> str:
         if self._ambient:
             return self._ambient
+        if self._ztunnel is not None:
+            return self._ambient_scenarios_only
         if feature == features.GATEWAY_API:
             return self._gateway_api_said
         gateway_needed = feature in (features.EGRESS_GATEWAY, features.EGRESS_AUTHORIZATION)
@@ -344,8 +371,14 @@ class ExistingProvider(Provider):
         return {"provider": self.name, "kubeconfig": self.options.kubeconfig, "context": self._context,
                 "server": self._server}
 
+    def ztunnel(self) -> ztunnel.Ztunnel | None:
+        return self._ztunnel
+
     def logs(self) -> dict[str, str]:
         core = client.CoreV1Api(self._api)
+        if self._ztunnel is not None:
+            return {"ztunnel.log": core.read_namespaced_pod_log(self._ztunnel.pod, self._ztunnel.namespace,
+                                                                container=ztunnel.CONTAINER, tail_lines=500)}
         proxy_log = core.read_namespaced_pod_log(clientpod.NAME, self.test_namespace, container=base.PROXY,
                                                  tail_lines=500)
         access = [line for line in proxy_log.splitlines() if line.startswith(("{", "["))]

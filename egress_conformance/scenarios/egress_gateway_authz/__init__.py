@@ -70,4 +70,5 @@ SCENARIO = Scenario(
     restricts=REGISTRY_ONLY,
     manifests=MANIFESTS,
     scopes=(scope.MESH_WIDE, scope.NAMESPACE),
+    writes_outside="an AuthorizationPolicy in the egress gateway's namespace",
 )

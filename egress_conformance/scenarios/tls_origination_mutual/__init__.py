@@ -100,4 +100,5 @@ SCENARIO = Scenario(
     restricts=REGISTRY_ONLY,
     manifests=MANIFESTS,
     scopes=(scope.MESH_WIDE, scope.NAMESPACE),
+    writes_outside="a Secret (its client certificate) in the egress gateway's namespace",
 )

@@ -6,7 +6,7 @@ import sys
 import time
 
 from egress_conformance import installed, versions
-from egress_testbed.install import cache, components, debian, layout, progress
+from egress_testbed.install import cache, components, debian, layout, progress, ztunnel
 from egress_testbed.install.errors import InstallError
 
 
@@ -14,6 +14,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m egress_testbed.install", description=__doc__)
     parser.add_argument("--istio", default=versions.ISTIO_DEFAULT,
                         help=f"Istio release ({', '.join(versions.ISTIO_RELEASES)}) or istio.io/istio pseudo-version")
+    parser.add_argument("--ambient", action="store_true",
+                        help="also build ztunnel (ambient mode's node proxy) from testbed/vendor: "
+                             "about 45 min cold, cached after")
     args = parser.parse_args(argv)
     started = time.monotonic()
     try:
@@ -24,6 +27,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with cache.locked("set-up", "another set-up is installing into the same cache"):
             _install(release)
+        if args.ambient:
+            # its own lock: the build's tens of minutes must not hold every other checkout's set-up
+            with cache.locked("ztunnel", "another set-up is building ztunnel"):
+                ztunnel.build()
     except InstallError as err:
         print(f"set-up failed: {err}", file=sys.stderr)
         return 1

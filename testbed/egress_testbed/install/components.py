@@ -110,3 +110,19 @@ def envoy() -> pathlib.Path:
         )
     cache.finish(entry)
     return binary
+
+
+def istio_cni(release: versions.IstioRelease) -> pathlib.Path:
+    """istio-cni (the CNI plugin) and install-cni (its node agent: it chains the plugin onto the
+    node's CNI config and, in ambient mode, moves each enrolled pod's traffic into ztunnel), with
+    the build tags Istio's Makefile gives them (AGENT_TAGS); returns their bin directory."""
+    return gobuild.build(
+        name="istio-cni",
+        version=release.commit,
+        requires={ISTIO_MODULE: release.module_version},
+        replaces=dict(release.replaces),
+        packages={"agent,disable_pgv,grpcnotrace,retrynotrace": [
+            "istio.io/istio/cni/cmd/istio-cni", "istio.io/istio/cni/cmd/install-cni",
+        ]},
+        ldflags=f"-X istio.io/istio/pkg/version.buildVersion={release.label}",
+    )

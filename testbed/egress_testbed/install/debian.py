@@ -25,6 +25,13 @@ def ensure_commands() -> None:
     apt_install(missing)
 
 
+def ensure(commands: dict[str, str]) -> None:
+    """Install the Debian package of each of ``commands`` (command -> package) that is missing."""
+    missing = sorted({pkg for cmd, pkg in commands.items() if shutil.which(cmd) is None})
+    if missing:
+        apt_install(missing)
+
+
 def apt_install(packages: list[str]) -> None:
     """apt-get update and install ``packages`` (needs root and apt), a progress line while it runs."""
     if shutil.which("apt-get") is None or os.geteuid() != 0:

@@ -1,4 +1,4 @@
-"""``python -m egress_testbed.node up [--istio-revision REV] | down | status | suite-image``."""
+"""``python -m egress_testbed.node up [--istio-revision REV] | down | status | suite-image | ambient up|down``."""
 
 import argparse
 import sys
@@ -21,10 +21,19 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("status", help="say whether the node runs (exit 0), is down (3) or half up (1)")
     commands.add_parser("suite-image", help="build the suite's own image from this checkout (cached) and import it "
                         "into the running node; prints its name")
+    ambient_cmd = commands.add_parser("ambient", help="add ambient mode (istio-cni, ztunnel) to the running node, "
+                                      "or remove it; idempotent, leaves the rest of the node as it is")
+    ambient_cmd.add_argument("action", choices=("up", "down"))
     args = parser.parse_args(argv)
     try:
         if args.command == "status":
             return lifecycle.status()
+        if args.command == "ambient":
+            from egress_testbed.node import ambient  # imported late: only this command needs it
+
+            with lifecycle.exclusive():
+                (ambient.up if args.action == "up" else ambient.down)(say=lifecycle.say)
+            return 0
         if args.command == "suite-image":
             print(lifecycle.suite_image())
             return 0

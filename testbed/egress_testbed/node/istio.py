@@ -47,6 +47,11 @@ EGRESS_GATEWAY = (
     "components.egressGateways[0].enabled=true",
     "components.egressGateways[0].k8s.resources.requests.cpu=10m",
     "components.egressGateways[0].k8s.resources.requests.memory=40Mi",
+    # Every proxy keeps the counters of its own refusals (no route, no filter chain), which Istio's
+    # default stats matcher drops: "refused by the gateway" is counted from them (the suite's
+    # envoy.GATEWAY_STATS_MATCHER; a platform team's gateway needs the same to be judged).
+    "meshConfig.defaultConfig.proxyStatsMatcher.inclusionSuffixes[0]=no_route",
+    "meshConfig.defaultConfig.proxyStatsMatcher.inclusionSuffixes[1]=no_filter_chain_match",
 )
 """The default install's egress gateway (istio-system/istio-egressgateway, labelled
 istio=egressgateway), as istioctl's egressGateways component installs it; a revision

@@ -15,7 +15,7 @@ import subprocess
 import time
 
 from egress_testbed.install import cache
-from egress_testbed.node import builds, daemons, layout, netpol, network, proxy
+from egress_testbed.node import ambient_host, builds, daemons, layout, netpol, network, proxy
 
 STOP_ORDER = ("kube-router", "kube-proxy", "coredns", "kubelet", "kube-scheduler", "kube-controller-manager",
               "kube-apiserver", "etcd", "containerd")
@@ -81,6 +81,7 @@ def _sweep_once(binaries: builds.NodeBinaries | None) -> None:
         if name == "kubelet":
             _kill_pods()
     _kill_strays()
+    ambient_host.clear()  # what `ci/node ambient up` added to the host, if the node goes down with it
     if layout.OWNS_KUBE_CHAINS.exists():  # never a Kubernetes host's own chains
         proxy.cleanup(binaries)
         _remove_kube_chains()  # kube-router's chains too (KUBE-ROUTER-*, KUBE-POD-FW-*, KUBE-NWPLCY-*)
