@@ -4,6 +4,7 @@ while the first holds the Lease; a Lease whose holder died with nothing left to 
 taken over."""
 
 import datetime
+import fcntl
 import os
 import subprocess
 import sys
@@ -58,6 +59,10 @@ def test_a_second_run_from_another_machine_is_refused_while_the_first_holds_the_
          *run_args(kubeconfig, images, tmp_path / "first", "--test-namespace", given_namespace)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env={**state(tmp_path, "runner-a"), "PYTHONUNBUFFERED": "1"})
+    # The first run must still hold its Lease when the second asks: left to itself it can finish its
+    # scenarios before the second has started (seen in CI). With the pipe at its smallest and unread,
+    # its next lines block it mid-run, while its renewing thread (which logs nothing) keeps the Lease live.
+    fcntl.fcntl(first.stdout.fileno(), fcntl.F_SETPIPE_SZ, 4096)
     seen = []
     for line in first.stdout:
         seen.append(line)
@@ -67,6 +72,8 @@ def test_a_second_run_from_another_machine_is_refused_while_the_first_holds_the_
         raise AssertionError("the first run never got its client pod:\n" + "".join(seen[-40:]))
     second = cli(*run_args(kubeconfig, images, tmp_path / "second", "--test-namespace", given_namespace,
                            "--run-test", "core-egress-in-namespace"), env=state(tmp_path, "runner-b"))
+    assert first.poll() is None, ("the first run ended before the second was judged: nothing was proven\n"
+                                  + "".join(seen[-20:]) + first.stdout.read()[-3000:])
     rest, _ = first.communicate(timeout=600)
     assert second.returncode == 4, second.stdout[-3000:] + second.stderr[-2000:]
     assert f"another run holds Lease {given_namespace}/egress-conformance (run " in second.stdout
